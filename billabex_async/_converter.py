@@ -1,0 +1,111 @@
+"""Converter layer: every wire rule between JSON and the generated models.
+
+One ``configure_converter`` function, in the manner of cattrs' preconf
+modules, so the rules live in one place:
+
+- attribute names are snake_case, wire names camelCase: each generated field
+  carries its wire name in ``metadata["wire"]``;
+- ``format: uuid`` strings become ``uuid.UUID`` and back;
+- enums are ``OpenStrEnum``: an unknown value from the server is kept, never
+  an error (a new email status must not break a list call);
+- unknown response fields are ignored (the server may add fields);
+- request models (those with UNSET defaults): a field left at UNSET is not
+  sent; a field whose default is None and whose value is None is not sent
+  either (create/upsert ``email=None`` means "no email", never "clear it");
+  any other None is sent as JSON null (PATCH ``email=None`` clears it).
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any, TypeVar, get_args
+from uuid import UUID
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from billabex_async._types import UNSET, OpenStrEnum, Unset
+
+__all__ = ["converter", "configure_converter", "structure", "unstructure"]
+
+T = TypeVar("T")
+
+
+def _wire_name(field: attrs.Attribute[Any]) -> str:
+    wire = field.metadata.get("wire")
+    return wire if isinstance(wire, str) else field.name
+
+
+def _is_request_model(cls: type) -> bool:
+    return any(f.default is UNSET for f in attrs.fields(cls))
+
+
+def _is_generated(cls: Any) -> bool:
+    return attrs.has(cls) and any("wire" in f.metadata for f in attrs.fields(cls))
+
+
+def _union_with_unset(tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    return origin in (typing.Union, types.UnionType) and Unset in get_args(tp)
+
+
+def configure_converter(conv: cattrs.Converter) -> None:
+    """Install the Billabex wire rules (see the module docstring) on ``conv``."""
+    conv.register_structure_hook(UUID, lambda value, _: UUID(str(value)))
+    conv.register_unstructure_hook(UUID, str)
+    conv.register_structure_hook_func(
+        lambda tp: isinstance(tp, type) and issubclass(tp, OpenStrEnum),
+        lambda value, tp: tp(value),
+    )
+    conv.register_unstructure_hook_func(
+        lambda tp: isinstance(tp, type) and issubclass(tp, OpenStrEnum),
+        lambda value: value.value,
+    )
+
+    # `str | None | Unset` read from a file (CLI input): UNSET never comes
+    # from JSON, so structure as the union without it.
+    def structure_unset_union(tp: Any) -> Any:
+        rest = tuple(a for a in get_args(tp) if a is not Unset)
+        inner: Any = rest[0] if len(rest) == 1 else typing.Union[rest]  # noqa: UP007
+        handler = conv.get_structure_hook(inner)
+        return lambda value, _: value if value is UNSET else handler(value, inner)
+
+    conv.register_structure_hook_factory(_union_with_unset, structure_unset_union)
+
+    def structure_factory(cls: type) -> Any:
+        attrs.resolve_types(cls)  # the generated module uses postponed annotations
+        overrides = {f.name: override(rename=_wire_name(f)) for f in attrs.fields(cls)}
+        return make_dict_structure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
+
+    def unstructure_factory(cls: type) -> Any:
+        attrs.resolve_types(cls)
+        if not _is_request_model(cls):
+            overrides = {f.name: override(rename=_wire_name(f)) for f in attrs.fields(cls)}
+            return make_dict_unstructure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
+        # omit_if_default drops exactly the fields still at their default:
+        # UNSET ("not given"), or None where None is the default.
+        overrides = {
+            f.name: override(rename=_wire_name(f), omit_if_default=True) for f in attrs.fields(cls)
+        }
+        return make_dict_unstructure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
+
+    conv.register_structure_hook_factory(_is_generated, structure_factory)
+    conv.register_unstructure_hook_factory(_is_generated, unstructure_factory)
+
+
+converter = cattrs.Converter()
+configure_converter(converter)
+
+
+def structure(data: object, cls: type[T]) -> T:
+    """JSON-decoded data -> model. Raises cattrs' ClassValidationError on a mismatch."""
+    return converter.structure(data, cls)
+
+
+def unstructure(model: object) -> dict[str, Any]:
+    """Model -> JSON-ready dict with wire names, UNSET fields left out."""
+    data = converter.unstructure(model)
+    assert isinstance(data, dict)
+    return data

@@ -1,0 +1,1 @@
+"""Generated code: only codegen/regen.py writes here."""

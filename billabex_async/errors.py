@@ -1,0 +1,224 @@
+"""Errors: every exception the SDK raises, rooted at BillabexError.
+
+::
+
+    BillabexError
+    ├── InvalidRequestError (also ValueError)   bad input, caught before sending
+    ├── APIConnectionError                      the request got no HTTP answer
+    │   ├── APITimeoutError                     ... because a timeout expired
+    │   └── OutcomeUnknownError                 ... after a write may have applied
+    ├── APIResponseValidationError              a 2xx body that does not fit the model
+    ├── AuthRefreshError                        a token provider could not refresh
+    └── APIStatusError                          the server answered 4xx/5xx
+        ├── BadRequestError            400
+        ├── AuthenticationError        401
+        ├── PermissionDeniedError      403
+        ├── NotFoundError              404
+        ├── ConflictError              409
+        ├── UnprocessableEntityError   422
+        ├── RateLimitError             429   .retry_after
+        └── InternalServerError        >= 500
+
+Messages name the method, path, status and the server's message; they never
+contain the bearer token (it is never passed to these classes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from billabex_async._retry_after import parse_retry_after
+
+__all__ = [
+    "APIConnectionError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthRefreshError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BillabexError",
+    "ConflictError",
+    "InternalServerError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "UnprocessableEntityError",
+    "make_status_error",
+]
+
+# Header names a request id may come back under; the real one is unpublished.
+REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-correlation-id")
+
+
+class BillabexError(Exception):
+    """Base of every error this SDK raises."""
+
+
+class InvalidRequestError(BillabexError, ValueError):
+    """The arguments are invalid; nothing was sent.
+
+    ``field`` names the offending argument when there is one.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class APIResponseValidationError(BillabexError):
+    """The server answered 2xx with a body that does not fit the spec's model."""
+
+    def __init__(self, message: str, *, status: int, body: object) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class AuthRefreshError(BillabexError):
+    """A token provider could not produce a fresh access token."""
+
+
+class APIConnectionError(BillabexError):
+    """The request got no HTTP response (DNS, refused, reset, TLS...)."""
+
+    def __init__(self, message: str, *, method: str, path: str) -> None:
+        super().__init__(f"{method} {path}: {message}")
+        self.method = method
+        self.path = path
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out before a response arrived."""
+
+
+class OutcomeUnknownError(APIConnectionError):
+    """A non-idempotent write may or may not have been applied.
+
+    Raised instead of retrying a POST once it may have reached the server:
+    retrying could create a duplicate. Check the server (or use upsert, which is
+    safe to retry) before trying again.
+    """
+
+
+class APIStatusError(BillabexError):
+    """The server answered with an error status.
+
+    Attributes: ``status``, ``request_id`` (from a request-id header when the
+    server sends one), ``code`` (the dotted error code when present),
+    ``message`` (the server's message), ``body`` (parsed JSON, or the text),
+    ``headers``, ``method`` and ``path``.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        request_id: str | None,
+        body: object,
+        *,
+        method: str = "",
+        path: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.request_id = request_id
+        self.body = body
+        self.method = method
+        self.path = path
+        # Case-insensitive, like HTTP: error.headers["retry-after"] works.
+        self.headers: Mapping[str, str] = CIMultiDictProxy(CIMultiDict(headers or {}))
+        self.code: str | None = None
+        self.message: str | None = None
+        if isinstance(body, Mapping):
+            code, message = body.get("code"), body.get("message")
+            self.code = code if isinstance(code, str) else None
+            self.message = message if isinstance(message, str) else None
+        elif isinstance(body, str) and body.strip():
+            self.message = body.strip()[:500]
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [f"{self.method} {self.path}".strip(), f"-> {self.status}"]
+        if self.message:
+            parts.append(self.message)
+        if self.code:
+            parts.append(f"[{self.code}]")
+        if self.request_id:
+            parts.append(f"(request id {self.request_id})")
+        return " ".join(p for p in parts if p)
+
+
+class BadRequestError(APIStatusError):
+    """400: the request is malformed."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the token is missing, invalid or expired (after one refresh, if possible)."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: missing scope (writes need ``accounts:all``) or a read-only record."""
+
+
+class NotFoundError(APIStatusError):
+    """404: unknown account or contact."""
+
+
+class ConflictError(APIStatusError):
+    """409: the write conflicts with the record's state."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the body failed the server's validation."""
+
+
+class RateLimitError(APIStatusError):
+    """429: over the per-token limit. ``retry_after`` is the wait the server asked for, in seconds."""
+
+    @property
+    def retry_after(self) -> float | None:
+        return parse_retry_after(self.headers.get("Retry-After"))
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server failed. On a write, a 502/504 leaves the outcome unknown."""
+
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def make_status_error(
+    status: int,
+    raw_body: bytes | str,
+    *,
+    headers: Mapping[str, str],
+    method: str,
+    path: str,
+) -> APIStatusError:
+    """Build the error class for ``status`` from a raw response."""
+    text = raw_body.decode("utf-8", "replace") if isinstance(raw_body, bytes) else raw_body
+    body: Any
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = text
+    lowered = {k.lower(): v for k, v in headers.items()}
+    request_id = next((lowered[h] for h in REQUEST_ID_HEADERS if h in lowered), None)
+    cls = _STATUS_ERRORS.get(status)
+    if cls is None:
+        cls = InternalServerError if status >= 500 else APIStatusError
+    return cls(status, request_id, body, method=method, path=path, headers=headers)

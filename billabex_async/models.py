@@ -1,0 +1,25 @@
+"""Public models: re-exports of the generated wire classes users touch."""
+
+from billabex_async._generated.models import (
+    Contact,
+    ContactCreate,
+    ContactPage,
+    ContactUpdate,
+    ContactUpsert,
+    EmailInfo,
+    EmailStatus,
+    Error,
+    PageInfo,
+)
+
+__all__ = [
+    "Contact",
+    "ContactCreate",
+    "ContactPage",
+    "ContactUpdate",
+    "ContactUpsert",
+    "EmailInfo",
+    "EmailStatus",
+    "Error",
+    "PageInfo",
+]
