@@ -55,14 +55,10 @@ def configure_converter(conv: cattrs.Converter) -> None:
     """Install the Billabex wire rules (see the module docstring) on ``conv``."""
     conv.register_structure_hook(UUID, lambda value, _: UUID(str(value)))
     conv.register_unstructure_hook(UUID, str)
-    conv.register_structure_hook_func(
-        lambda tp: isinstance(tp, type) and issubclass(tp, OpenStrEnum),
-        lambda value, tp: tp(value),
-    )
-    conv.register_unstructure_hook_func(
-        lambda tp: isinstance(tp, type) and issubclass(tp, OpenStrEnum),
-        lambda value: value.value,
-    )
+    # Registered by class, not predicate: cattrs' str hook (singledispatch) would
+    # otherwise win for these str subclasses.
+    conv.register_structure_hook(OpenStrEnum, lambda value, tp: tp(value))
+    conv.register_unstructure_hook(OpenStrEnum, lambda value: str(value.value))
 
     # `str | None | Unset` read from a file (CLI input): UNSET never comes
     # from JSON, so structure as the union without it.
