@@ -28,7 +28,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from billabex_async._types import UNSET, OpenStrEnum, Unset
 
-__all__ = ["converter", "configure_converter", "structure", "unstructure"]
+__all__ = ["configure_converter", "converter", "structure", "unstructure"]
 
 T = TypeVar("T")
 

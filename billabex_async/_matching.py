@@ -23,7 +23,14 @@ from typing import Generic, TypeVar
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-__all__ = ["MAX_NAME_DISTANCE", "Matcher", "name_threshold", "names_match", "normalize_email", "normalize_name"]
+__all__ = [
+    "MAX_NAME_DISTANCE",
+    "Matcher",
+    "name_threshold",
+    "names_match",
+    "normalize_email",
+    "normalize_name",
+]
 
 K = TypeVar("K", bound=Hashable)
 

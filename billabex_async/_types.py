@@ -21,7 +21,7 @@ class Unset(enum.Enum):
     ``x is UNSET`` and lets ``Literal[Unset.token]`` stand for the type.
     """
 
-    token = "UNSET"
+    token = "UNSET"  # noqa: S105 - a sentinel, not a secret
 
     def __repr__(self) -> str:
         return "UNSET"

@@ -179,7 +179,7 @@ class UnprocessableEntityError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """429: over the per-token limit. ``retry_after`` is the wait the server asked for, in seconds."""
+    """429: over the per-token limit. ``retry_after``: the wait the server asked for, in s."""
 
     @property
     def retry_after(self) -> float | None:

@@ -1,0 +1,233 @@
+"""Client layer: BillabexClient builds the stack (session, auth, limiter, transport)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterable, Callable, Iterable
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+import aiohttp
+from yarl import URL
+
+from billabex_async import bulk, sync
+from billabex_async._http import (
+    Limiter,
+    RequestEvent,
+    TokenProvider,
+    TokenSource,
+    Transport,
+    shared_memory_limiter,
+)
+from billabex_async._http._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER
+from billabex_async._types import RateLimit
+from billabex_async._version import __version__
+from billabex_async.errors import InvalidRequestError
+from billabex_async.models import ContactUpsert
+from billabex_async.resources import ContactsResource
+
+__all__ = ["DEFAULT_BASE_URL", "BillabexClient", "Contacts"]
+
+DEFAULT_BASE_URL = "https://next.billabex.com"
+API_PREFIX = "api/public/v1"
+DEFAULT_TIMEOUT = 30.0  # seconds per attempt; aiohttp's own default is no limit at all
+DEFAULT_CONNECT_TIMEOUT = 10.0
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+ProgressCallback = Callable[[int, int | None], None]
+
+
+def _api_url(base_url: str) -> URL:
+    url = URL(base_url.rstrip("/"))
+    if url.scheme not in ("https", "http") or not url.host:
+        raise InvalidRequestError(f"base_url must be an http(s) URL, got {base_url!r}")
+    if url.scheme == "http" and url.host not in _LOOPBACK_HOSTS:
+        raise InvalidRequestError(
+            f"base_url must use https (plain http is accepted only for localhost), got {base_url!r}"
+        )
+    if url.path.rstrip("/").endswith(API_PREFIX):
+        return url
+    return url / API_PREFIX
+
+
+class Contacts(ContactsResource):
+    """``client.contacts``: the single-contact verbs plus bulk upsert and sync."""
+
+    __slots__ = ()
+
+    async def bulk_upsert(
+        self,
+        account_id: str | UUID,
+        contacts: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
+        *,
+        concurrency: int = bulk.DEFAULT_CONCURRENCY,
+        on_progress: ProgressCallback | None = None,
+    ) -> bulk.BulkReport:
+        """Upsert many contacts of one account, as fast as the rate limit allows.
+
+        ``contacts`` is consumed lazily, so memory stays bounded. Returns what
+        happened to each item; per-item failures are reported, not raised.
+        """
+        return await bulk.bulk_upsert_account(
+            self, account_id, contacts, concurrency=concurrency, on_progress=on_progress
+        )
+
+    async def sync(
+        self,
+        account_id: str | UUID,
+        desired: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
+        *,
+        delete_missing: bool = False,
+        dry_run: bool = False,
+        concurrency: int = bulk.DEFAULT_CONCURRENCY,
+        on_progress: ProgressCallback | None = None,
+    ) -> sync.SyncResult:
+        """Make the account's contacts match ``desired``, writing only what changed."""
+        return await sync.sync_contacts(
+            self,
+            account_id,
+            desired,
+            delete_missing=delete_missing,
+            dry_run=dry_run,
+            concurrency=concurrency,
+            on_progress=on_progress,
+        )
+
+
+class BillabexClient:
+    """Async client for the Billabex Contacts API.
+
+    Use it as an async context manager, one per application (it pools
+    connections)::
+
+        async with BillabexClient() as client:   # token from BILLABEX_TOKEN
+            async for contact in client.contacts.iterate(account_id):
+                print(contact.full_name)
+
+    ``token`` is an access token or a ``TokenProvider`` (refreshed on 401).
+    ``rate_limit`` is enforced client-side (sliding window, shared by every
+    client of this process with the same token); ``None`` disables it.
+    ``timeout`` bounds each attempt, in seconds. ``session`` is an aiohttp
+    session you own: the client uses it and never closes it.
+    """
+
+    def __init__(
+        self,
+        token: str | TokenProvider | None = None,
+        *,
+        base_url: str | None = None,
+        rate_limit: RateLimit | None = RateLimit(),  # noqa: B008 - frozen, safe to share
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+        max_connections: int = 100,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        on_request: Callable[[RequestEvent], None] | None = None,
+    ) -> None:
+        if token is None:
+            token = os.environ.get("BILLABEX_TOKEN") or None
+        if token is None or (isinstance(token, str) and not token.strip()):
+            raise InvalidRequestError(
+                "no access token: pass token=... or set BILLABEX_TOKEN", field="token"
+            )
+        if max_retries < 0:
+            raise InvalidRequestError("max_retries must be >= 0", field="max_retries")
+        if timeout <= 0 or connect_timeout <= 0:
+            raise InvalidRequestError("timeouts must be > 0 seconds", field="timeout")
+        self.base_url = (
+            base_url or os.environ.get("BILLABEX_BASE_URL") or DEFAULT_BASE_URL
+        ).rstrip("/")
+        self._api_url = _api_url(self.base_url)
+        self.rate_limit = rate_limit
+        self.max_retries = max_retries
+        self._auth = TokenSource(token)
+        self._owns_session = session is None
+        self._session = session
+        self._max_connections = max_connections
+        self._closed = False
+        limiter = self._build_limiter(rate_limit)
+        self._transport = Transport(
+            session_factory=self._get_session,
+            api_url=self._api_url,
+            auth=self._auth,
+            limiter=limiter,
+            headers={"User-Agent": f"billabex-async/{__version__}", "Accept": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=timeout, connect=min(connect_timeout, timeout)),
+            max_retries=max_retries,
+            retry_budget=retry_budget,
+            max_retry_after=max_retry_after,
+            on_request=on_request,
+        )
+        self.contacts = Contacts(self._transport)
+
+    def _build_limiter(self, rate_limit: RateLimit | None) -> Limiter | None:
+        if rate_limit is None:
+            return None
+        if rate_limit.storage == "memory":
+            return shared_memory_limiter(
+                self._auth.rate_limit_key, rate_limit.requests, rate_limit.window
+            )
+        if rate_limit.storage.startswith(("redis://", "rediss://", "unix://")):
+            from billabex_async._http._redis_limiter import RedisLimiter
+
+            return RedisLimiter.from_rate_limit(rate_limit, key=self._auth.rate_limit_key)
+        raise InvalidRequestError(
+            f"RateLimit.storage must be 'memory' or a redis:// URL, got {rate_limit.storage!r}",
+            field="rate_limit",
+        )
+
+    def __repr__(self) -> str:
+        # Never the token: only where requests go and how they are paced.
+        return (
+            f"<BillabexClient base_url={self.base_url!r} rate_limit={self.rate_limit!r} "
+            f"max_retries={self.max_retries}>"
+        )
+
+    @property
+    def limiter(self) -> Limiter | None:
+        """The rate limiter this client's requests go through (None when disabled)."""
+        return self._transport.limiter
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("this BillabexClient is closed")
+        if self._session is None:
+            # Created here, inside the running loop, and reused for pooling.
+            connector = aiohttp.TCPConnector(limit=self._max_connections)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._get_session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session if the client opened it; a caller's session is left open."""
+        self._closed = True
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+    async def bulk_upsert(
+        self,
+        pairs: Iterable[tuple[str | UUID, ContactUpsert]]
+        | AsyncIterable[tuple[str | UUID, ContactUpsert]],
+        *,
+        concurrency: int = bulk.DEFAULT_CONCURRENCY,
+        on_progress: ProgressCallback | None = None,
+    ) -> bulk.BulkReport:
+        """Upsert ``(account_id, contact)`` pairs across many accounts under one rate limit."""
+        return await bulk.bulk_upsert(
+            self.contacts, pairs, concurrency=concurrency, on_progress=on_progress
+        )

@@ -1,0 +1,85 @@
+"""Transport layer: where bearer tokens come from, and single-flight refresh."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Protocol, runtime_checkable
+
+from billabex_async.errors import AuthRefreshError
+
+__all__ = ["TokenProvider", "TokenSource"]
+
+
+@runtime_checkable
+class TokenProvider(Protocol):
+    """Supplies access tokens, for tokens that expire (OAuth).
+
+    ``get_token`` returns a token valid now (refreshing ahead of expiry if it
+    likes); ``refresh(rejected)`` is called after the server answered 401 to
+    ``rejected`` and must return a different, fresh token or raise.
+    """
+
+    async def get_token(self) -> str: ...
+
+    async def refresh(self, rejected: str) -> str: ...
+
+
+class _StaticToken:
+    """A fixed token string: nothing to refresh."""
+
+    __slots__ = ("_token",)
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "<static token>"
+
+    async def get_token(self) -> str:
+        return self._token
+
+    async def refresh(self, rejected: str) -> str:
+        raise AuthRefreshError("the token was rejected and a fixed token cannot be refreshed")
+
+
+class TokenSource:
+    """The client's view of its credentials: current token plus one refresh at a time.
+
+    A hundred requests rejected with the same stale token cause one call to the
+    provider's ``refresh``; the others wait for it and reuse its result.
+    """
+
+    __slots__ = ("_current", "_lock", "_provider", "can_refresh", "rate_limit_key")
+
+    def __init__(self, token: str | TokenProvider) -> None:
+        if isinstance(token, str):
+            self._provider: TokenProvider = _StaticToken(token)
+            self.can_refresh = False
+            # The limiter registry is keyed by a hash, never by the token itself.
+            self.rate_limit_key = hashlib.sha256(token.encode()).hexdigest()
+        else:
+            self._provider = token
+            self.can_refresh = True
+            key = getattr(token, "rate_limit_key", None)
+            self.rate_limit_key = key if isinstance(key, str) else f"provider-{id(token)}"
+        self._current: str | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"<TokenSource refreshable={self.can_refresh}>"
+
+    async def get(self) -> str:
+        """The token to send now."""
+        token = await self._provider.get_token()
+        self._current = token
+        return token
+
+    async def refresh(self, rejected: str) -> str:
+        """A fresh token after ``rejected`` got a 401; single flight."""
+        async with self._lock:
+            if self._current is not None and self._current != rejected:
+                return self._current  # someone refreshed while we waited
+            token = await self._provider.refresh(rejected)
+            self._current = token
+            return token

@@ -1,0 +1,220 @@
+"""Resources layer: the five contacts endpoints, as typed async methods."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TypeVar
+from uuid import UUID
+
+import cattrs
+
+from billabex_async._converter import structure, unstructure
+from billabex_async._http import Response, Transport
+from billabex_async._pagination import walk_pages
+from billabex_async._types import UNSET, Unset
+from billabex_async._validation import (
+    check_email,
+    check_first,
+    check_full_name,
+    check_id,
+    check_language,
+)
+from billabex_async.errors import APIResponseValidationError, InvalidRequestError
+from billabex_async.models import Contact, ContactCreate, ContactPage, ContactUpdate, ContactUpsert
+
+__all__ = ["DEFAULT_PAGE_SIZE", "ContactsResource"]
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 100
+"""Billabex does not publish its default or maximum page size; 100 is assumed safe."""
+
+
+def _contacts_path(account_id: str | UUID) -> str:
+    return f"/accounts/{check_id(account_id, 'account_id')}/contacts"
+
+
+def _parse(response: Response, cls: type[T]) -> T:
+    data = response.json()
+    try:
+        return structure(data, cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
+        details = cattrs.transform_error(exc) if isinstance(exc, cattrs.BaseValidationError) else []
+        raise APIResponseValidationError(
+            f"the {response.status} response does not fit {cls.__name__}: "
+            + ("; ".join(details) or str(exc)),
+            status=response.status,
+            body=data,
+        ) from exc
+
+
+def _check_write(model: ContactCreate | ContactUpsert | ContactUpdate) -> None:
+    check_full_name(model.full_name)
+    check_language(model.language)
+    check_email(model.email)
+
+
+def _build(
+    cls: type[T], data: T | None, fields: dict[str, object], *, required: tuple[str, ...] = ()
+) -> T:
+    """The request model from either ``data`` or the keyword fields, not both."""
+    given = {k: v for k, v in fields.items() if v is not UNSET}
+    if data is not None:
+        if given:
+            raise InvalidRequestError(
+                f"pass either a {cls.__name__} or keyword fields, not both "
+                f"(got {', '.join(sorted(given))})"
+            )
+        if not isinstance(data, cls):
+            raise InvalidRequestError(f"expected a {cls.__name__}, got {type(data).__name__}")
+        return data
+    missing = [name for name in required if name not in given]
+    if missing:
+        raise InvalidRequestError(
+            f"missing required field(s): {', '.join(missing)}", field=missing[0]
+        )
+    return cls(**given)
+
+
+class ContactsResource:
+    """``client.contacts``: list, iterate, create, update, delete and upsert contacts.
+
+    Ids are UUIDs given as ``str`` or ``uuid.UUID``. Bad input raises
+    ``InvalidRequestError`` before anything is sent; server errors raise the
+    ``APIStatusError`` subclass of their status.
+    """
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def __repr__(self) -> str:
+        return "<ContactsResource>"
+
+    async def list(
+        self,
+        account_id: str | UUID,
+        first: int = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+        *,
+        max_retries: int | None = None,
+    ) -> ContactPage:
+        """One page of the account's contacts: ``first`` of them after cursor ``after``."""
+        check_first(first)
+        params = {"first": str(first)}
+        if after is not None:
+            params["after"] = after
+        response = await self._transport.request(
+            "GET", _contacts_path(account_id), params=params, max_retries=max_retries
+        )
+        return _parse(response, ContactPage)
+
+    async def iterate(
+        self, account_id: str | UUID, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> AsyncIterator[Contact]:
+        """Every contact of the account, page by page, holding one page in memory."""
+        check_first(page_size)
+        check_id(account_id, "account_id")
+
+        async def fetch(after: str | None) -> tuple[list[Contact], str | None]:
+            page = await self.list(account_id, first=page_size, after=after)
+            cursor = page.page_info.end_cursor if page.page_info is not None else None
+            return page.nodes, cursor
+
+        async for contact in walk_pages(fetch):
+            yield contact
+
+    async def create(
+        self,
+        account_id: str | UUID,
+        data: ContactCreate | None = None,
+        *,
+        full_name: str | Unset = UNSET,
+        language: str | Unset = UNSET,
+        email: str | Unset | None = UNSET,
+        role: str | Unset | None = UNSET,
+        notes: str | Unset | None = UNSET,
+        is_primary: bool | Unset | None = UNSET,
+        max_retries: int | None = None,
+    ) -> Contact:
+        """Create a contact. Not idempotent: prefer ``upsert`` in syncs.
+
+        Retried only when the request certainly never reached the server; when
+        it may have, raises ``OutcomeUnknownError`` rather than risk a duplicate.
+        """
+        fields: dict[str, object] = {"full_name": full_name, "language": language}
+        fields |= {"email": email, "role": role, "notes": notes, "is_primary": is_primary}
+        model = _build(ContactCreate, data, fields, required=("full_name", "language"))
+        _check_write(model)
+        response = await self._transport.request(
+            "POST",
+            _contacts_path(account_id),
+            json_body=unstructure(model),
+            max_retries=max_retries,
+        )
+        return _parse(response, Contact)
+
+    async def update(
+        self,
+        account_id: str | UUID,
+        contact_id: str | UUID,
+        data: ContactUpdate | None = None,
+        *,
+        full_name: str | Unset = UNSET,
+        language: str | Unset = UNSET,
+        email: str | Unset | None = UNSET,
+        role: str | Unset | None = UNSET,
+        notes: str | Unset | None = UNSET,
+        is_primary: bool | Unset | None = UNSET,
+        max_retries: int | None = None,
+    ) -> Contact:
+        """Change only the fields given; ``email=None`` clears the email."""
+        fields: dict[str, object] = {"full_name": full_name, "language": language}
+        fields |= {"email": email, "role": role, "notes": notes, "is_primary": is_primary}
+        model = _build(ContactUpdate, data, fields)
+        _check_write(model)
+        body = unstructure(model)
+        if not body:
+            raise InvalidRequestError("update needs at least one field to change")
+        path = f"{_contacts_path(account_id)}/{check_id(contact_id, 'contact_id')}"
+        response = await self._transport.request(
+            "PATCH", path, json_body=body, max_retries=max_retries
+        )
+        return _parse(response, Contact)
+
+    async def delete(
+        self, account_id: str | UUID, contact_id: str | UUID, *, max_retries: int | None = None
+    ) -> None:
+        """Delete a contact. A retry that finds it gone after a lost answer counts as done."""
+        path = f"{_contacts_path(account_id)}/{check_id(contact_id, 'contact_id')}"
+        await self._transport.request("DELETE", path, max_retries=max_retries)
+
+    async def upsert(
+        self,
+        account_id: str | UUID,
+        data: ContactUpsert | None = None,
+        *,
+        full_name: str | Unset = UNSET,
+        language: str | Unset = UNSET,
+        email: str | Unset | None = UNSET,
+        role: str | Unset | None = UNSET,
+        notes: str | Unset | None = UNSET,
+        is_primary: bool | Unset | None = UNSET,
+        max_retries: int | None = None,
+    ) -> Contact:
+        """Create the contact, or update the one Billabex matches (email, then fuzzy name).
+
+        Idempotent, hence retried safely: the verb to use for syncs.
+        """
+        fields: dict[str, object] = {"full_name": full_name, "language": language}
+        fields |= {"email": email, "role": role, "notes": notes, "is_primary": is_primary}
+        model = _build(ContactUpsert, data, fields, required=("full_name", "language"))
+        _check_write(model)
+        response = await self._transport.request(
+            "PUT",
+            f"{_contacts_path(account_id)}/upsert",
+            json_body=unstructure(model),
+            max_retries=max_retries,
+        )
+        return _parse(response, Contact)

@@ -1,0 +1,167 @@
+"""Simulator layer: the wire format — error envelopes, body validation, cursors.
+
+Written by hand from the API reference, independent of the SDK's converter, so
+a converter bug cannot hide behind a simulator that shares it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from collections.abc import Mapping
+
+from billabex_async._generated.models import ContactUpdate
+from billabex_async._types import UNSET, Unset
+
+__all__ = [
+    "ApiError",
+    "canonical_uuid",
+    "decode_cursor",
+    "dumps",
+    "encode_cursor",
+    "error_body",
+    "parse_first",
+    "validate_write",
+]
+
+_LANGUAGE = re.compile(r"[a-z]{2}")
+# "Plausible", not RFC 5322: one @, no whitespace, a dot in the domain.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_MAX_EMAIL = 254
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+class ApiError(Exception):
+    """An HTTP error answer: status, dotted code, message, extra headers."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+def dumps(value: object) -> bytes:
+    """Compact UTF-8 JSON, the way the simulator sends every body."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def error_body(code: str, message: str) -> bytes:
+    """The error envelope: always JSON with ``message`` and ``code``."""
+    return dumps({"message": message, "code": code})
+
+
+def canonical_uuid(value: str) -> str | None:
+    """The canonical lower-case form of a UUID string, or None if it is not one."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(422, f"app-contacts.contact.invalid-{field}", message)
+
+
+def _optional_str(body: Mapping[str, object], wire: str, field: str) -> str | None | Unset:
+    if wire not in body:
+        return UNSET
+    value = body[wire]
+    if value is not None and not isinstance(value, str):
+        raise _invalid(field, f"{wire} must be a string or null.")
+    return value
+
+
+def validate_write(body: object, *, required: bool) -> ContactUpdate:
+    """Check a create/upsert (``required``) or PATCH body; fields absent stay UNSET.
+
+    Raises ApiError 422 with a dotted code on the first invalid field. Unknown
+    fields (including read-only ones such as ``id``) are ignored, as the real
+    API is assumed to do.
+    """
+    if not isinstance(body, dict):
+        raise ApiError(422, "app-contacts.request.invalid-body", "The body must be a JSON object.")
+    full_name: str | Unset = UNSET
+    if "fullName" in body:
+        value = body["fullName"]
+        if not isinstance(value, str) or not value.strip():
+            raise _invalid("full-name", "fullName must be a non-empty string.")
+        full_name = value
+    elif required:
+        raise ApiError(422, "app-contacts.contact.full-name-required", "fullName is required.")
+    language: str | Unset = UNSET
+    if "language" in body:
+        value = body["language"]
+        if not isinstance(value, str) or not _LANGUAGE.fullmatch(value):
+            raise _invalid("language", "language must be an ISO 639-1 code such as 'en'.")
+        language = value
+    elif required:
+        raise ApiError(422, "app-contacts.contact.language-required", "language is required.")
+    email: str | None | Unset = UNSET
+    if "email" in body:
+        value = body["email"]
+        if value is not None and (
+            not isinstance(value, str) or len(value) > _MAX_EMAIL or not _EMAIL.fullmatch(value)
+        ):
+            raise _invalid("email", "email must be an email address or null.")
+        email = value
+    is_primary: bool | None | Unset = UNSET
+    role = _optional_str(body, "role", "role")
+    notes = _optional_str(body, "notes", "notes")
+    if "isPrimary" in body:
+        value = body["isPrimary"]
+        if value is not None and not isinstance(value, bool):
+            raise _invalid("is-primary", "isPrimary must be a boolean or null.")
+        is_primary = value
+    return ContactUpdate(
+        full_name=full_name,
+        language=language,
+        email=email,
+        role=role,
+        notes=notes,
+        is_primary=is_primary,
+    )
+
+
+def parse_first(raw: str | None, default: int) -> int:
+    """The requested page size (before capping); 400 unless a whole number >= 1."""
+    if raw is None:
+        return default
+    if not _DIGITS.fullmatch(raw) or int(raw) < 1:
+        raise ApiError(
+            400, "app-contacts.pagination.invalid-first", "first must be an integer >= 1."
+        )
+    return int(raw)
+
+
+def encode_cursor(account_id: str, seq: int, first: int) -> str:
+    """An opaque cursor: urlsafe base64 of the last node's sequence number and the query."""
+    blob = dumps({"a": account_id, "s": seq, "f": first})
+    return base64.urlsafe_b64encode(blob).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(cursor: str, account_id: str, first: int) -> int:
+    """The sequence number a cursor points after; 400 if garbage or from another query."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        blob = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        seq, owner, cursor_first = blob["s"], blob["a"], blob["f"]
+    except (ValueError, UnicodeError, binascii.Error, TypeError, KeyError):
+        raise ApiError(
+            400, "app-contacts.pagination.invalid-cursor", "after is not a valid cursor."
+        ) from None
+    if not isinstance(seq, int) or owner != account_id:
+        raise ApiError(400, "app-contacts.pagination.invalid-cursor", "after is not a valid cursor.")
+    if cursor_first != first:
+        raise ApiError(
+            400,
+            "app-contacts.pagination.cursor-mismatch",
+            "This cursor belongs to a query with another 'first'.",
+        )
+    return seq
