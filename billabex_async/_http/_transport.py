@@ -58,6 +58,16 @@ class RequestEvent:
     error: str | None
 
 
+class _Attempts:
+    """Physical sends of one attempt, as seen inside aiohttp's own resend loop."""
+
+    __slots__ = ("count", "resent")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.resent = False
+
+
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     value = headers.get(name)
     if value is None:
@@ -89,6 +99,7 @@ class Transport:
         "_on_request",
         "_retry_budget",
         "_session",
+        "_sleep",
         "_timeout",
     )
 
@@ -105,6 +116,7 @@ class Transport:
         retry_budget: float = DEFAULT_RETRY_BUDGET,
         max_retry_after: float = MAX_RETRY_AFTER,
         on_request: Callable[[RequestEvent], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._session = session_factory
         self._api_url = api_url
@@ -116,6 +128,7 @@ class Transport:
         self._retry_budget = retry_budget
         self._max_retry_after = max_retry_after
         self._on_request = on_request
+        self._sleep = sleep  # injectable: tests run backoff on virtual time
 
     @property
     def limiter(self) -> Limiter | None:
@@ -130,7 +143,6 @@ class Transport:
         json_body: object = None,
         params: Mapping[str, str] | None = None,
         max_retries: int | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> Response:
         """Send ``method path`` until it succeeds or the retry policy gives up.
 
@@ -164,6 +176,7 @@ class Transport:
             sent_at = time.monotonic()
             status: int | None = None
             holding = self._limiter is not None  # our slot is still in flight
+            attempts = _Attempts()
             try:
                 with map_aiohttp_errors(method, path):
                     async with self._session().request(
@@ -172,7 +185,7 @@ class Transport:
                         data=data,
                         headers=headers,
                         timeout=self._timeout,
-                        middlewares=self._middlewares(),
+                        middlewares=self._middlewares(attempts),
                     ) as resp:
                         holding = False
                         self._release(resp.headers)
@@ -180,6 +193,7 @@ class Transport:
                         body = await resp.read()
                         resp_headers = resp.headers
             except TransportFailure as failure:
+                outcome_unknown = outcome_unknown or attempts.resent
                 if holding:
                     holding = False
                     self._release(None)
@@ -207,13 +221,16 @@ class Transport:
                         ) from failure.error
                     raise failure.error from failure.__cause__
                 retries_done += 1
-                await sleep(decision.delay)
+                await self._sleep(decision.delay)
                 continue
             except BaseException:
                 if holding:  # cancelled mid-request: the send may have arrived
                     self._release(None)
                 raise
 
+            # aiohttp resent after the connection dropped: the first send may
+            # have been applied.
+            outcome_unknown = outcome_unknown or attempts.resent
             remaining = _int_header(resp_headers, "X-RateLimit-Remaining")
             self._emit(method, path, attempt, status, sent_at, waited, remaining, None)
             if 200 <= status < 300:
@@ -239,7 +256,8 @@ class Transport:
                 raise error
             retry_after = parse_retry_after(resp_headers.get("Retry-After"))
             if status == 429 and self._limiter is not None:
-                self._limiter.pause(min(retry_after or 1.0, self._max_retry_after))
+                wait = 1.0 if retry_after is None else retry_after
+                self._limiter.pause(min(wait, self._max_retry_after))
             if status in (502, 504):
                 outcome_unknown = True  # a gateway lost the answer, not the request
             if status == 429 and self._limiter is not None:
@@ -260,7 +278,7 @@ class Transport:
                 raise error
             logger.info("%s %s -> %d, retrying: %s", method, path, status, decision.reason)
             retries_done += 1
-            await sleep(decision.delay)
+            await self._sleep(decision.delay)
 
     async def _acquire(self) -> float:
         if self._limiter is None:
@@ -282,28 +300,28 @@ class Transport:
                 reset=float(reset) if reset is not None and reset.isdigit() else None,
             )
 
-    def _middlewares(self) -> tuple[aiohttp.ClientMiddlewareType, ...]:
+    def _middlewares(self, attempts: _Attempts) -> tuple[aiohttp.ClientMiddlewareType, ...]:
         """Per-request middlewares: the session's own, then our attempt counter."""
         own: tuple[aiohttp.ClientMiddlewareType, ...] = tuple(
             getattr(self._session(), "_middlewares", ())  # kept: per-request ones replace them
         )
         limiter = self._limiter
-        if limiter is None:
-            return own
-        first = True
 
         async def count_attempts(
             req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
         ) -> aiohttp.ClientResponse:
-            nonlocal first
-            if first:
-                first = False  # the slot taken before the call covers this one
-                return await handler(req)
-            # aiohttp is resending after a dropped kept-alive connection: the
-            # first send may have reached the server, so it holds its slot
-            # (counted as finished now) and the resend takes a new one.
-            limiter.release()
-            await limiter.acquire()
+            attempts.count += 1
+            if attempts.count > 1:
+                # aiohttp is resending after a dropped connection. The first
+                # send may have reached the server: it keeps its slot (as
+                # finished now) and the resend takes a new one.
+                attempts.resent = True
+                logger.debug(
+                    "%s %s: aiohttp resends after a dropped connection", req.method, req.url.path
+                )
+                if limiter is not None:
+                    limiter.release()
+                    await limiter.acquire()
             return await handler(req)
 
         return (*own, count_attempts)

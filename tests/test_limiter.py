@@ -1,0 +1,215 @@
+"""The sliding-window limiter, on virtual time: it never lets more than N
+requests reach the server in any window, yet runs close to the limit."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from billabex_async._http import SlidingWindowLimiter, TokenSource
+from billabex_async.errors import AuthRefreshError
+
+from ._virtual_time import VirtualClock
+
+
+def _worst_window_count(intervals: list[tuple[float, float]], window: float) -> int:
+    """Most requests that may have *arrived* within one window.
+
+    A request arrived somewhere in [sent, answered]; an adversary picks the
+    arrival. Requests that may fall in the window ending at T: sent <= T and
+    answered > T - window. The count can only rise at a send time.
+    """
+    worst = 0
+    for t, _ in intervals:
+        count = sum(1 for s, r in intervals if s <= t and r > t - window)
+        worst = max(worst, count)
+    return worst
+
+
+async def _drive(
+    limiter: SlidingWindowLimiter,
+    clock: VirtualClock,
+    *,
+    workers: int,
+    requests: int,
+    latency: tuple[float, float],
+    seed: int = 7,
+) -> list[tuple[float, float]]:
+    rng = random.Random(seed)
+    intervals: list[tuple[float, float]] = []
+    left = [requests]
+
+    async def worker() -> None:
+        while left[0] > 0:
+            left[0] -= 1
+            await limiter.acquire()
+            sent = clock()
+            await clock.sleep(rng.uniform(*latency))
+            limiter.release()
+            intervals.append((sent, clock()))
+
+    await clock.run(*(worker() for _ in range(workers)))
+    return intervals
+
+
+async def test_never_more_than_limit_in_any_window_despite_latency_jitter() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
+    intervals = await _drive(limiter, clock, workers=16, requests=200, latency=(0.0, 0.6))
+    assert len(intervals) == 200
+    assert _worst_window_count(intervals, 1.0) <= 10
+
+
+async def test_runs_close_to_the_limit_when_latency_is_small() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(300, 60.0, clock=clock, sleep=clock.sleep)
+    intervals = await _drive(limiter, clock, workers=16, requests=3000, latency=(0.05, 0.15))
+    duration = max(r for _, r in intervals) - min(s for s, _ in intervals)
+    # 3000 requests at 300/60 s cannot take less than 9 windows; in-flight
+    # accounting costs latency/window, about 0.2 % here.
+    windows = duration / 60.0
+    assert 9.0 <= windows < 9.0 * 1.02
+    assert _worst_window_count(intervals, 60.0) <= 300
+
+
+async def test_pause_holds_every_sender_until_it_ends() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(100, 1.0, clock=clock, sleep=clock.sleep)
+    limiter.pause(5.0)
+    granted: list[float] = []
+
+    async def sender() -> None:
+        await limiter.acquire()
+        granted.append(clock())
+
+    await clock.run(*(sender() for _ in range(3)))
+    assert granted == [5.0, 5.0, 5.0]
+
+
+async def test_a_shorter_pause_does_not_shorten_a_longer_one() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(100, 1.0, clock=clock, sleep=clock.sleep)
+    limiter.pause(5.0)
+    limiter.pause(1.0)
+
+    async def sender() -> float:
+        await limiter.acquire()
+        return clock()
+
+    assert await clock.run(sender()) == [5.0]
+
+
+async def test_observe_counts_requests_someone_else_sent() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(10, 60.0, clock=clock, sleep=clock.sleep)
+    await limiter.acquire()
+    limiter.release()
+    # The server counted 8 of 10 (we sent 1): 7 came from another process.
+    limiter.observe(limit=10, remaining=2, reset=None)
+    assert limiter.used() == 8
+
+    granted: list[float] = []
+
+    async def sender() -> None:
+        await limiter.acquire()
+        granted.append(clock())
+        limiter.release()
+
+    await clock.run(*(sender() for _ in range(3)))
+    assert granted[:2] == [0.0, 0.0]
+    assert granted[2] >= 60.0  # the third waits for the window to free up
+
+
+async def test_observe_never_undercounts_our_own_requests() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(10, 60.0, clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        await limiter.acquire()
+        limiter.release()
+    # The server saw fewer of ours than we count (its window moved): keep ours.
+    limiter.observe(limit=10, remaining=9, reset=None)
+    assert limiter.used() == 5
+
+
+async def test_observe_adopts_a_lower_limit_from_the_server() -> None:
+    limiter = SlidingWindowLimiter(300, 60.0)
+    limiter.observe(limit=100, remaining=None, reset=None)
+    assert limiter.limit == 100
+    limiter.observe(limit=500, remaining=None, reset=None)
+    assert limiter.limit == 100
+
+
+async def test_waiters_are_served_in_arrival_order() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(1, 1.0, clock=clock, sleep=clock.sleep)
+    order: list[int] = []
+
+    async def sender(i: int) -> None:
+        await limiter.acquire()
+        order.append(i)
+        limiter.release()
+
+    await clock.run(*(sender(i) for i in range(5)))
+    assert order == [0, 1, 2, 3, 4]
+    assert clock.now == pytest.approx(4.0, abs=0.1)
+
+
+async def test_a_cancelled_waiter_does_not_keep_a_slot() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(1, 10.0, clock=clock, sleep=clock.sleep)
+    await limiter.acquire()
+    waiter = asyncio.ensure_future(limiter.acquire())
+    await clock.settle()
+    waiter.cancel()
+    await clock.settle()
+    assert waiter.cancelled()
+    limiter.release()
+    assert limiter.used() == 1  # only the finished one, counting for its window
+
+    async def later() -> float:
+        await limiter.acquire()
+        return clock()
+
+    [granted_at] = await clock.run(later())
+    assert granted_at == pytest.approx(10.0, abs=0.01)
+
+
+async def test_repr_shows_live_state() -> None:
+    limiter = SlidingWindowLimiter(5, 2.0)
+    await limiter.acquire()
+    assert "in_flight=1" in repr(limiter)
+    assert "5/2s" in repr(limiter)
+
+
+class _CountingProvider:
+    def __init__(self) -> None:
+        self.refreshes = 0
+        self.token = "t0"
+
+    async def get_token(self) -> str:
+        return self.token
+
+    async def refresh(self, rejected: str) -> str:
+        self.refreshes += 1
+        await asyncio.sleep(0)
+        self.token = f"t{self.refreshes}"
+        return self.token
+
+
+async def test_a_hundred_concurrent_401s_cause_one_refresh() -> None:
+    provider = _CountingProvider()
+    source = TokenSource(provider)
+    stale = await source.get()
+    fresh = await asyncio.gather(*(source.refresh(stale) for _ in range(100)))
+    assert provider.refreshes == 1
+    assert set(fresh) == {"t1"}
+
+
+async def test_a_fixed_token_cannot_be_refreshed() -> None:
+    source = TokenSource("abc")
+    assert not source.can_refresh
+    with pytest.raises(AuthRefreshError):
+        await source.refresh("abc")
+    assert "abc" not in repr(source)
