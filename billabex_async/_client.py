@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterable, Callable, Iterable
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 from uuid import UUID
 
-import aiohttp
 from yarl import URL
 
 from billabex_async import bulk, sync
@@ -21,11 +20,15 @@ from billabex_async._http import (
     shared_memory_limiter,
 )
 from billabex_async._http._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER
+from billabex_async._http._session import new_session, timeouts
 from billabex_async._types import RateLimit
 from billabex_async._version import __version__
 from billabex_async.errors import InvalidRequestError
 from billabex_async.models import ContactUpsert
 from billabex_async.resources import ContactsResource
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["DEFAULT_BASE_URL", "BillabexClient", "Contacts"]
 
@@ -155,7 +158,7 @@ class BillabexClient:
             auth=self._auth,
             limiter=limiter,
             headers={"User-Agent": f"billabex-async/{__version__}", "Accept": "application/json"},
-            timeout=aiohttp.ClientTimeout(total=timeout, connect=min(connect_timeout, timeout)),
+            timeout=timeouts(timeout, connect_timeout),
             max_retries=max_retries,
             retry_budget=retry_budget,
             max_retry_after=max_retry_after,
@@ -196,8 +199,7 @@ class BillabexClient:
             raise RuntimeError("this BillabexClient is closed")
         if self._session is None:
             # Created here, inside the running loop, and reused for pooling.
-            connector = aiohttp.TCPConnector(limit=self._max_connections)
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = new_session(self._max_connections)
         return self._session
 
     async def __aenter__(self) -> Self:
