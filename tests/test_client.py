@@ -89,8 +89,10 @@ async def test_every_endpoint_sends_the_documented_request(scripted: ScriptedSer
         assert seen.headers["Authorization"] == f"Bearer {TOKEN}"
         assert seen.headers["User-Agent"].startswith("billabex-async/")
     assert page.nodes[0].id == uuid.UUID(CONTACT)
-    assert page.page_info is not None and page.page_info.end_cursor == "c1"
-    assert created.email is not None and created.email.status is EmailStatus.valid
+    assert page.page_info is not None
+    assert page.page_info.end_cursor == "c1"
+    assert created.email is not None
+    assert created.email.status is EmailStatus.valid
     assert updated.full_name == "John A. Smith"
     assert isinstance(upserted, Contact)
     assert "Idempotency-Key" in scripted.seen[1].headers  # POST only
@@ -144,12 +146,13 @@ async def test_create_and_upsert_never_send_a_null_email(scripted: ScriptedServe
 
 async def test_iterate_follows_cursors_until_an_empty_page(scripted: ScriptedServer) -> None:
     ids = [str(uuid.uuid4()) for _ in range(5)]
-    scripted.script(
-        reply(200, {"nodes": [contact_json(id=i) for i in ids[:2]], "pageInfo": {"endCursor": "a"}}),
-        reply(200, {"nodes": [contact_json(id=i) for i in ids[2:4]], "pageInfo": {"endCursor": "b"}}),
-        reply(200, {"nodes": [contact_json(id=ids[4])], "pageInfo": {"endCursor": "c"}}),
-        reply(200, {"nodes": [], "pageInfo": {"endCursor": None}}),
-    )
+
+    def page(chunk: list[str], cursor: str | None) -> Any:
+        return reply(
+            200, {"nodes": [contact_json(id=i) for i in chunk], "pageInfo": {"endCursor": cursor}}
+        )
+
+    scripted.script(page(ids[:2], "a"), page(ids[2:4], "b"), page(ids[4:], "c"), page([], None))
     async with client_for(scripted) as client:
         seen = [str(c.id) async for c in client.contacts.iterate(ACCOUNT, page_size=2)]
     assert seen == ids
@@ -186,8 +189,10 @@ async def test_unknown_fields_and_enum_values_are_tolerated(scripted: ScriptedSe
     async with client_for(scripted) as client:
         page = await client.contacts.list(ACCOUNT)
     [contact] = page.nodes
-    assert contact.email is not None and contact.email.status == "Quarantined"
-    assert contact.role == "CFO" and contact.is_primary is True
+    assert contact.email is not None
+    assert contact.email.status == "Quarantined"
+    assert contact.role == "CFO"
+    assert contact.is_primary is True
 
 
 async def test_a_body_that_does_not_fit_the_model_raises_a_typed_error(
@@ -232,7 +237,8 @@ async def test_each_status_maps_to_its_error_class(
     assert error.headers["retry-after"] == "3"
     text = str(error)
     assert f"PATCH {BASE}/{CONTACT}".replace("/api/public/v1", "") in text
-    assert str(status) in text and "Nope." in text
+    assert str(status) in text
+    assert "Nope." in text
     if isinstance(error, errors.RateLimitError):
         assert error.retry_after == 3.0
 
@@ -249,7 +255,9 @@ async def test_a_plain_text_error_body_is_kept(scripted: ScriptedServer) -> None
     assert caught.value.code is None
 
 
-async def test_the_token_never_leaks(scripted: ScriptedServer, caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_token_never_leaks(
+    scripted: ScriptedServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     scripted.script(reply(401, {"message": "Invalid token"}), reply(503, {"message": "down"}))
     client = client_for(scripted)

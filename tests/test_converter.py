@@ -66,7 +66,8 @@ def test_a_page_round_trips() -> None:
         "pageInfo": {"endCursor": "abc"},
     }
     page = structure(data, ContactPage)
-    assert page.page_info is not None and page.page_info.end_cursor == "abc"
+    assert page.page_info is not None
+    assert page.page_info.end_cursor == "abc"
     again = unstructure(page)
     assert again["pageInfo"] == {"endCursor": "abc"}
     assert again["nodes"][0]["fullName"] == "A"

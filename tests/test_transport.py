@@ -252,4 +252,5 @@ async def test_rate_limit_headers_reach_the_events(scripted: ScriptedServer) -> 
         await client.contacts.delete(ACCOUNT, CONTACT)
     [event] = events
     assert (event.method, event.status, event.rate_limit_remaining) == ("DELETE", 204, 41)
-    assert event.attempt == 1 and event.error is None
+    assert event.attempt == 1
+    assert event.error is None
