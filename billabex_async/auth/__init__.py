@@ -1,0 +1,39 @@
+"""Transport layer: getting and keeping a Billabex OAuth token (PKCE login, refresh, storage)."""
+
+from billabex_async.auth._login import login
+from billabex_async.auth._oauth import (
+    DEFAULT_SCOPE,
+    REFRESH_MARGIN,
+    Credentials,
+    FileTokenStore,
+    InvalidGrantError,
+    OAuthError,
+    OAuthTokenProvider,
+    PKCEPair,
+    TokenSet,
+    TokenStore,
+    authorization_url,
+    default_credentials_path,
+    exchange_code,
+    generate_pkce,
+    refresh_tokens,
+)
+
+__all__ = [
+    "DEFAULT_SCOPE",
+    "REFRESH_MARGIN",
+    "Credentials",
+    "FileTokenStore",
+    "InvalidGrantError",
+    "OAuthError",
+    "OAuthTokenProvider",
+    "PKCEPair",
+    "TokenSet",
+    "TokenStore",
+    "authorization_url",
+    "default_credentials_path",
+    "exchange_code",
+    "generate_pkce",
+    "login",
+    "refresh_tokens",
+]
