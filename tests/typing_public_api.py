@@ -1,0 +1,78 @@
+"""Type-checked only (mypy --strict runs over tests/; pytest does not collect it).
+
+Proves the public types users rely on: if a signature in the API contract
+changes shape, mypy fails here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import assert_type
+from uuid import UUID
+
+from billabex_async import (
+    UNSET,
+    BillabexClient,
+    BulkReport,
+    Contact,
+    ContactCreate,
+    ContactPage,
+    ContactUpdate,
+    ContactUpsert,
+    RateLimit,
+    SyncResult,
+    Unset,
+    errors,
+)
+from billabex_async.testing import FakeBillabex
+
+
+async def contract(client: BillabexClient, account: str, contact: UUID) -> None:
+    page = await client.contacts.list(account, first=100, after=None)
+    assert_type(page, ContactPage)
+    assert_type(page.nodes, list[Contact])
+    assert_type(client.contacts.iterate(account, page_size=100), AsyncIterator[Contact])
+    created = await client.contacts.create(
+        account, full_name="John Smith", language="en", email="john@acme.com"
+    )
+    assert_type(created.id, UUID)
+    assert_type(await client.contacts.update(account, contact, full_name="J"), Contact)
+    assert_type(await client.contacts.delete(account, contact), None)
+    upserted = await client.contacts.upsert(account, full_name="A", language="en", email=None)
+    assert_type(upserted.full_name, str)
+    items = [ContactUpsert(full_name="A", language="en")]
+    report = await client.contacts.bulk_upsert(account, items, concurrency=8, on_progress=None)
+    assert_type(report, BulkReport)
+    assert_type(report.total, int)
+    assert_type(report.succeeded, int)
+    report = await client.bulk_upsert([(account, items[0])], concurrency=8)
+    result = await client.contacts.sync(account, items, delete_missing=False, dry_run=False)
+    assert_type(result, SyncResult)
+    assert_type(result.created + result.updated + result.unchanged + result.deleted, int)
+
+
+def models() -> None:
+    update = ContactUpdate(email=None)
+    assert_type(update.full_name, str | Unset)
+    assert_type(update.email, str | Unset | None)
+    assert update.role is UNSET
+    ContactCreate(full_name="A", language="en", email=None, role="CFO", is_primary=True)
+    RateLimit(300, 60.0)
+    RateLimit(300, 60.0, storage="redis://localhost:6379/0")
+
+
+def error_tree(exc: errors.BillabexError) -> None:
+    if isinstance(exc, errors.APIStatusError):
+        assert_type(exc.status, int)
+        assert_type(exc.request_id, str | None)
+    if isinstance(exc, errors.RateLimitError):
+        assert_type(exc.retry_after, float | None)
+
+
+async def simulator() -> None:
+    async with FakeBillabex(rate_limit=RateLimit(300, 60.0)) as fake:
+        assert_type(fake.url, str)
+        assert_type(fake.token, str)
+        assert_type(fake.account_id, str)
+        async with BillabexClient(token=fake.token, base_url=fake.url, session=None) as client:
+            await client.contacts.list(fake.account_id)
