@@ -21,7 +21,7 @@ def test_the_spec_is_valid_openapi_3_1() -> None:
     assert spec["openapi"].startswith("3.1")
 
 
-def test_the_spec_describes_the_five_endpoints() -> None:
+def test_the_spec_describes_the_five_endpoints_and_status() -> None:
     spec, _ = read_from_filename(str(SPEC))
     paths = spec["paths"]
     operations = {
@@ -31,6 +31,7 @@ def test_the_spec_describes_the_five_endpoints() -> None:
         if method in {"get", "post", "put", "patch", "delete"}
     }
     assert operations == {
+        ("GET", "/status"),
         ("GET", "/accounts/{accountId}/contacts"),
         ("POST", "/accounts/{accountId}/contacts"),
         ("PUT", "/accounts/{accountId}/contacts/upsert"),

@@ -11,6 +11,13 @@ import attrs
 from billabex_async._types import UNSET, OpenStrEnum, Unset
 
 
+@attrs.frozen(kw_only=True)
+class Status:
+    """Assumption: the status body is small JSON such as {"status": "ok"}."""
+
+    status: str | None = attrs.field(default=None, metadata={"wire": "status"})
+
+
 class EmailStatus(OpenStrEnum):
     """Delivery status of an address, set by Billabex from delivery results
     (read-only). Assumption: more values may appear; clients keep unknown
@@ -57,6 +64,7 @@ class ContactCreate:
     """The body of a create. `email` is the plain address on writes."""
 
     full_name: str = attrs.field(metadata={"wire": "fullName"})
+    """Not blank (at least one non-space character)."""
     language: str = attrs.field(metadata={"wire": "language"})
     """ISO 639-1 two-letter lowercase code (en, fr, de, es, it, nl, pt, ...)."""
     email: str | None = attrs.field(default=None, metadata={"wire": "email"})
@@ -73,6 +81,7 @@ class ContactUpsert:
     never clears an address."""
 
     full_name: str = attrs.field(metadata={"wire": "fullName"})
+    """Not blank (at least one non-space character)."""
     language: str = attrs.field(metadata={"wire": "language"})
     """ISO 639-1 two-letter lowercase code."""
     email: str | None = attrs.field(default=None, metadata={"wire": "email"})
@@ -87,6 +96,7 @@ class ContactUpdate:
     untouched; `email: null` clears the address."""
 
     full_name: str | Unset = attrs.field(default=UNSET, metadata={"wire": "fullName"})
+    """Not blank (at least one non-space character)."""
     language: str | Unset = attrs.field(default=UNSET, metadata={"wire": "language"})
     email: str | Unset | None = attrs.field(default=UNSET, metadata={"wire": "email"})
     """The new address, or null to clear it."""

@@ -47,9 +47,13 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+# One encoder for every body: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: object) -> bytes:
     """Compact UTF-8 JSON, the way the simulator sends every body."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(value).encode()
 
 
 def error_body(code: str, message: str) -> bytes:
@@ -69,7 +73,7 @@ def _invalid(field: str, message: str) -> ApiError:
     return ApiError(422, f"app-contacts.contact.invalid-{field}", message)
 
 
-def _optional_str(body: Mapping[str, object], wire: str, field: str) -> str | None | Unset:
+def _optional_str(body: Mapping[str, object], wire: str, field: str) -> str | Unset | None:
     if wire not in body:
         return UNSET
     value = body[wire]
@@ -103,7 +107,7 @@ def validate_write(body: object, *, required: bool) -> ContactUpdate:
         language = value
     elif required:
         raise ApiError(422, "app-contacts.contact.language-required", "language is required.")
-    email: str | None | Unset = UNSET
+    email: str | Unset | None = UNSET
     if "email" in body:
         value = body["email"]
         if value is not None and (
@@ -111,7 +115,7 @@ def validate_write(body: object, *, required: bool) -> ContactUpdate:
         ):
             raise _invalid("email", "email must be an email address or null.")
         email = value
-    is_primary: bool | None | Unset = UNSET
+    is_primary: bool | Unset | None = UNSET
     role = _optional_str(body, "role", "role")
     notes = _optional_str(body, "notes", "notes")
     if "isPrimary" in body:
@@ -157,7 +161,9 @@ def decode_cursor(cursor: str, account_id: str, first: int) -> int:
             400, "app-contacts.pagination.invalid-cursor", "after is not a valid cursor."
         ) from None
     if not isinstance(seq, int) or owner != account_id:
-        raise ApiError(400, "app-contacts.pagination.invalid-cursor", "after is not a valid cursor.")
+        raise ApiError(
+            400, "app-contacts.pagination.invalid-cursor", "after is not a valid cursor."
+        )
     if cursor_first != first:
         raise ApiError(
             400,

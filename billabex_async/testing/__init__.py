@@ -1,0 +1,12 @@
+"""Testing layer: FakeBillabex, an embedded simulator of the Billabex Contacts API.
+
+Depends on the models and the matching rules only, never on the client, so the
+SDK is tested against an independent implementation of the wire format.
+"""
+
+from billabex_async.testing._core import RequestRecord
+from billabex_async.testing._faults import FaultKind, Faults, ScriptedFault
+from billabex_async.testing._ratelimit import Stats
+from billabex_async.testing._server import FakeBillabex
+
+__all__ = ["FakeBillabex", "FaultKind", "Faults", "RequestRecord", "ScriptedFault", "Stats"]

@@ -1,0 +1,111 @@
+"""Simulator layer: FakeBillabex's direct access to stored contacts, for seeding and assertions."""
+
+from __future__ import annotations
+
+import random
+from uuid import UUID
+
+from billabex_async._generated.models import Contact, ContactUpdate
+from billabex_async.testing._core import Core
+from billabex_async.testing._names import fake_person
+from billabex_async.testing._store import Account, Record
+
+__all__ = ["ContactsAdmin"]
+
+
+class ContactsAdmin:
+    """Read and change the simulator's contacts without a request (no auth, no limit)."""
+
+    _core: Core
+
+    def contacts(self, account_id: str) -> list[Contact]:
+        """The account's contacts in creation order, as generated models."""
+        account = self._account(account_id)
+        return [account.by_seq[seq].model() for seq in account.seqs]
+
+    def contact(self, account_id: str, contact_id: str | UUID) -> Contact:
+        """One stored contact; KeyError if unknown."""
+        return self._record(account_id, contact_id).model()
+
+    def add_contact(
+        self,
+        account_id: str,
+        *,
+        full_name: str,
+        language: str = "en",
+        email: str | None = None,
+        email_status: str = "Valid",
+        role: str | None = None,
+        notes: str | None = None,
+        is_primary: bool | None = None,
+        read_only_reason: str | None = None,
+    ) -> Contact:
+        """Store a contact directly, without a request or validation."""
+        account = self._account(account_id)
+        fields = ContactUpdate(
+            full_name=full_name,
+            language=language,
+            email=email,
+            role=role,
+            notes=notes,
+            is_primary=is_primary,
+        )
+        record = self._core.store.insert(account, fields)
+        record.email_status = email_status
+        record.read_only_reason = read_only_reason
+        record.changed()
+        return record.model()
+
+    def seed_contacts(
+        self, account_id: str, n: int, *, email_ratio: float = 1.0, language: str = "en"
+    ) -> None:
+        """Store ``n`` generated contacts fast; ``email_ratio`` of them get an email.
+
+        Names are random but reproducible with ``seed``; emails are unique.
+        """
+        account = self._account(account_id)
+        store = self._core.store
+        # Drawn from the id generator: reproducible exactly when ids are.
+        names = random.Random(store.new_id())
+        for i in range(n):
+            full_name, email = fake_person(names, len(account.seqs) + i)
+            has_email = names.random() < email_ratio
+            fields = ContactUpdate(
+                full_name=full_name, language=language, email=email if has_email else None
+            )
+            store.insert(account, fields)
+
+    def remove_contact(self, account_id: str, contact_id: str | UUID) -> None:
+        """Delete a stored contact without a request."""
+        self._core.store.delete(self._account(account_id), self._record(account_id, contact_id))
+
+    def set_email_status(self, account_id: str, contact_id: str | UUID, status: str) -> Contact:
+        """Set a delivery result (``"Bounced"``, ``"Complained"``, ...) as Billabex would."""
+        record = self._record(account_id, contact_id)
+        if record.email is None:
+            raise ValueError("this contact has no email address")
+        record.email_status = status
+        record.changed()
+        return record.model()
+
+    def set_read_only(
+        self, account_id: str, contact_id: str | UUID, reason: str | None = "Owned by a connector"
+    ) -> Contact:
+        """Mark a contact as owned by a connector (writes get 403); None makes it writable."""
+        record = self._record(account_id, contact_id)
+        record.read_only_reason = reason
+        record.changed()
+        return record.model()
+
+    def _account(self, account_id: str) -> Account:
+        try:
+            return self._core.store.accounts[str(UUID(str(account_id)))]
+        except (KeyError, ValueError):
+            raise KeyError(f"unknown account {account_id}") from None
+
+    def _record(self, account_id: str, contact_id: str | UUID) -> Record:
+        account = self._account(account_id)
+        try:
+            return account.by_id[str(UUID(str(contact_id)))]
+        except (KeyError, ValueError):
+            raise KeyError(f"unknown contact {contact_id}") from None

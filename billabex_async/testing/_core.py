@@ -1,0 +1,89 @@
+"""Simulator layer: the shared state behind the HTTP app and FakeBillabex's helpers."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+
+import attrs
+
+from billabex_async.testing._faults import FaultInjector
+from billabex_async.testing._ratelimit import RateLimiter, Stats
+from billabex_async.testing._store import Store
+
+__all__ = ["READ_SCOPES", "WRITE_SCOPE", "Core", "RequestRecord", "Token"]
+
+WRITE_SCOPE = "accounts:all"
+READ_SCOPES = frozenset({"accounts:read", WRITE_SCOPE})
+
+
+@attrs.frozen(kw_only=True)
+class RequestRecord:
+    """One request as the simulator saw it. The token is never stored."""
+
+    time: float
+    """Arrival on the simulator's clock."""
+    method: str
+    path: str
+    query: Mapping[str, str]
+    body: object
+    """The parsed JSON body, or None when absent or not JSON."""
+    status: int | None
+    """The status sent, or None when the connection was dropped instead."""
+    request_id: str
+    fault: str | None = None
+    """The injected fault kind, if any."""
+
+
+@attrs.frozen
+class Token:
+    """What the simulator knows about a bearer token; ``label`` keys its window."""
+
+    label: str
+    scopes: frozenset[str]
+    expires_at: float | None = None
+    """Clock time after which it answers 401; None: never expires."""
+
+
+@attrs.define(kw_only=True, eq=False)
+class IdempotentCreate:
+    """A create remembered under its Idempotency-Key: the body and the answer sent."""
+
+    body: object
+    response: bytes
+
+
+@attrs.define(kw_only=True, eq=False)
+class Core:
+    """Everything the request handlers read and change; one per simulator."""
+
+    store: Store
+    limiter: RateLimiter
+    injector: FaultInjector
+    stats: Stats
+    clock: Callable[[], float]
+    epoch: float
+    """Unix time minus clock time: turns window resets into X-RateLimit-Reset."""
+    rng: random.Random
+    latency: float
+    jitter: float
+    max_page_size: int
+    default_page_size: int
+    log: deque[RequestRecord]
+    tokens: dict[str, Token] = attrs.field(factory=dict)
+    idempotency: dict[tuple[str, str], IdempotentCreate] = attrs.field(factory=dict)
+    request_count: int = 0
+    token_count: int = 0
+
+    def issue_token(self, scopes: Iterable[str], *, lifetime: float | None = None) -> str:
+        token = "bbx_fake_" + secrets.token_urlsafe(24)
+        self.token_count += 1
+        expires = None if lifetime is None else self.clock() + lifetime
+        self.tokens[token] = Token(f"token-{self.token_count}", frozenset(scopes), expires)
+        return token
+
+    def next_request_id(self) -> str:
+        self.request_count += 1
+        return f"req_{self.request_count:08x}"

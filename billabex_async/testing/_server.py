@@ -1,0 +1,247 @@
+"""Simulator layer: FakeBillabex, the embedded API server and its test helpers."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from billabex_async._types import RateLimit
+from billabex_async.testing._admin import ContactsAdmin
+from billabex_async.testing._core import WRITE_SCOPE, Core, RequestRecord
+from billabex_async.testing._faults import FaultInjector, FaultKind, Faults, ScriptedFault
+from billabex_async.testing._handlers import build_app
+from billabex_async.testing._oauth import OAuthServer
+from billabex_async.testing._ratelimit import RateLimiter, Stats
+from billabex_async.testing._store import Store
+
+__all__ = ["FakeBillabex"]
+
+logger = logging.getLogger("billabex_async.testing")
+
+_DEFAULT_PAGE_SIZE = 100
+_SHUTDOWN_TIMEOUT = 1.0  # seconds cleanup waits for in-flight handlers
+
+
+class FakeBillabex(ContactsAdmin):
+    """An in-process Billabex Contacts API on 127.0.0.1, for tests, demos and benchmarks.
+
+    Speaks the wire protocol under ``{url}/api/public/v1``: bearer auth and
+    scopes, a per-token sliding window of arrivals (429 + Retry-After, not
+    applied), cursor pagination, upsert matching, and seeded faults::
+
+        async with FakeBillabex(rate_limit=RateLimit(40, 1.0)) as fake:
+            async with BillabexClient(token=fake.token, base_url=fake.url) as client:
+                await client.contacts.upsert(fake.account_id, full_name="Ada", language="en")
+            assert [c.full_name for c in fake.contacts(fake.account_id)] == ["Ada"]
+
+    ``clock`` (seconds, monotonic) drives the window, so tests can move time
+    without sleeping. ``foreign_share`` spends that fraction of each token's
+    budget as a second process sharing the token would, from the token's first
+    request on. ``log_limit`` bounds the request log and the arrival lists
+    (None: unbounded). ``seed`` makes ids, seeded names and faults reproducible.
+    ``fake.oauth`` is an OAuth 2.1 authorization server (``/api/oauth/authorize``
+    approves at once, ``/api/oauth/token`` checks PKCE and rotates refresh
+    tokens) for the client ``oauth_client_id``/``oauth_client_secret``; its
+    access tokens expire after ``access_token_ttl`` seconds (``fake.token``
+    never does). Set ``fake.oauth.deny = True`` to refuse consent.
+
+    Where the API reference is silent, the simulator assumes: a 429 counts in
+    the window (it "burns budget"); X-RateLimit-Reset is when the oldest
+    arrival leaves (on a 429, when the next request would be admitted);
+    ``rate_limit=None`` sends no rate-limit headers; ``first`` defaults to 100,
+    capped at ``max_page_size``, and a cursor is tied to its account and
+    ``first``; POST honours ``Idempotency-Key`` for the fake's lifetime (same
+    key and body: the original contact, 200; another body: 409).
+    """
+
+    def __init__(
+        self,
+        *,
+        rate_limit: RateLimit | None = RateLimit(),  # noqa: B008  (frozen: safe to share)
+        latency: float = 0.0,
+        jitter: float = 0.0,
+        faults: Faults | None = None,
+        seed: int | None = None,
+        max_page_size: int = 100,
+        clock: Callable[[], float] = time.monotonic,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        foreign_share: float = 0.0,
+        log_limit: int | None = 100_000,
+        access_token_ttl: float = 3600.0,
+    ) -> None:
+        if latency < 0 or jitter < 0:
+            raise ValueError("latency and jitter must be >= 0 seconds")
+        if max_page_size < 1:
+            raise ValueError(f"max_page_size must be >= 1, got {max_page_size}")
+        self._host, self._port = host, port
+        # Separate generators: ids stay the same whatever faults are drawn.
+        rng = random.Random(seed)
+        ids = random.Random(None if seed is None else f"ids-{seed}")
+        stats = Stats(arrivals=deque(maxlen=log_limit), rejected=deque(maxlen=log_limit))
+        self._core = Core(
+            store=Store(ids),
+            limiter=RateLimiter(rate_limit, stats=stats, foreign_share=foreign_share),
+            injector=FaultInjector(faults or Faults(), rng),
+            stats=stats,
+            clock=clock,
+            epoch=time.time() - clock(),
+            rng=rng,
+            latency=latency,
+            jitter=jitter,
+            max_page_size=max_page_size,
+            default_page_size=_DEFAULT_PAGE_SIZE,
+            log=deque(maxlen=log_limit),
+        )
+        self._token = self._core.issue_token((WRITE_SCOPE,))
+        # The authorization server: one OAuth client registered up front.
+        self.oauth = OAuthServer(self._core, access_token_ttl=access_token_ttl)
+        self.oauth_client_id = "billabex-fake-client"
+        self.oauth_client_secret = "fake-client-secret"  # noqa: S105 - a test fixture value
+        self.oauth.register_client(self.oauth_client_id, self.oauth_client_secret)
+        self._account_id = self.create_account()
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+
+    def __repr__(self) -> str:
+        state = self._url or "not started"
+        return (
+            f"<FakeBillabex {state} accounts={len(self._core.store.accounts)} "
+            f"requests={self._core.stats.requests} 429s={self._core.stats.rate_limited}>"
+        )
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind and serve; ``url`` is valid from here on."""
+        if self._runner is not None:
+            raise RuntimeError("FakeBillabex is already started")
+        runner = web.AppRunner(
+            build_app(self._core, self.oauth), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
+        )
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self._host, self._port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        port = runner.addresses[0][1]
+        self._url = f"http://{self._host}:{port}"
+        logger.info("FakeBillabex listening on %s", self._url)
+
+    async def close(self) -> None:
+        """Stop serving and drop open connections; safe to call twice."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+            logger.info("FakeBillabex on %s stopped", self._url)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- identity ----------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The host root, ``http://127.0.0.1:PORT``; the API is under /api/public/v1."""
+        if self._url is None:
+            raise RuntimeError("FakeBillabex is not started")
+        return self._url
+
+    @property
+    def token(self) -> str:
+        """A valid bearer token with scope accounts:all."""
+        return self._token
+
+    @property
+    def account_id(self) -> str:
+        """A pre-created account."""
+        return self._account_id
+
+    def create_account(self) -> str:
+        """A new, empty account; every token may use it."""
+        return self._core.store.create_account().id
+
+    def issue_token(self, scopes: Iterable[str] = (WRITE_SCOPE,)) -> str:
+        """A new token with its own rate-limit window; reads need accounts:read
+        or accounts:all, writes accounts:all, else 403."""
+        return self._core.issue_token(scopes)
+
+    def revoke_token(self, token: str) -> None:
+        """Make ``token`` answer 401 from now on; unknown tokens are ignored."""
+        self._core.tokens.pop(token, None)
+
+    # -- observation ---------------------------------------------------------------
+
+    @property
+    def stats(self) -> Stats:
+        """Live counters (requests, 429s, max arrivals in a window, arrival times)."""
+        return self._core.stats
+
+    def reset_stats(self) -> None:
+        """Zero the counters and arrival lists; rate-limit windows are kept."""
+        stats = self._core.stats
+        stats.requests = stats.rate_limited = stats.max_in_window = stats.foreign = 0
+        stats.arrivals.clear()
+        stats.rejected.clear()
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """The request log, oldest first (bounded by ``log_limit``); no tokens."""
+        return list(self._core.log)
+
+    @property
+    def faults(self) -> Faults:
+        """The random faults in force; assign a new Faults to change them."""
+        return self._core.injector.faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        self._core.injector.faults = faults
+
+    def script(
+        self,
+        *,
+        method: str | None = None,
+        path_contains: str | None = None,
+        kind: FaultKind = "status",
+        status: int = 503,
+        times: int = 1,
+        delay: float = 0.0,
+    ) -> ScriptedFault:
+        """Arm a fault for the next ``times`` API requests matching method and path.
+
+        Scripted faults win over random ones, never touch /status, and come
+        after auth and the rate limit. Kinds are described at FaultKind.
+        """
+        method = None if method is None else method.upper()
+        fault = ScriptedFault(
+            kind=kind,
+            status=status,
+            method=method,
+            path_contains=path_contains,
+            remaining=times,
+            delay=delay,
+        )
+        return self._core.injector.script(fault)
+
+    def clear_script(self) -> None:
+        """Disarm every scripted fault."""
+        self._core.injector.scripted.clear()
