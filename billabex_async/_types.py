@@ -59,11 +59,18 @@ class RateLimit:
     Billabex allows 300 per 60 s per access token: ``RateLimit(300, 60.0)``.
     ``storage`` is ``"memory"`` (one process) or a ``redis://`` URL shared by
     every process using the same token (needs the ``redis`` extra).
+    ``on_storage_error`` says what happens while that Redis is unreachable:
+    ``"fallback"`` limits each process on its own (a warning is logged) and
+    returns to Redis when it answers again; ``"raise"`` fails closed, every
+    request raising ``RateLimiterUnavailableError``.
     """
 
     requests: int = attrs.field(default=300)
     window: float = attrs.field(default=60.0)
     storage: str = attrs.field(default="memory", kw_only=True)
+    on_storage_error: Literal["fallback", "raise"] = attrs.field(
+        default="fallback", kw_only=True, validator=attrs.validators.in_(("fallback", "raise"))
+    )
 
     @requests.validator
     def _check_requests(self, _: attrs.Attribute[int], value: int) -> None:

@@ -9,6 +9,7 @@
     │   └── OutcomeUnknownError                 ... after a write may have applied
     ├── APIResponseValidationError              a 2xx body that does not fit the model
     ├── AuthRefreshError                        a token provider could not refresh
+    ├── RateLimiterUnavailableError             shared limiter storage (Redis) down, fail-closed
     └── APIStatusError                          the server answered 4xx/5xx
         ├── BadRequestError            400
         ├── AuthenticationError        401
@@ -49,6 +50,7 @@ __all__ = [
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimiterUnavailableError",
     "UnprocessableEntityError",
     "make_status_error",
 ]
@@ -83,6 +85,15 @@ class APIResponseValidationError(BillabexError):
 
 class AuthRefreshError(BillabexError):
     """A token provider could not produce a fresh access token."""
+
+
+class RateLimiterUnavailableError(BillabexError):
+    """The shared rate-limit storage (Redis) did not answer; nothing was sent.
+
+    Raised only with ``RateLimit(..., on_storage_error="raise")``: sending
+    without the shared count could push every process past the server's limit.
+    The default, ``"fallback"``, limits each process locally instead.
+    """
 
 
 class APIConnectionError(BillabexError):

@@ -213,3 +213,13 @@ async def test_a_fixed_token_cannot_be_refreshed() -> None:
     with pytest.raises(AuthRefreshError):
         await source.refresh("abc")
     assert "abc" not in repr(source)
+
+
+async def test_observe_reads_the_count_by_the_servers_own_limit() -> None:
+    clock = VirtualClock()
+    # We hold ourselves to 100 of the server's 300.
+    limiter = SlidingWindowLimiter(100, 60.0, clock=clock, sleep=clock.sleep)
+    limiter.observe(limit=300, remaining=250, reset=None)  # the server counts 50
+    assert limiter.used() == 50
+    limiter.observe(limit=300, remaining=0, reset=None)  # full: cap at our window
+    assert limiter.used() == 100

@@ -154,9 +154,13 @@ class SlidingWindowLimiter:
         if remaining is None:
             return
         self._expire(now)
-        server_used = self._limit - max(0, remaining)
+        # The server's count, by its own limit (ours may be set lower).
+        server_used = (limit if limit is not None and limit > 0 else self._limit) - max(
+            0, remaining
+        )
         ours = self._in_flight + len(self._expiries)
-        missing = server_used - ours
+        # Never more than a window's worth: a bogus header cannot stall us forever.
+        missing = min(server_used, self._limit) - ours
         if missing <= 0:
             return
         # Someone else spends this token's budget. Count their requests until
