@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install codegen codegen-check lint format typecheck test check demo bench clean
+.PHONY: install codegen codegen-check lint format typecheck test check demo bench serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,21 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 check: codegen-check lint typecheck test
+
+# Starts the embedded simulator, syncs 2,000 generated contacts through the
+# CLI (compressed rate-limit window), then re-syncs with 1 % changed.
+demo: $(STAMP)
+	$(PY) examples/demo.py
+
+# Ours against the alternatives, in one run; rewrites bench/results.md and
+# bench/ratelimited.png (about 3 minutes).
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,redis,bench]'
+	$(PY) bench/run.py
+
+# The simulator on a fixed port, for pointing your own code or the CLI at it.
+serve: $(STAMP)
+	$(PY) -m billabex_async.testing --port 8080 --seed-contacts 100
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -5,7 +5,7 @@ from billabex_async._client import DEFAULT_BASE_URL, BillabexClient
 from billabex_async._http import RequestEvent, TokenProvider
 from billabex_async._types import UNSET, RateLimit, Unset
 from billabex_async._version import __version__
-from billabex_async.bulk import BulkFailure, BulkReport
+from billabex_async.bulk import BulkFailure, BulkOutcome, BulkReport
 from billabex_async.models import (
     Contact,
     ContactCreate,
@@ -16,13 +16,14 @@ from billabex_async.models import (
     EmailStatus,
     PageInfo,
 )
-from billabex_async.sync import SyncResult
+from billabex_async.sync import SyncChange, SyncPlan, SyncResult
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "UNSET",
     "BillabexClient",
     "BulkFailure",
+    "BulkOutcome",
     "BulkReport",
     "Contact",
     "ContactCreate",
@@ -34,6 +35,8 @@ __all__ = [
     "PageInfo",
     "RateLimit",
     "RequestEvent",
+    "SyncChange",
+    "SyncPlan",
     "SyncResult",
     "TokenProvider",
     "Unset",

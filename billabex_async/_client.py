@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 from uuid import UUID
@@ -66,15 +66,35 @@ class Contacts(ContactsResource):
         *,
         concurrency: int = bulk.DEFAULT_CONCURRENCY,
         on_progress: ProgressCallback | None = None,
+        report: bulk.BulkReport | None = None,
     ) -> bulk.BulkReport:
         """Upsert many contacts of one account, as fast as the rate limit allows.
 
         ``contacts`` is consumed lazily, so memory stays bounded. Returns what
-        happened to each item; per-item failures are reported, not raised.
+        happened to each item; per-item failures are reported, not raised. A
+        401, 403 or 404 on the account stops the run early (``report.error``).
+        Pass your own ``report`` to keep the partial one if the call is
+        cancelled. See ``billabex_async.bulk.bulk_upsert_account``.
         """
         return await bulk.bulk_upsert_account(
-            self, account_id, contacts, concurrency=concurrency, on_progress=on_progress
+            self,
+            account_id,
+            contacts,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            report=report,
         )
+
+    def bulk_upsert_iter(
+        self,
+        account_id: str | UUID,
+        contacts: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
+        *,
+        concurrency: int = bulk.DEFAULT_CONCURRENCY,
+        report: bulk.BulkReport | None = None,
+    ) -> AsyncGenerator[bulk.BulkOutcome, None]:
+        """``bulk_upsert``, yielding each item's outcome as it completes (to persist progress)."""
+        return bulk.iter_upsert(self, account_id, contacts, concurrency=concurrency, report=report)
 
     async def sync(
         self,
@@ -85,8 +105,13 @@ class Contacts(ContactsResource):
         dry_run: bool = False,
         concurrency: int = bulk.DEFAULT_CONCURRENCY,
         on_progress: ProgressCallback | None = None,
+        result: sync.SyncResult | None = None,
     ) -> sync.SyncResult:
-        """Make the account's contacts match ``desired``, writing only what changed."""
+        """Make the account's contacts match ``desired``, writing only what changed.
+
+        See ``billabex_async.sync.sync_contacts``; ``result.changes`` lists
+        each planned (``dry_run``) or applied write.
+        """
         return await sync.sync_contacts(
             self,
             account_id,
@@ -95,6 +120,7 @@ class Contacts(ContactsResource):
             dry_run=dry_run,
             concurrency=concurrency,
             on_progress=on_progress,
+            result=result,
         )
 
 
@@ -151,7 +177,7 @@ class BillabexClient:
         self._session = session
         self._max_connections = max_connections
         self._closed = False
-        limiter = self._build_limiter(rate_limit)
+        limiter = self._build_limiter(rate_limit, request_timeout=timeout)
         self._transport = Transport(
             session_factory=self._get_session,
             api_url=self._api_url,
@@ -166,7 +192,9 @@ class BillabexClient:
         )
         self.contacts = Contacts(self._transport)
 
-    def _build_limiter(self, rate_limit: RateLimit | None) -> Limiter | None:
+    def _build_limiter(
+        self, rate_limit: RateLimit | None, *, request_timeout: float = DEFAULT_TIMEOUT
+    ) -> Limiter | None:
         if rate_limit is None:
             return None
         if rate_limit.storage == "memory":
@@ -176,7 +204,9 @@ class BillabexClient:
         if rate_limit.storage.startswith(("redis://", "rediss://", "unix://")):
             from billabex_async._http._redis_limiter import RedisLimiter
 
-            return RedisLimiter.from_rate_limit(rate_limit, key=self._auth.rate_limit_key)
+            return RedisLimiter.from_rate_limit(
+                rate_limit, key=self._auth.rate_limit_key, request_timeout=request_timeout
+            )
         raise InvalidRequestError(
             f"RateLimit.storage must be 'memory' or a redis:// URL, got {rate_limit.storage!r}",
             field="rate_limit",
@@ -215,11 +245,17 @@ class BillabexClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the session if the client opened it; a caller's session is left open."""
+        """Close the session if the client opened it; a caller's session is left open.
+
+        A limiter with its own connections (Redis) is flushed and closed too.
+        """
         self._closed = True
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
+        aclose = getattr(self._transport.limiter, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
     async def bulk_upsert(
         self,
@@ -228,8 +264,23 @@ class BillabexClient:
         *,
         concurrency: int = bulk.DEFAULT_CONCURRENCY,
         on_progress: ProgressCallback | None = None,
+        report: bulk.BulkReport | None = None,
     ) -> bulk.BulkReport:
-        """Upsert ``(account_id, contact)`` pairs across many accounts under one rate limit."""
+        """Upsert ``(account_id, contact)`` pairs across many accounts under one rate limit.
+
+        A 403/404 on one account stops that account only; a 401 stops the run.
+        """
         return await bulk.bulk_upsert(
-            self.contacts, pairs, concurrency=concurrency, on_progress=on_progress
+            self.contacts, pairs, concurrency=concurrency, on_progress=on_progress, report=report
         )
+
+    def bulk_upsert_iter(
+        self,
+        pairs: Iterable[tuple[str | UUID, ContactUpsert]]
+        | AsyncIterable[tuple[str | UUID, ContactUpsert]],
+        *,
+        concurrency: int = bulk.DEFAULT_CONCURRENCY,
+        report: bulk.BulkReport | None = None,
+    ) -> AsyncGenerator[bulk.BulkOutcome, None]:
+        """``bulk_upsert``, yielding each item's outcome as it completes."""
+        return bulk.iter_upsert_pairs(self.contacts, pairs, concurrency=concurrency, report=report)

@@ -1,0 +1,103 @@
+"""CLI layer: ``billabex login``, ``logout`` and ``auth status`` (stored OAuth credentials)."""
+
+from __future__ import annotations
+
+import time
+import webbrowser
+from datetime import UTC, datetime
+
+import click
+from rich.table import Table
+
+from billabex_async._cli_common import EXIT_OK, api_errors, err, out, run_async
+from billabex_async._client import DEFAULT_BASE_URL
+from billabex_async.auth import DEFAULT_SCOPE, FileTokenStore, login
+
+__all__ = ["auth", "login_cmd", "logout_cmd"]
+
+
+@click.command("login")
+@click.option("--client-id", required=True, envvar="BILLABEX_CLIENT_ID", help="OAuth client id.")
+@click.option(
+    "--client-secret",
+    envvar="BILLABEX_CLIENT_SECRET",
+    help="OAuth client secret, for confidential clients [env BILLABEX_CLIENT_SECRET].",
+)
+@click.option("--scope", default=DEFAULT_SCOPE, show_default=True, help="Space-separated scopes.")
+@click.option("--no-browser", is_flag=True, help="Print the URL instead of opening a browser.")
+@click.option("--port", default=0, show_default=True, help="Loopback port for the redirect.")
+@click.pass_obj
+def login_cmd(
+    settings: object,
+    client_id: str,
+    client_secret: str | None,
+    scope: str,
+    no_browser: bool,
+    port: int,
+) -> None:
+    """Log in through the browser (OAuth 2.1 + PKCE) and store the tokens."""
+    base_url = getattr(settings, "base_url", None) or DEFAULT_BASE_URL
+    store = FileTokenStore()
+
+    def show(url: str) -> None:
+        err.print("Open this URL to log in to Billabex:", highlight=False)
+        err.print(url, highlight=False, soft_wrap=True)
+        if not no_browser:
+            webbrowser.open(url)
+
+    async def run() -> int:
+        credentials = await login(
+            base_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            scope=scope,
+            open_browser=show,
+            port=port,
+        )
+        store.save(credentials)
+        err.print(f"Logged in; credentials saved to {store.path}", highlight=False)
+        return EXIT_OK
+
+    with api_errors():
+        run_async(run)
+
+
+@click.command("logout")
+def logout_cmd() -> None:
+    """Forget the stored credentials."""
+    store = FileTokenStore()
+    existed = store.path.exists()
+    store.clear()
+    err.print("Logged out." if existed else "Not logged in.", highlight=False)
+
+
+@click.group("auth")
+def auth() -> None:
+    """Inspect the stored OAuth credentials."""
+
+
+@auth.command("status")
+def status_cmd() -> None:
+    """Show where the stored credentials point and when they expire (never the tokens)."""
+    store = FileTokenStore()
+    credentials = store.load()
+    if credentials is None:
+        err.print(f"Not logged in (no {store.path}). Run `billabex login`.", highlight=False)
+        raise SystemExit(1)
+    tokens = credentials.tokens
+    left = tokens.expires_at - time.time()
+    expiry = datetime.fromtimestamp(tokens.expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    table = Table(show_header=False)
+    table.add_row("credentials", str(store.path))
+    table.add_row("base url", credentials.base_url)
+    table.add_row("client id", credentials.client_id)
+    table.add_row("scopes", tokens.scope or "(not stated)")
+    table.add_row(
+        "access token",
+        f"expires {expiry} ({'in ' + str(int(left)) + ' s' if left > 0 else 'expired'})",
+    )
+    table.add_row(
+        "refresh token",
+        "present: refreshed automatically" if tokens.refresh_token else "absent",
+    )
+    out.print(table)

@@ -1,0 +1,188 @@
+"""Bulk layer: many upserts under one rate limit, streamed, with a per-item report.
+
+Written against the public ``ContactsResource`` only: every request goes
+through the client's limiter and retry policy like any single call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable
+from uuid import UUID
+
+from billabex_async.bulk._conflicts import Op
+from billabex_async.bulk._engine import LOOKAHEAD, Engine, ProgressCallback, Settled, account_key
+from billabex_async.bulk._report import BulkFailure, BulkOutcome, BulkReport, Status
+from billabex_async.models import Contact, ContactUpsert
+from billabex_async.resources import ContactsResource
+
+__all__ = [
+    "DEFAULT_CANCEL_GRACE",
+    "DEFAULT_CONCURRENCY",
+    "LOOKAHEAD",
+    "BulkFailure",
+    "BulkOutcome",
+    "BulkReport",
+    "ProgressCallback",
+    "Status",
+    "bulk_upsert",
+    "bulk_upsert_account",
+    "iter_upsert",
+    "iter_upsert_pairs",
+]
+
+DEFAULT_CONCURRENCY = 8
+DEFAULT_CANCEL_GRACE = 5.0
+"""Seconds in-flight requests get to finish after a cancellation."""
+
+
+def _upsert_op(contacts: ContactsResource, index: int, account: str, item: ContactUpsert) -> Op:
+    async def run() -> Contact:
+        return await contacts.upsert(account, item)
+
+    email = getattr(item, "email", None)
+    name = getattr(item, "full_name", None)
+    return Op(index, account, item, run, emails=(email,), names=(name,))
+
+
+def _outcome(settled: Settled) -> BulkOutcome:
+    op = settled.op
+    return BulkOutcome(
+        op.index, op.item, op.account, settled.status, settled.contact, settled.error
+    )
+
+
+async def iter_upsert(
+    contacts: ContactsResource,
+    account_id: str | UUID,
+    items: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    report: BulkReport | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancel_grace: float = DEFAULT_CANCEL_GRACE,
+) -> AsyncGenerator[BulkOutcome, None]:
+    """Upsert ``items`` into one account, yielding each item's outcome as it completes.
+
+    Same semantics as ``bulk_upsert_account``; pass a ``report`` to read the
+    totals, including the items settled after you stop iterating. Stopping
+    early (``break``, then ``aclose()``, or leaving ``contextlib.aclosing``)
+    works like a cancellation.
+    """
+    account = account_key(account_id)
+    engine: Engine[ContactUpsert] = Engine(
+        items,
+        lambda index, item: _upsert_op(contacts, index, account, item),
+        concurrency=concurrency,
+        report=BulkReport() if report is None else report,
+        on_progress=on_progress,
+        cancel_grace=cancel_grace,
+        per_account=False,
+    )
+    # aclosing: when our caller stops early, the engine's shutdown runs now.
+    async with contextlib.aclosing(engine.run()) as settled_items:
+        async for settled in settled_items:
+            yield _outcome(settled)
+
+
+async def iter_upsert_pairs(
+    contacts: ContactsResource,
+    pairs: Iterable[tuple[str | UUID, ContactUpsert]]
+    | AsyncIterable[tuple[str | UUID, ContactUpsert]],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    report: BulkReport | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancel_grace: float = DEFAULT_CANCEL_GRACE,
+) -> AsyncGenerator[BulkOutcome, None]:
+    """``iter_upsert`` over ``(account_id, contact)`` pairs of many accounts."""
+
+    def make_op(index: int, pair: tuple[str | UUID, ContactUpsert]) -> Op:
+        account_id, item = pair
+        return _upsert_op(contacts, index, account_key(account_id), item)
+
+    engine: Engine[tuple[str | UUID, ContactUpsert]] = Engine(
+        pairs,
+        make_op,
+        concurrency=concurrency,
+        report=BulkReport() if report is None else report,
+        on_progress=on_progress,
+        cancel_grace=cancel_grace,
+        per_account=True,
+    )
+    # aclosing: when our caller stops early, the engine's shutdown runs now.
+    async with contextlib.aclosing(engine.run()) as settled_items:
+        async for settled in settled_items:
+            yield _outcome(settled)
+
+
+async def bulk_upsert_account(
+    contacts: ContactsResource,
+    account_id: str | UUID,
+    items: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_progress: ProgressCallback | None = None,
+    report: BulkReport | None = None,
+    cancel_grace: float = DEFAULT_CANCEL_GRACE,
+) -> BulkReport:
+    """Upsert many contacts of one account, ``concurrency`` requests at a time.
+
+    ``items`` (iterable or async iterable) is read lazily: at most
+    ``4 * concurrency`` items are held, whatever its length. Items the server
+    would match to the same contact (same email, or fuzzy-matching names) are
+    never in flight together and go in input order, so the result is what a
+    sequential loop gives. Per-item failures land in ``report.failed``.
+
+    A 401, or a 403/404 refusing the account, stops the run: nothing more is
+    read or sent, ``report.error`` says why, items read but not sent count in
+    ``report.not_attempted``. On cancellation, reading and sending stop,
+    in-flight requests get ``cancel_grace`` seconds to finish (a second
+    cancellation cuts that short; the ones cut off fail with
+    ``OutcomeUnknownError``), then ``CancelledError`` propagates. Pass your
+    own ``report`` to keep the consistent partial report in that case.
+    """
+    report = BulkReport() if report is None else report
+    stream = iter_upsert(
+        contacts,
+        account_id,
+        items,
+        concurrency=concurrency,
+        report=report,
+        on_progress=on_progress,
+        cancel_grace=cancel_grace,
+    )
+    async with contextlib.aclosing(stream):
+        async for _ in stream:
+            pass
+    return report
+
+
+async def bulk_upsert(
+    contacts: ContactsResource,
+    pairs: Iterable[tuple[str | UUID, ContactUpsert]]
+    | AsyncIterable[tuple[str | UUID, ContactUpsert]],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_progress: ProgressCallback | None = None,
+    report: BulkReport | None = None,
+    cancel_grace: float = DEFAULT_CANCEL_GRACE,
+) -> BulkReport:
+    """``bulk_upsert_account`` over ``(account_id, contact)`` pairs of many accounts.
+
+    Conflicts are per account. A 401 stops the run; a 403/404 on an account
+    stops that account only (its later items count as not attempted).
+    """
+    report = BulkReport() if report is None else report
+    stream = iter_upsert_pairs(
+        contacts,
+        pairs,
+        concurrency=concurrency,
+        report=report,
+        on_progress=on_progress,
+        cancel_grace=cancel_grace,
+    )
+    async with contextlib.aclosing(stream):
+        async for _ in stream:
+            pass
+    return report

@@ -1,0 +1,217 @@
+"""CLI layer: the ``billabex`` console script (click commands over the SDK).
+
+Exit codes: 0 done, 1 something failed (an item, a request), 2 bad usage or
+input (nothing sent), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.logging import RichHandler
+from rich.table import Table
+
+from billabex_async._cli_auth import auth, login_cmd, logout_cmd
+from billabex_async._cli_common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    Settings,
+    api_errors,
+    err,
+    out,
+    parse_rate_limit,
+    parse_uuid,
+    run_async,
+)
+from billabex_async._cli_input import InputError, read_rows
+from billabex_async._cli_sync import run_sync
+from billabex_async._converter import unstructure
+from billabex_async._types import UNSET, RateLimit
+from billabex_async.models import Contact
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--base-url", envvar="BILLABEX_BASE_URL", help="API host root [env BILLABEX_BASE_URL]."
+)
+@click.option(
+    "--token", envvar="BILLABEX_TOKEN", help="Access token [env BILLABEX_TOKEN; preferred]."
+)
+@click.option(
+    "--rate-limit",
+    default="300/60",
+    show_default=True,
+    callback=parse_rate_limit,
+    help="Requests per window of seconds this token may send, or 'off'.",
+)
+@click.option("-v", "--verbose", count=True, help="Log SDK decisions (-vv: every request).")
+@click.version_option(package_name="billabex-async")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    base_url: str | None,
+    token: str | None,
+    rate_limit: RateLimit | None,
+    verbose: int,
+) -> None:
+    """Manage Billabex contacts from the command line."""
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    handler = RichHandler(console=err, show_path=False, rich_tracebacks=False)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s")
+    logging.getLogger("billabex_async").setLevel(level)
+    ctx.obj = Settings(base_url, token, rate_limit)
+
+
+cli.add_command(login_cmd)
+cli.add_command(logout_cmd)
+cli.add_command(auth)
+cli.add_command(auth.commands["status"], "whoami")
+
+
+@cli.group()
+def contacts() -> None:
+    """List, upsert, delete and sync an account's contacts."""
+
+
+@contacts.command("list")
+@click.argument("account", callback=parse_uuid)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (wire format).")
+@click.pass_obj
+def list_cmd(settings: Settings, account: str, as_json: bool) -> None:
+    """Print every contact of ACCOUNT."""
+
+    async def run() -> int:
+        table = Table("id", "full name", "email", "status", "language", "role")
+        async with settings.client() as client:
+            async for contact in client.contacts.iterate(account):
+                if as_json:
+                    click.echo(json.dumps(unstructure(contact), ensure_ascii=False))
+                else:
+                    email = contact.email
+                    table.add_row(
+                        str(contact.id),
+                        contact.full_name,
+                        email.address if email else "",
+                        str(email.status) if email else "",
+                        contact.language,
+                        contact.role or "",
+                    )
+        if not as_json:
+            table.caption = f"{table.row_count} contact(s)"
+            out.print(table)
+        return EXIT_OK
+
+    with api_errors():
+        run_async(run)
+
+
+def _echo_contact(contact: Contact) -> None:
+    click.echo(json.dumps(unstructure(contact), ensure_ascii=False))
+
+
+@contacts.command("upsert")
+@click.argument("account", callback=parse_uuid)
+@click.option("--full-name", required=True)
+@click.option("--language", required=True, help="ISO 639-1 code: en, fr, de...")
+@click.option("--email")
+@click.option("--role")
+@click.option("--notes")
+@click.option("--primary/--not-primary", default=None, help="Mark as the account's main contact.")
+@click.pass_obj
+def upsert_cmd(
+    settings: Settings,
+    account: str,
+    full_name: str,
+    language: str,
+    email: str | None,
+    role: str | None,
+    notes: str | None,
+    primary: bool | None,
+) -> None:
+    """Create a contact, or update the one Billabex matches (email, then name)."""
+
+    async def run() -> int:
+        async with settings.client() as client:
+            contact = await client.contacts.upsert(
+                account,
+                full_name=full_name,
+                language=language,
+                email=email,
+                role=UNSET if role is None else role,
+                notes=UNSET if notes is None else notes,
+                is_primary=UNSET if primary is None else primary,
+            )
+        _echo_contact(contact)
+        return EXIT_OK
+
+    with api_errors():
+        run_async(run)
+
+
+@contacts.command("delete")
+@click.argument("account", callback=parse_uuid)
+@click.argument("contact_id", callback=parse_uuid)
+@click.pass_obj
+def delete_cmd(settings: Settings, account: str, contact_id: str) -> None:
+    """Delete one contact of ACCOUNT."""
+
+    async def run() -> int:
+        async with settings.client() as client:
+            await client.contacts.delete(account, contact_id)
+        err.print(f"deleted {contact_id}")
+        return EXIT_OK
+
+    with api_errors():
+        run_async(run)
+
+
+@contacts.command("sync")
+@click.argument("account", callback=parse_uuid)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Only show what would change (reads only).")
+@click.option("--delete-missing", is_flag=True, help="Delete contacts the file does not list.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option(
+    "--failures-file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Where failed rows go (default: FILE's name + .failures).",
+)
+@click.pass_obj
+def sync_cmd(
+    settings: Settings,
+    account: str,
+    file: Path,
+    dry_run: bool,
+    delete_missing: bool,
+    concurrency: int,
+    failures_file: Path | None,
+) -> None:
+    """Make ACCOUNT's contacts match FILE (CSV, or JSON Lines: .jsonl/.ndjson).
+
+    Columns/keys: full_name (or fullName), language, email; optional role,
+    notes, is_primary. Only new and changed contacts are written.
+    """
+    try:
+        rows = read_rows(file)
+    except InputError as exc:
+        err.print(f"[red]invalid input, nothing was sent:[/]\n{exc}", highlight=False)
+        sys.exit(EXIT_USAGE)
+    if not rows.rows and delete_missing:
+        err.print("[red]the file lists no contacts: refusing to delete every contact[/]")
+        sys.exit(EXIT_USAGE)
+    target = failures_file or file.with_name(f"{file.stem}.failures{file.suffix}")
+    with api_errors():
+        run_async(
+            lambda: run_sync(settings, account, rows, dry_run, delete_missing, concurrency, target)
+        )
+
+
+def main() -> None:
+    """Entry point of the ``billabex`` console script."""
+    cli(prog_name="billabex")

@@ -1,0 +1,114 @@
+"""Sync layer: the plan and the result of a sync, change by change."""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+from uuid import UUID
+
+import attrs
+
+from billabex_async.bulk import BulkFailure
+from billabex_async.errors import BillabexError
+from billabex_async.models import ContactUpsert
+
+__all__ = ["FIELDS", "ChangeKind", "ChangeStatus", "SyncChange", "SyncPlan", "SyncResult", "Write"]
+
+ChangeKind = Literal["create", "update", "delete"]
+ChangeStatus = Literal["planned", "applied", "failed", "not_attempted", "skipped"]
+
+# Fields an upsert may carry, in the order changes show them.
+FIELDS = ("full_name", "language", "email", "role", "notes", "is_primary")
+
+
+@attrs.define
+class SyncChange:
+    """One write a sync plans (and, unless dry run, sends): what, to whom, which fields."""
+
+    kind: ChangeKind
+    full_name: str
+    """The desired name (create, update) or the current one (delete)."""
+    contact_id: UUID | None = None
+    """The contact written; for a create, known once applied."""
+    index: int | None = None
+    """Position of the desired item in the input; None for a delete."""
+    fields: dict[str, tuple[object, object]] = attrs.field(factory=dict)
+    """Field name -> (current value, new value); a create's current values are None."""
+    item: ContactUpsert | None = None
+    status: ChangeStatus = "planned"
+    error: BaseException | None = None
+    reason: str | None = None
+    """Why a change was skipped (the record is read-only: it would answer 403)."""
+
+
+@attrs.define
+class SyncResult:
+    """What a sync did, or would do when ``dry_run`` (counts are then planned counts).
+
+    ``failed`` holds the desired items whose upsert failed, as in
+    ``BulkReport``; ``failed_deletes`` the deletes that failed. ``changes``
+    lists every write with its status, ``skipped`` counts the changes not sent
+    because the record is read-only. ``error``, ``cancelled`` and
+    ``not_attempted`` work as in ``BulkReport``.
+    """
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: list[BulkFailure] = attrs.field(factory=list)
+    failed_deletes: list[SyncChange] = attrs.field(factory=list)
+    skipped: int = 0
+    changes: list[SyncChange] = attrs.field(factory=list)
+    dry_run: bool = False
+    listed: int = 0
+    """Contacts the account held before the sync."""
+    not_attempted: int = 0
+    error: BillabexError | None = None
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Everything planned was applied (or, in a dry run, planned)."""
+        return (
+            not self.failed
+            and not self.failed_deletes
+            and self.error is None
+            and not self.cancelled
+            and self.not_attempted == 0
+        )
+
+
+class Write(NamedTuple):
+    change: SyncChange
+    item: ContactUpsert
+    """The desired item, or for a delete the contact as listed."""
+    emails: tuple[str | None, ...]
+    names: tuple[str, ...]
+    key: str
+    """The planner's key of the contact written: a listed id, or "new:<index>"."""
+
+
+@attrs.define
+class SyncPlan:
+    """The writes a sync will send, computed from one listing of the account."""
+
+    account_id: str
+    changes: list[SyncChange]
+    unchanged: int
+    listed: int
+    _writes: list[Write] = attrs.field(factory=list, repr=False, alias="_writes")
+
+    def result(self) -> SyncResult:
+        """The plan as a dry-run result: planned counts, nothing sent."""
+        result = SyncResult(unchanged=self.unchanged, listed=self.listed, dry_run=True)
+        result.changes = self.changes
+        for change in self.changes:
+            if change.status == "skipped":
+                result.skipped += 1
+            elif change.kind == "create":
+                result.created += 1
+            elif change.kind == "update":
+                result.updated += 1
+            else:
+                result.deleted += 1
+        return result

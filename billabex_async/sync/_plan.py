@@ -1,0 +1,174 @@
+"""Sync layer: predict what each desired upsert would do, with Billabex's own rules.
+
+The planner lists the account, indexes it in a ``Matcher`` (the matching
+module the simulator uses too), then walks the desired items as successive
+upserts would land: by email, then fuzzy name, against the listed contacts
+and the ones earlier items create or rename.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from typing import TypeVar
+from uuid import UUID
+
+from billabex_async._matching import Matcher, normalize_email
+from billabex_async._types import UNSET
+from billabex_async.bulk._engine import account_key
+from billabex_async.errors import InvalidRequestError
+from billabex_async.models import Contact, ContactUpsert
+from billabex_async.resources import ContactsResource
+from billabex_async.sync._model import FIELDS, ChangeKind, SyncChange, SyncPlan, Write
+
+__all__ = ["LIST_PAGE_SIZE", "plan_sync"]
+
+logger = logging.getLogger("billabex_async")
+
+T = TypeVar("T")
+
+LIST_PAGE_SIZE = 100
+
+
+class Known:
+    """What the planner believes one contact holds, after the writes planned so far."""
+
+    __slots__ = ("contact_id", "email", "fields", "listed", "read_only")
+
+    def __init__(
+        self, contact_id: UUID | None, fields: dict[str, object], read_only: str | None
+    ) -> None:
+        self.contact_id = contact_id
+        self.listed = contact_id is not None  # listed before the sync, not created by it
+        self.fields = fields
+        self.email: str | None = fields["email"] if isinstance(fields["email"], str) else None
+        self.read_only = read_only
+
+    @classmethod
+    def listed_contact(cls, contact: Contact) -> Known:
+        fields: dict[str, object] = {name: getattr(contact, name) for name in FIELDS}
+        fields["email"] = contact.email.address if contact.email is not None else None
+        return cls(contact.id, fields, contact.read_only_reason)
+
+    def diff(self, item: ContactUpsert) -> dict[str, tuple[object, object]]:
+        """The fields an upsert of ``item`` would change: set in the item, different here.
+
+        An email equal but for case is unchanged (Billabex matches it anyway),
+        and a missing one never clears the address: upsert cannot.
+        """
+        changes: dict[str, tuple[object, object]] = {}
+        for name in FIELDS:
+            new = getattr(item, name)
+            old = self.fields[name]
+            if new is UNSET or (name == "email" and new is None):
+                continue
+            same_address = isinstance(old, str) and isinstance(new, str) and name == "email"
+            if same_address and normalize_email(str(old)) == normalize_email(str(new)):
+                continue
+            if new != old:
+                changes[name] = (old, new)
+        return changes
+
+    def apply(self, changes: dict[str, tuple[object, object]]) -> None:
+        for name, (_, new) in changes.items():
+            self.fields[name] = new
+        email = self.fields["email"]
+        self.email = email if isinstance(email, str) else None
+
+    @property
+    def full_name(self) -> str:
+        return str(self.fields["full_name"])
+
+
+async def each(source: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
+    if isinstance(source, AsyncIterable):
+        async for item in source:
+            yield item
+    else:
+        for item in source:
+            yield item
+
+
+async def plan_sync(
+    contacts: ContactsResource,
+    account_id: str | UUID,
+    desired: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
+    *,
+    delete_missing: bool = False,
+    on_listed: Callable[[int], None] | None = None,
+) -> SyncPlan:
+    """List the account and plan the writes that make it match ``desired``; sends no write.
+
+    Desired items are matched as successive upserts would be: by email, then
+    fuzzy name, against the current contacts and the ones earlier items
+    create or rename. ``on_listed(n)`` reports the listing's progress.
+    Raises ``InvalidRequestError`` if an item is not a ``ContactUpsert``.
+    """
+    account = account_key(account_id)
+    matcher: Matcher[str] = Matcher()
+    known: dict[str, Known] = {}
+    async for contact in contacts.iterate(account, page_size=LIST_PAGE_SIZE):
+        key = str(contact.id)
+        known[key] = Known.listed_contact(contact)
+        matcher.add(key, contact.full_name, known[key].email)
+        if on_listed is not None:
+            on_listed(len(known))
+    listed = len(known)
+    plan = SyncPlan(account, [], 0, listed)
+    matched: set[str] = set()
+    index = -1
+    async for item in each(desired):
+        index += 1
+        if not isinstance(item, ContactUpsert):
+            raise InvalidRequestError(
+                f"desired item {index} is a {type(item).__name__}, not a ContactUpsert"
+            )
+        found = matcher.find(item.full_name, item.email)
+        if found is None:
+            key = f"new:{index}"
+            fields: dict[str, object] = dict.fromkeys(FIELDS)
+            target = known[key] = Known(None, fields, None)
+            kind: ChangeKind = "create"
+        else:
+            key = found
+            target = known[key]
+            matched.add(key)
+            kind = "update"
+        diff = target.diff(item)
+        if not diff:
+            plan.unchanged += 1
+            continue
+        change = SyncChange(kind, item.full_name, target.contact_id, index, diff, item)
+        plan.changes.append(change)
+        if target.read_only is not None:
+            change.status, change.reason = "skipped", f"read-only: {target.read_only}"
+            continue
+        # Conflict keys: what the contact holds before this write and after it
+        # (a new contact holds nothing before).
+        emails: tuple[str | None, ...] = (item.email,)
+        names: tuple[str, ...] = (item.full_name,)
+        if kind == "update":
+            emails, names = (*emails, target.email), (*names, target.full_name)
+        plan._writes.append(Write(change, item, emails, names, key))
+        target.apply(diff)
+        matcher.add(key, target.full_name, target.email)
+    if delete_missing:
+        for key, target in known.items():
+            if not target.listed or key in matched:
+                continue
+            change = SyncChange("delete", target.full_name, target.contact_id)
+            plan.changes.append(change)
+            if target.read_only is not None:
+                change.status, change.reason = "skipped", f"read-only: {target.read_only}"
+                continue
+            gone = ContactUpsert(
+                full_name=target.full_name,
+                language=str(target.fields["language"]),
+                email=target.email,
+            )
+            plan._writes.append(Write(change, gone, (target.email,), (target.full_name,), key))
+    logger.info(
+        "sync %s: %d listed, %d writes planned, %d unchanged",
+        account, listed, len(plan._writes), plan.unchanged,
+    )  # fmt: skip
+    return plan
