@@ -65,7 +65,7 @@ async def test_login_stores_credentials_that_other_commands_use(tmp_path: Path) 
             env=env,
         )
         assert process.stderr is not None
-        seen = []
+        seen: list[str] = []
         async with asyncio.timeout(30):
             while True:
                 line = (await process.stderr.readline()).decode()
