@@ -54,6 +54,25 @@ def _check_write(model: ContactCreate | ContactUpsert | ContactUpdate) -> None:
     check_email(model.email)
 
 
+def _fields(
+    full_name: str | Unset,
+    language: str | Unset,
+    email: str | Unset | None,
+    role: str | Unset | None,
+    notes: str | Unset | None,
+    is_primary: bool | Unset | None,
+) -> dict[str, object]:
+    """The keyword form of a write, as model field names."""
+    return {
+        "full_name": full_name,
+        "language": language,
+        "email": email,
+        "role": role,
+        "notes": notes,
+        "is_primary": is_primary,
+    }
+
+
 def _build(
     cls: type[T], data: T | None, fields: dict[str, object], *, required: tuple[str, ...] = ()
 ) -> T:
@@ -143,8 +162,7 @@ class ContactsResource:
         Retried only when the request certainly never reached the server; when
         it may have, raises ``OutcomeUnknownError`` rather than risk a duplicate.
         """
-        fields: dict[str, object] = {"full_name": full_name, "language": language}
-        fields |= {"email": email, "role": role, "notes": notes, "is_primary": is_primary}
+        fields = _fields(full_name, language, email, role, notes, is_primary)
         model = _build(ContactCreate, data, fields, required=("full_name", "language"))
         _check_write(model)
         response = await self._transport.request(
@@ -170,8 +188,7 @@ class ContactsResource:
         max_retries: int | None = None,
     ) -> Contact:
         """Change only the fields given; ``email=None`` clears the email."""
-        fields: dict[str, object] = {"full_name": full_name, "language": language}
-        fields |= {"email": email, "role": role, "notes": notes, "is_primary": is_primary}
+        fields = _fields(full_name, language, email, role, notes, is_primary)
         model = _build(ContactUpdate, data, fields)
         _check_write(model)
         body = unstructure(model)
@@ -207,8 +224,7 @@ class ContactsResource:
 
         Idempotent, hence retried safely: the verb to use for syncs.
         """
-        fields: dict[str, object] = {"full_name": full_name, "language": language}
-        fields |= {"email": email, "role": role, "notes": notes, "is_primary": is_primary}
+        fields = _fields(full_name, language, email, role, notes, is_primary)
         model = _build(ContactUpsert, data, fields, required=("full_name", "language"))
         _check_write(model)
         response = await self._transport.request(
