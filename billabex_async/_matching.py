@@ -69,9 +69,11 @@ class Matcher(Generic[K]):
     """An index of contacts that answers "which one would an upsert match?".
 
     Keys are whatever identifies a contact to the caller (a UUID, a row).
-    Lookup by email is a dict hit; lookup by name is one rapidfuzz batch call
-    over every name, with the cutoff at the largest possible threshold, then
-    the per-pair threshold applied to the few candidates left.
+    Lookup by email is a dict hit. Lookup by name scores, in rapidfuzz's C++
+    batch scorer, only the names whose length is within two characters of
+    the wanted one (no longer name can be within two edits), with the cutoff
+    at the largest possible threshold; the per-pair threshold is then applied
+    to the few candidates left.
 
     >>> m: Matcher[int] = Matcher()
     >>> m.add(1, "John Smith", "john@acme.com")
@@ -79,7 +81,7 @@ class Matcher(Generic[K]):
     (1, 1, 1)
     """
 
-    __slots__ = ("_by_email", "_email_of", "_names", "_order", "_seq")
+    __slots__ = ("_by_email", "_by_length", "_email_of", "_names", "_order", "_seq")
 
     def __init__(self) -> None:
         # normalised email -> keys holding it, oldest first (the real API may
@@ -87,8 +89,10 @@ class Matcher(Generic[K]):
         self._by_email: dict[str, list[K]] = {}
         # key -> its normalised email, to unindex on change.
         self._email_of: dict[K, str] = {}
-        # key -> normalised name; the choices of the batch scorer.
+        # key -> normalised name.
         self._names: dict[K, str] = {}
+        # name length -> {key: normalised name}: the batch scorer's choices.
+        self._by_length: dict[int, dict[K, str]] = {}
         # key -> insertion sequence number, the tie-breaker (oldest wins).
         self._order: dict[K, int] = {}
         self._seq = 0
@@ -102,11 +106,13 @@ class Matcher(Generic[K]):
     def add(self, key: K, full_name: str, email: str | None) -> None:
         """Index a contact, or re-index it after its name or email changed."""
         if key in self._names:
-            self._unindex_email(key)
+            self._unindex(key)
         else:
             self._order[key] = self._seq
             self._seq += 1
-        self._names[key] = normalize_name(full_name)
+        name = normalize_name(full_name)
+        self._names[key] = name
+        self._by_length.setdefault(len(name), {})[key] = name
         if email:
             address = normalize_email(email)
             self._email_of[key] = address
@@ -117,7 +123,7 @@ class Matcher(Generic[K]):
         """Forget a contact; unknown keys are ignored."""
         if key not in self._names:
             return
-        self._unindex_email(key)
+        self._unindex(key)
         del self._names[key]
         del self._order[key]
 
@@ -131,32 +137,40 @@ class Matcher(Generic[K]):
 
     def find_by_name(self, full_name: str) -> K | None:
         """The closest contact by the fuzzy-name rule alone, or None."""
-        if not self._names:
-            return None
         wanted = normalize_name(full_name)
+        size = len(wanted)
         if name_threshold(wanted, wanted) == 0:
-            # Short names match only exactly; a scan of the values is cheaper
-            # than the batch scorer's setup.
-            exact = [k for k, n in self._names.items() if n == wanted]
+            # Short names match only exactly, so only names of the same length.
+            same = self._by_length.get(size, {})
+            exact = [k for k, n in same.items() if n == wanted]
             return min(exact, key=self._order.__getitem__) if exact else None
-        hits = process.extract(
-            wanted,
-            self._names,
-            scorer=Levenshtein.distance,
-            score_cutoff=MAX_NAME_DISTANCE,
-            limit=None,
-        )
         best: K | None = None
         best_rank: tuple[int, int] | None = None
-        for name, distance, key in hits:
-            if distance > name_threshold(wanted, name):
+        for length in range(size - MAX_NAME_DISTANCE, size + MAX_NAME_DISTANCE + 1):
+            bucket = self._by_length.get(length)
+            if not bucket:
                 continue
-            rank = (int(distance), self._order[key])
-            if best_rank is None or rank < best_rank:
-                best, best_rank = key, rank
+            hits = process.extract(
+                wanted,
+                bucket,
+                scorer=Levenshtein.distance,
+                score_cutoff=MAX_NAME_DISTANCE,
+                limit=None,
+            )
+            for name, distance, key in hits:
+                if distance > name_threshold(wanted, name):
+                    continue
+                rank = (int(distance), self._order[key])
+                if best_rank is None or rank < best_rank:
+                    best, best_rank = key, rank
         return best
 
-    def _unindex_email(self, key: K) -> None:
+    def _unindex(self, key: K) -> None:
+        old = self._names[key]
+        bucket = self._by_length[len(old)]
+        del bucket[key]
+        if not bucket:
+            del self._by_length[len(old)]
         address = self._email_of.pop(key, None)
         if address is None:
             return
