@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import keyring
+import keyring.backend
 import pytest
 from aiohttp import web
 
@@ -18,6 +20,7 @@ from billabex_async.auth import (
     Credentials,
     FileTokenStore,
     InvalidGrantError,
+    KeyringTokenStore,
     OAuthError,
     OAuthTokenProvider,
     TokenSet,
@@ -199,3 +202,40 @@ async def test_the_provider_refreshes_once_per_rejected_token(scripted: Scripted
 def test_from_store_without_a_login_says_so(tmp_path: Path) -> None:
     with pytest.raises(errors.AuthRefreshError, match="billabex login"):
         OAuthTokenProvider.from_store(FileTokenStore(tmp_path / "none.json"))
+
+
+class _MemoryKeyring(keyring.backend.KeyringBackend):
+    """A keyring backend in a dict, so the test touches no real keychain."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        del self.entries[(service, username)]
+
+
+def test_the_keyring_store_round_trips() -> None:
+    backend = _MemoryKeyring()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    try:
+        store = KeyringTokenStore("work")
+        assert store.load() is None
+        creds = _creds("https://next.billabex.com")
+        store.save(creds)
+        assert store.load() == creds
+        assert list(backend.entries) == [("billabex-async", "work")]
+        store.clear()
+        store.clear()
+        assert store.load() is None
+    finally:
+        keyring.set_keyring(previous)

@@ -1,5 +1,6 @@
 """Transport layer: getting and keeping a Billabex OAuth token (PKCE login, refresh, storage)."""
 
+from billabex_async.auth._keyring import KeyringTokenStore
 from billabex_async.auth._login import login
 from billabex_async.auth._oauth import (
     DEFAULT_SCOPE,
@@ -25,6 +26,7 @@ __all__ = [
     "Credentials",
     "FileTokenStore",
     "InvalidGrantError",
+    "KeyringTokenStore",
     "OAuthError",
     "OAuthTokenProvider",
     "PKCEPair",
