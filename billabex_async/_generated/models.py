@@ -38,7 +38,8 @@ class EmailInfo:
 
 @attrs.frozen(kw_only=True)
 class Contact:
-    """A person at a customer account, who receives payment reminders."""
+    """A person at a customer account, who receives payment reminders.
+    Assumption: the server may add fields; clients ignore unknown ones."""
 
     id: UUID = attrs.field(metadata={"wire": "id"})
     """Assigned by the server."""
