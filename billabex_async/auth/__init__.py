@@ -5,19 +5,21 @@ from billabex_async.auth._login import login
 from billabex_async.auth._oauth import (
     DEFAULT_SCOPE,
     REFRESH_MARGIN,
-    Credentials,
-    FileTokenStore,
     InvalidGrantError,
     OAuthError,
     OAuthTokenProvider,
     PKCEPair,
-    TokenSet,
-    TokenStore,
     authorization_url,
-    default_credentials_path,
     exchange_code,
     generate_pkce,
     refresh_tokens,
+)
+from billabex_async.auth._store import (
+    Credentials,
+    FileTokenStore,
+    TokenSet,
+    TokenStore,
+    default_credentials_path,
 )
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from billabex_async.auth._oauth import Credentials
+from billabex_async.auth._store import Credentials
 
 __all__ = ["KeyringTokenStore"]
 

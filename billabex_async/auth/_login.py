@@ -12,12 +12,12 @@ from aiohttp import web
 
 from billabex_async.auth._oauth import (
     DEFAULT_SCOPE,
-    Credentials,
     OAuthError,
     authorization_url,
     exchange_code,
     generate_pkce,
 )
+from billabex_async.auth._store import Credentials
 
 __all__ = ["login"]
 

@@ -1,0 +1,94 @@
+"""Transport layer: what one attempt returns and reports, and aiohttp's hidden resend."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import attrs
+from multidict import CIMultiDictProxy
+
+from billabex_async._http._limiter import Limiter
+
+__all__ = ["Attempts", "RequestEvent", "Response", "count_attempts", "int_header"]
+
+logger = logging.getLogger("billabex_async")
+
+
+@attrs.frozen
+class Response:
+    """An HTTP answer, body read: what the transport hands to the resources (2xx)."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON (None when empty)."""
+        return json.loads(self.body) if self.body else None
+
+
+@attrs.frozen
+class RequestEvent:
+    """What one attempt did, for ``on_request`` metrics hooks. Holds no token or body."""
+
+    method: str
+    path: str
+    attempt: int  # 1 for the first try
+    status: int | None  # None when no HTTP answer came back
+    elapsed: float  # seconds from send to response (or failure)
+    waited: float  # seconds spent waiting for a rate-limit slot
+    rate_limit_remaining: int | None
+    error: str | None
+
+
+class Attempts:
+    """Physical sends of one attempt, as seen inside aiohttp's own resend loop."""
+
+    __slots__ = ("count", "resent")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.resent = False
+
+
+def int_header(headers: Mapping[str, str], name: str) -> int | None:
+    """A header's integer value, or None when absent or not a number."""
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(float(value))
+    except ValueError:
+        return None
+
+
+def count_attempts(attempts: Attempts, limiter: Limiter | None) -> aiohttp.ClientMiddlewareType:
+    """A client middleware that sees every physical send of one request.
+
+    aiohttp silently resends an idempotent request once when a kept-alive
+    connection drops, inside its own loop, below anything that wraps the
+    session. A middleware runs inside that loop, so the resend is counted:
+    the first send may have reached the server, so it keeps its slot (as
+    finished now) and the resend takes a new one; and the caller learns that
+    the first send's outcome is unknown.
+    """
+
+    async def middleware(
+        req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        attempts.count += 1
+        if attempts.count > 1:
+            attempts.resent = True
+            logger.debug(
+                "%s %s: aiohttp resends after a dropped connection", req.method, req.url.path
+            )
+            if limiter is not None:
+                limiter.release()
+                await limiter.acquire()
+        return await handler(req)
+
+    return middleware
