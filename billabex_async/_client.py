@@ -138,7 +138,9 @@ class BillabexClient:
     ``rate_limit`` is enforced client-side (sliding window, shared by every
     client of this process with the same token); ``None`` disables it.
     ``timeout`` bounds each attempt, in seconds. ``session`` is an aiohttp
-    session you own: the client uses it and never closes it.
+    session you own: the client uses it and never closes it. The pool holds
+    ``max_connections`` sockets: by default as many as the rate limit lets be
+    in flight (300), or 100 without a limit.
     """
 
     def __init__(
@@ -151,7 +153,7 @@ class BillabexClient:
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
-        max_connections: int = 100,
+        max_connections: int | None = None,
         retry_budget: float = DEFAULT_RETRY_BUDGET,
         max_retry_after: float = MAX_RETRY_AFTER,
         on_request: Callable[[RequestEvent], None] | None = None,
@@ -175,6 +177,13 @@ class BillabexClient:
         self._auth = TokenSource(token)
         self._owns_session = session is None
         self._session = session
+        if max_connections is None:
+            # The limiter keeps at most its window's worth of requests in
+            # flight; the pool matches it so a fresh window is not throttled
+            # by sockets. Without a limiter, aiohttp's usual 100.
+            max_connections = rate_limit.requests if rate_limit is not None else 100
+        if max_connections < 1:
+            raise InvalidRequestError("max_connections must be >= 1", field="max_connections")
         self._max_connections = max_connections
         self._closed = False
         limiter = self._build_limiter(rate_limit, request_timeout=timeout)

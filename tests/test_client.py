@@ -18,6 +18,7 @@ from billabex_async import (
     ContactUpdate,
     ContactUpsert,
     EmailStatus,
+    RateLimit,
     errors,
 )
 
@@ -359,3 +360,20 @@ async def test_the_client_closes_its_own_session(scripted: ScriptedServer) -> No
     assert session.closed
     with pytest.raises(RuntimeError, match="closed"):
         await client.contacts.list(ACCOUNT)
+
+
+async def test_the_pool_follows_the_rate_limit_unless_told() -> None:
+    sizes = []
+    for kwargs in (
+        {},
+        {"rate_limit": RateLimit(40, 1.0)},
+        {"rate_limit": None},
+        {"max_connections": 7},
+    ):
+        async with BillabexClient("t", base_url="http://127.0.0.1:1", **kwargs) as client:
+            connector = client._get_session().connector
+            assert connector is not None
+            sizes.append(connector.limit)
+    assert sizes == [300, 40, 100, 7]
+    with pytest.raises(errors.InvalidRequestError):
+        BillabexClient("t", max_connections=0)
