@@ -24,7 +24,13 @@ from billabex_async._http._attempt import (
 from billabex_async._http._auth import TokenSource
 from billabex_async._http._errors import TransportFailure, map_aiohttp_errors
 from billabex_async._http._limiter import Limiter
-from billabex_async._http._retry import DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER, Failure, decide
+from billabex_async._http._retry import (
+    DEFAULT_RETRY_BUDGET,
+    MAX_RETRY_AFTER,
+    Failure,
+    RetryDecision,
+    decide,
+)
 from billabex_async._retry_after import parse_retry_after
 from billabex_async.errors import AuthRefreshError, OutcomeUnknownError, make_status_error
 
@@ -179,13 +185,14 @@ class Transport:
         sent_at = time.monotonic()
         holding = self._limiter is not None  # our slot is still in flight
         attempts = Attempts()
+        session = self._session()
         middlewares = (
-            *getattr(self._session(), "_middlewares", ()),  # per-request ones replace them
+            *getattr(session, "_middlewares", ()),  # per-request ones replace them
             count_attempts(attempts, self._limiter),
         )
         try:
             with map_aiohttp_errors(call.method, call.path):
-                async with self._session().request(
+                async with session.request(
                     call.method,
                     call.url,
                     data=call.data,
@@ -220,16 +227,7 @@ class Transport:
         """The delay before retrying an attempt that got no answer; raises when final."""
         if failure.failure is Failure.UNKNOWN:
             call.outcome_unknown = True
-        decision = decide(
-            method=call.method,
-            failure=failure.failure,
-            status=None,
-            retry_after=None,
-            retries_done=call.retries_done,
-            max_retries=call.max_retries,
-            elapsed=time.monotonic() - call.started,
-            budget=self._retry_budget,
-        )
+        decision = self._decide(call, failure.failure)
         logger.debug(
             "%s %s attempt %d failed: %s", call.method, call.path, call.attempt, decision.reason
         )
@@ -272,9 +270,27 @@ class Transport:
             retry_after = 0.0  # the limiter's pause holds this request and all others
         if status in (502, 504):
             call.outcome_unknown = True  # a gateway lost the answer, not the request
-        decision = decide(
+        decision = self._decide(call, Failure.STATUS, status=status, retry_after=retry_after)
+        if not decision.retry:
+            logger.debug(
+                "%s %s -> %d, not retried: %s", call.method, call.path, status, decision.reason
+            )
+            raise error
+        logger.info("%s %s -> %d, retrying: %s", call.method, call.path, status, decision.reason)
+        return decision.delay
+
+    def _decide(
+        self,
+        call: _Call,
+        failure: Failure,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> RetryDecision:
+        """The retry policy's verdict on this call's latest attempt, with this client's bounds."""
+        return decide(
             method=call.method,
-            failure=Failure.STATUS,
+            failure=failure,
             status=status,
             retry_after=retry_after,
             retries_done=call.retries_done,
@@ -283,13 +299,6 @@ class Transport:
             budget=self._retry_budget,
             max_retry_after=self._max_retry_after,
         )
-        if not decision.retry:
-            logger.debug(
-                "%s %s -> %d, not retried: %s", call.method, call.path, status, decision.reason
-            )
-            raise error
-        logger.info("%s %s -> %d, retrying: %s", call.method, call.path, status, decision.reason)
-        return decision.delay
 
     async def _acquire(self) -> float:
         if self._limiter is None:

@@ -34,6 +34,10 @@ def _contacts_path(account_id: str | UUID) -> str:
     return f"/accounts/{check_id(account_id, 'account_id')}/contacts"
 
 
+def _contact_path(account_id: str | UUID, contact_id: str | UUID) -> str:
+    return f"{_contacts_path(account_id)}/{check_id(contact_id, 'contact_id')}"
+
+
 def _parse(response: Response, cls: type[T]) -> T:
     data = response.json()
     try:
@@ -164,14 +168,7 @@ class ContactsResource:
         """
         fields = _fields(full_name, language, email, role, notes, is_primary)
         model = _build(ContactCreate, data, fields, required=("full_name", "language"))
-        _check_write(model)
-        response = await self._transport.request(
-            "POST",
-            _contacts_path(account_id),
-            json_body=unstructure(model),
-            max_retries=max_retries,
-        )
-        return _parse(response, Contact)
+        return await self._write("POST", _contacts_path(account_id), model, max_retries)
 
     async def update(
         self,
@@ -190,21 +187,16 @@ class ContactsResource:
         """Change only the fields given; ``email=None`` clears the email."""
         fields = _fields(full_name, language, email, role, notes, is_primary)
         model = _build(ContactUpdate, data, fields)
-        _check_write(model)
-        body = unstructure(model)
-        if not body:
+        if model == ContactUpdate():
             raise InvalidRequestError("update needs at least one field to change")
-        path = f"{_contacts_path(account_id)}/{check_id(contact_id, 'contact_id')}"
-        response = await self._transport.request(
-            "PATCH", path, json_body=body, max_retries=max_retries
-        )
-        return _parse(response, Contact)
+        path = _contact_path(account_id, contact_id)
+        return await self._write("PATCH", path, model, max_retries)
 
     async def delete(
         self, account_id: str | UUID, contact_id: str | UUID, *, max_retries: int | None = None
     ) -> None:
         """Delete a contact. A retry that finds it gone after a lost answer counts as done."""
-        path = f"{_contacts_path(account_id)}/{check_id(contact_id, 'contact_id')}"
+        path = _contact_path(account_id, contact_id)
         await self._transport.request("DELETE", path, max_retries=max_retries)
 
     async def upsert(
@@ -226,11 +218,19 @@ class ContactsResource:
         """
         fields = _fields(full_name, language, email, role, notes, is_primary)
         model = _build(ContactUpsert, data, fields, required=("full_name", "language"))
+        path = f"{_contacts_path(account_id)}/upsert"
+        return await self._write("PUT", path, model, max_retries)
+
+    async def _write(
+        self,
+        method: str,
+        path: str,
+        model: ContactCreate | ContactUpsert | ContactUpdate,
+        max_retries: int | None,
+    ) -> Contact:
+        """Check a write's fields, send it, and read back the contact."""
         _check_write(model)
         response = await self._transport.request(
-            "PUT",
-            f"{_contacts_path(account_id)}/upsert",
-            json_body=unstructure(model),
-            max_retries=max_retries,
+            method, path, json_body=unstructure(model), max_retries=max_retries
         )
         return _parse(response, Contact)
