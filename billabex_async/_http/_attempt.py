@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -12,8 +11,9 @@ import attrs
 from multidict import CIMultiDictProxy
 
 from billabex_async._http._limiter import Limiter
+from billabex_async.errors import APIResponseValidationError
 
-__all__ = ["Attempts", "RequestEvent", "Response", "count_attempts", "int_header"]
+__all__ = ["Attempts", "RequestEvent", "Response", "count_attempts"]
 
 logger = logging.getLogger("billabex_async")
 
@@ -27,8 +27,25 @@ class Response:
     body: bytes
 
     def json(self) -> Any:
-        """The body parsed as JSON (None when empty)."""
-        return json.loads(self.body) if self.body else None
+        """The body parsed as JSON (None when empty).
+
+        Raises ``APIResponseValidationError`` when it is not UTF-8 JSON (a
+        proxy's HTML page, a truncated body).
+        """
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            problem = f"is not UTF-8 (byte {exc.start})"
+        except ValueError as exc:  # JSONDecodeError; the text itself stays out of the message
+            problem = f"is not JSON ({type(exc).__name__} at position {getattr(exc, 'pos', '?')})"
+        kind = self.headers.get("Content-Type", "no Content-Type").split(";")[0]
+        raise APIResponseValidationError(
+            f"the {self.status} response body {problem}; Content-Type: {kind[:60]}",
+            status=self.status,
+            body=self.body.decode("utf-8", "replace")[:2000],
+        ) from None
 
 
 @attrs.frozen
@@ -48,22 +65,15 @@ class RequestEvent:
 class Attempts:
     """Physical sends of one attempt, as seen inside aiohttp's own resend loop."""
 
-    __slots__ = ("count", "resent")
+    __slots__ = ("count", "holding", "resent")
 
-    def __init__(self) -> None:
+    def __init__(self, *, holding: bool) -> None:
         self.count = 0
         self.resent = False
-
-
-def int_header(headers: Mapping[str, str], name: str) -> int | None:
-    """A header's integer value, or None when absent or not a number."""
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return int(float(value))
-    except ValueError:
-        return None
+        # True while this attempt holds a limiter slot that still has to be
+        # released: the middleware and the transport both hand it back, and
+        # it must be handed back exactly once.
+        self.holding = holding
 
 
 def count_attempts(attempts: Attempts, limiter: Limiter | None) -> aiohttp.ClientMiddlewareType:
@@ -87,8 +97,10 @@ def count_attempts(attempts: Attempts, limiter: Limiter | None) -> aiohttp.Clien
                 "%s %s: aiohttp resends after a dropped connection", req.method, req.url.path
             )
             if limiter is not None:
+                attempts.holding = False
                 limiter.release()
                 await limiter.acquire()
+                attempts.holding = True
         return await handler(req)
 
     return middleware

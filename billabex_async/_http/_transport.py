@@ -7,6 +7,7 @@ import json
 import logging
 import time
 import uuid
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
@@ -14,15 +15,17 @@ import attrs
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from billabex_async._http._attempt import (
-    Attempts,
-    RequestEvent,
-    Response,
-    count_attempts,
-    int_header,
-)
+from billabex_async._http._attempt import Attempts, RequestEvent, Response, count_attempts
 from billabex_async._http._auth import TokenSource
-from billabex_async._http._errors import TransportFailure, map_aiohttp_errors
+from billabex_async._http._body import (
+    ACCEPT_ENCODING,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    BodyTooLarge,
+    UnsupportedEncoding,
+    read_body,
+)
+from billabex_async._http._errors import TransportFailure, map_aiohttp_errors, scrub_chain
+from billabex_async._http._headers import count_header, reset_header
 from billabex_async._http._limiter import Limiter
 from billabex_async._http._retry import (
     DEFAULT_RETRY_BUDGET,
@@ -31,13 +34,25 @@ from billabex_async._http._retry import (
     RetryDecision,
     decide,
 )
+from billabex_async._http._session import Sessions
 from billabex_async._retry_after import parse_retry_after
-from billabex_async.errors import AuthRefreshError, OutcomeUnknownError, make_status_error
+from billabex_async.errors import (
+    APIResponseValidationError,
+    AuthRefreshError,
+    BillabexError,
+    ClientClosedError,
+    OutcomeUnknownError,
+    ResponseTooLargeError,
+    make_status_error,
+)
 
 __all__ = ["RequestEvent", "Response", "Transport"]
 
 logger = logging.getLogger("billabex_async")
 
+_CLOSED_IN_FLIGHT = (
+    "the client was closed while this request was in flight; it may have reached the server"
+)
 _UNKNOWN_CREATE = (
     "the connection failed after the request was sent; it may have been applied, "
     "so it was not retried (a retry could duplicate it)"
@@ -54,7 +69,7 @@ class _Call:
     data: str | None
     headers: dict[str, str]
     max_retries: int
-    started: float = attrs.field(factory=time.monotonic)
+    started: float
     attempt: int = 0
     retries_done: int = 0
     refreshed: bool = False
@@ -73,20 +88,24 @@ class Transport:
 
     The limiter slot is taken *before* the aiohttp call (so waiting for a slot
     never eats into the request timeout) and handed back when the response
-    headers arrive, with the server's X-RateLimit-* headers. A per-request
-    middleware counts aiohttp's own hidden resends (see ``count_attempts``).
+    headers arrive, with the server's X-RateLimit-* headers, or in a
+    ``finally`` on every other path. A per-request middleware counts
+    aiohttp's own hidden resends (see ``count_attempts``). Redirects are never
+    followed, and bodies are read decompressed up to ``max_response_bytes``.
     """
 
     __slots__ = (
         "_api_url",
         "_auth",
+        "_clock",
         "_headers",
         "_limiter",
+        "_max_response_bytes",
         "_max_retries",
         "_max_retry_after",
         "_on_request",
         "_retry_budget",
-        "_session",
+        "_sessions",
         "_sleep",
         "_timeout",
     )
@@ -94,7 +113,7 @@ class Transport:
     def __init__(
         self,
         *,
-        session_factory: Callable[[], aiohttp.ClientSession],
+        sessions: Sessions,
         api_url: URL,
         auth: TokenSource,
         limiter: Limiter | None,
@@ -103,14 +122,18 @@ class Transport:
         max_retries: int,
         retry_budget: float = DEFAULT_RETRY_BUDGET,
         max_retry_after: float = MAX_RETRY_AFTER,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         on_request: Callable[[RequestEvent], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._session = session_factory
+        self._sessions = sessions
         self._api_url = api_url
         self._auth = auth
         self._limiter = limiter
-        self._headers = dict(headers)
+        self._headers = {**headers, "Accept-Encoding": ACCEPT_ENCODING}
+        self._max_response_bytes = max_response_bytes
+        self._clock = clock  # injectable, with sleep: the retry budget on virtual time
         self._timeout = timeout
         self._max_retries = max_retries
         self._retry_budget = retry_budget
@@ -135,17 +158,34 @@ class Transport:
         """Send ``method path`` until it succeeds or the retry policy gives up.
 
         Returns the 2xx response; raises an ``APIStatusError`` subclass for an
-        error status, ``APIConnectionError``/``APITimeoutError`` when no answer
-        came, ``OutcomeUnknownError`` when a create may have been applied.
+        error status (``UnexpectedRedirectError`` for a 3xx),
+        ``APIConnectionError``/``APITimeoutError`` when no answer came,
+        ``OutcomeUnknownError`` when a create may have been applied,
+        ``APIResponseValidationError`` for an unreadable or oversized 2xx body,
+        ``ClientClosedError``/``WrongEventLoopError`` before sending anything
+        on a closed client or from another event loop. Nothing raised carries
+        the request's headers in its cause chain.
         """
+        self._sessions.check()  # before any limiter slot is taken
         call = self._prepare(method, path, json_body, params, max_retries)
+        try:
+            return await self._run(call)
+        except BillabexError as exc:
+            scrub_chain(exc)
+            raise
+
+    async def _run(self, call: _Call) -> Response:
         while True:
             call.attempt += 1
+            self._sessions.check()  # close() may have run during a backoff
             token = await self._auth.get()
             call.headers["Authorization"] = f"Bearer {token}"
+            failure: TransportFailure | None = None
             try:
-                answer = await self._send_once(call)
-            except TransportFailure as failure:
+                answer = await self._send_once(call, token)
+            except TransportFailure as exc:
+                failure = exc  # handled below, outside this block: no implicit __context__
+            if failure is not None:
                 delay: float | None = self._after_failure(call, failure)
             else:
                 result = await self._after_answer(call, answer, token)
@@ -177,20 +217,23 @@ class Transport:
         if params:
             url = url.with_query(params)
         retries = self._max_retries if max_retries is None else max_retries
-        return _Call(method, path, url, data, headers, retries)
+        return _Call(method, path, url, data, headers, retries, started=self._clock())
 
-    async def _send_once(self, call: _Call) -> _Answer:
-        """One attempt: a limiter slot, the request, the body. Raises TransportFailure."""
+    async def _send_once(self, call: _Call, token: str) -> _Answer:
+        """One attempt: a limiter slot, the request, the body. Raises TransportFailure.
+
+        Every path after the slot is taken (closed client, wrong loop,
+        cancellation, an unreadable body) hands the slot back exactly once.
+        """
         waited = await self._acquire()
         sent_at = time.monotonic()
-        holding = self._limiter is not None  # our slot is still in flight
-        attempts = Attempts()
-        session = self._session()
-        middlewares = (
-            *getattr(session, "_middlewares", ()),  # per-request ones replace them
-            count_attempts(attempts, self._limiter),
-        )
+        attempts = Attempts(holding=self._limiter is not None)
         try:
+            session = self._sessions.get()  # closed while waiting for the slot: raises
+            middlewares = (
+                *getattr(session, "_middlewares", ()),  # per-request ones replace them
+                count_attempts(attempts, self._limiter),
+            )
             with map_aiohttp_errors(call.method, call.path):
                 async with session.request(
                     call.method,
@@ -199,21 +242,29 @@ class Transport:
                     headers=call.headers,
                     timeout=self._timeout,
                     middlewares=middlewares,
+                    # A redirect would turn a write into a GET, or re-send the
+                    # body and token to another origin: a 3xx is an error.
+                    allow_redirects=False,
+                    auto_decompress=False,  # read_body inflates, bounded
                 ) as resp:
-                    holding = False
+                    attempts.holding = False
                     self._release(resp.headers)
-                    answer = _Answer(resp.status, resp.headers, await resp.read())
+                    body = await self._read(call, resp, token)
+                    answer = _Answer(resp.status, resp.headers, body)
         except TransportFailure as failure:
             error = str(failure.error)
             self._emit(call, None, sent_at, waited, None, error)
+            if self._sessions.closed:
+                raise ClientClosedError(f"{call.method} {call.path}: {_CLOSED_IN_FLIGHT}") from None
             raise
         finally:
-            if holding:  # no response: the send may still have arrived
+            if attempts.holding:  # no response: the send may still have arrived
+                attempts.holding = False
                 self._release(None)
             # aiohttp resent after the connection dropped: the first send may
             # have been applied.
             call.outcome_unknown = call.outcome_unknown or attempts.resent
-        remaining = int_header(answer.headers, "X-RateLimit-Remaining")
+        remaining = count_header(answer.headers, "X-RateLimit-Remaining")
         self._emit(call, answer.status, sent_at, waited, remaining, None)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -222,6 +273,34 @@ class Transport:
                 time.monotonic() - sent_at, remaining,
             )  # fmt: skip
         return answer
+
+    async def _read(self, call: _Call, resp: aiohttp.ClientResponse, token: str) -> bytes:
+        """The body, at most ``max_response_bytes``; a 2xx that does not fit raises.
+
+        An error status keeps what fits (its message is at the start).
+        """
+        status, limit = resp.status, self._max_response_bytes
+        try:
+            return await read_body(resp, limit)
+        except BodyTooLarge as exc:
+            if not 200 <= status < 300:
+                return exc.head
+            raise ResponseTooLargeError(
+                f"{call.method} {call.path} -> {status}: the body passed max_response_bytes="
+                f"{limit} (counted decompressed), so reading stopped; the server handled "
+                "the request, only its answer was not read",
+                status=status,
+                limit=limit,
+            ) from None
+        except (UnsupportedEncoding, zlib.error) as exc:
+            if not 200 <= status < 300:
+                return b""
+            raise APIResponseValidationError(
+                f"{call.method} {call.path} -> {status}: the body cannot be decoded "
+                f"({type(exc).__name__}: {exc})",
+                status=status,
+                body=None,
+            ) from None
 
     def _after_failure(self, call: _Call, failure: TransportFailure) -> float:
         """The delay before retrying an attempt that got no answer; raises when final."""
@@ -251,8 +330,16 @@ class Transport:
             logger.debug("DELETE %s -> 404 after an unknown outcome: already deleted", call.path)
             return Response(status=204, headers=headers, body=b"")
         error = make_status_error(
-            status, answer.body, headers=headers, method=call.method, path=call.path
+            status,
+            answer.body,
+            headers=headers,
+            method=call.method,
+            path=call.path,
+            secrets=(token,),
         )
+        if 300 <= status < 400:
+            logger.warning("%s", error)  # names the Location host only
+            raise error
         if status == 401:
             if not self._auth.can_refresh or call.refreshed:
                 raise error
@@ -264,12 +351,15 @@ class Transport:
             logger.info("%s %s -> 401: token refreshed, replaying", call.method, call.path)
             return None
         retry_after = parse_retry_after(headers.get("Retry-After"))
-        if status == 429 and self._limiter is not None:
-            wait = 1.0 if retry_after is None else retry_after
-            self._limiter.pause(min(wait, self._max_retry_after))
-            retry_after = 0.0  # the limiter's pause holds this request and all others
+        paused = status == 429 and self._limiter is not None
+        if paused:
+            assert self._limiter is not None
+            retry_after = min(1.0 if retry_after is None else retry_after, self._max_retry_after)
+            self._limiter.pause(retry_after)
         if status in (502, 504):
             call.outcome_unknown = True  # a gateway lost the answer, not the request
+        # With a limiter, the pause holds this request as long as a sleep would:
+        # the budget is charged the same.
         decision = self._decide(call, Failure.STATUS, status=status, retry_after=retry_after)
         if not decision.retry:
             logger.debug(
@@ -277,7 +367,7 @@ class Transport:
             )
             raise error
         logger.info("%s %s -> %d, retrying: %s", call.method, call.path, status, decision.reason)
-        return decision.delay
+        return 0.0 if paused else decision.delay  # paused: the limiter does the waiting
 
     def _decide(
         self,
@@ -295,7 +385,7 @@ class Transport:
             retry_after=retry_after,
             retries_done=call.retries_done,
             max_retries=call.max_retries,
-            elapsed=time.monotonic() - call.started,
+            elapsed=self._clock() - call.started,
             budget=self._retry_budget,
             max_retry_after=self._max_retry_after,
         )
@@ -313,11 +403,10 @@ class Transport:
             return
         limiter.release()
         if headers is not None:
-            reset = headers.get("X-RateLimit-Reset")
             limiter.observe(
-                limit=int_header(headers, "X-RateLimit-Limit"),
-                remaining=int_header(headers, "X-RateLimit-Remaining"),
-                reset=float(reset) if reset is not None and reset.isdigit() else None,
+                limit=count_header(headers, "X-RateLimit-Limit"),
+                remaining=count_header(headers, "X-RateLimit-Remaining"),
+                reset=reset_header(headers),
             )
 
     def _emit(

@@ -39,6 +39,7 @@ def _contact_path(account_id: str | UUID, contact_id: str | UUID) -> str:
 
 
 def _parse(response: Response, cls: type[T]) -> T:
+    """The body as ``cls``; ``APIResponseValidationError`` when it is not JSON or does not fit."""
     data = response.json()
     try:
         return structure(data, cls)
