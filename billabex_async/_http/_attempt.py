@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -76,7 +77,9 @@ class Attempts:
         self.holding = holding
 
 
-def count_attempts(attempts: Attempts, limiter: Limiter | None) -> aiohttp.ClientMiddlewareType:
+def count_attempts(
+    attempts: Attempts, limiter: Limiter | None, closed: Callable[[], bool] = lambda: False
+) -> aiohttp.ClientMiddlewareType:
     """A client middleware that sees every physical send of one request.
 
     aiohttp silently resends an idempotent request once when a kept-alive
@@ -84,7 +87,8 @@ def count_attempts(attempts: Attempts, limiter: Limiter | None) -> aiohttp.Clien
     session. A middleware runs inside that loop, so the resend is counted:
     the first send may have reached the server, so it keeps its slot (as
     finished now) and the resend takes a new one; and the caller learns that
-    the first send's outcome is unknown.
+    the first send's outcome is unknown. Once ``closed()`` (the client was
+    closed), nothing is resent.
     """
 
     async def middleware(
@@ -93,6 +97,8 @@ def count_attempts(attempts: Attempts, limiter: Limiter | None) -> aiohttp.Clien
         attempts.count += 1
         if attempts.count > 1:
             attempts.resent = True
+            if closed():
+                raise aiohttp.ClientConnectionError("the client was closed: not resent")
             logger.debug(
                 "%s %s: aiohttp resends after a dropped connection", req.method, req.url.path
             )

@@ -232,7 +232,7 @@ class Transport:
             session = self._sessions.get()  # closed while waiting for the slot: raises
             middlewares = (
                 *getattr(session, "_middlewares", ()),  # per-request ones replace them
-                count_attempts(attempts, self._limiter),
+                count_attempts(attempts, self._limiter, lambda: self._sessions.closed),
             )
             with map_aiohttp_errors(call.method, call.path):
                 async with session.request(
