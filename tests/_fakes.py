@@ -35,6 +35,7 @@ class RecordingLimiter:
         self.pauses: list[float] = []
         self.observed: list[tuple[int | None, int | None, float | None]] = []
         self.paused_until = 0.0
+        self.waits: list[float] = []  # how long each acquire was held by a pause
         self.gate: asyncio.Event | None = None
         self.waiting = asyncio.Event()  # set once an acquire is held at the gate
 
@@ -48,6 +49,7 @@ class RecordingLimiter:
             await self.gate.wait()
         wait = self.paused_until - self.clock()
         if wait > 0:
+            self.waits.append(wait)
             await self.clock.sleep(wait)
         self.acquired += 1
 

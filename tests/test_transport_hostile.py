@@ -166,7 +166,8 @@ async def test_a_pause_within_the_budget_is_waited_once(scripted: ScriptedServer
     # 0 s: 429, pause to 2 s; 2 s: 429, pause to 4 s; 4 s: 429, and 4 + 2 > 5.
     assert len(scripted.seen) == 3
     assert limiter.clock.now == 4.0
-    assert [d for d in limiter.clock.sleeps if d] == [2.0, 2.0]  # only the pauses waited
+    assert limiter.waits == [2.0, 2.0]  # the limiter's pause did the waiting
+    assert [d for d in limiter.clock.sleeps if d] == [2.0, 2.0]  # and nothing else
     assert limiter.in_flight == 0
 
 
