@@ -246,3 +246,22 @@ async def test_a_body_that_echoes_the_token_is_redacted(
     assert TOKEN not in repr(dict(error.headers))
     assert "[REDACTED]" in str(error)  # the message is kept, minus the secret
     assert_no_token(error)
+
+
+@pytest.mark.parametrize("shape", ["html", "json"])
+async def test_a_2xx_that_echoes_the_token_is_redacted_in_the_error(
+    scripted: ScriptedServer, shape: str
+) -> None:
+    async def echo_ok(request: web.Request) -> web.StreamResponse:
+        sent = request.headers["Authorization"]
+        if shape == "html":
+            return web.Response(text=f"<html>proxy saw {sent}</html>", content_type="text/html")
+        return web.json_response(contact_json(id=sent))  # not a UUID: does not fit
+
+    scripted.default = echo_ok
+    async with client_for(scripted) as client:
+        with pytest.raises(errors.APIResponseValidationError) as caught:
+            await client.contacts.upsert(ACCOUNT, full_name="A", language="en")
+    assert "[REDACTED]" in repr(caught.value.body)
+    assert TOKEN not in repr(caught.value.body)
+    assert_no_token(caught.value)

@@ -19,13 +19,26 @@ __all__ = ["Attempts", "RequestEvent", "Response", "count_attempts"]
 logger = logging.getLogger("billabex_async")
 
 
+def _as_is(text: str) -> str:
+    return text
+
+
 @attrs.frozen
 class Response:
-    """An HTTP answer, body read: what the transport hands to the resources (2xx)."""
+    """An HTTP answer, body read: what the transport hands to the resources (2xx).
+
+    ``redact`` removes the secrets this request carried from server text, for
+    error messages (a server may echo the token back).
+    """
 
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
+    redact: Callable[[str], str] = attrs.field(default=_as_is, repr=False, eq=False, kw_only=True)
+
+    def text(self, limit: int = 2000) -> str:
+        """The body as text for an error: bad bytes replaced, secrets redacted, ``limit`` chars."""
+        return self.redact(self.body.decode("utf-8", "replace"))[:limit]
 
     def json(self) -> Any:
         """The body parsed as JSON (None when empty).
@@ -45,7 +58,7 @@ class Response:
         raise APIResponseValidationError(
             f"the {self.status} response body {problem}; Content-Type: {kind[:60]}",
             status=self.status,
-            body=self.body.decode("utf-8", "replace")[:2000],
+            body=self.text(),
         ) from None
 
 

@@ -98,7 +98,9 @@ class Sessions:
             self._session = new_session(
                 self._max_connections, proxy=self._proxy, trust_env=self._trust_env
             )
-            self._watcher = self._loop.create_task(self._close_with_loop(self._session))
+            self._watcher = self._loop.create_task(
+                self._close_with_loop(self._session), name="billabex-async session watcher"
+            )
         return self._session
 
     async def _close_with_loop(self, session: aiohttp.ClientSession) -> None:

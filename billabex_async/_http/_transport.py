@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -35,6 +36,7 @@ from billabex_async._http._retry import (
     decide,
 )
 from billabex_async._http._session import Sessions
+from billabex_async._redact import redact
 from billabex_async._retry_after import parse_retry_after
 from billabex_async.errors import (
     APIResponseValidationError,
@@ -246,6 +248,7 @@ class Transport:
                     # body and token to another origin: a 3xx is an error.
                     allow_redirects=False,
                     auto_decompress=False,  # read_body inflates, bounded
+                    raise_for_status=False,  # even on a caller's session: statuses are ours
                 ) as resp:
                     attempts.holding = False
                     self._release(resp.headers)
@@ -324,7 +327,8 @@ class Transport:
         """The response, or the delay before the next attempt (None: at once); raises when final."""
         status, headers = answer.status, answer.headers
         if 200 <= status < 300:
-            return Response(status=status, headers=headers, body=answer.body)
+            hide = functools.partial(redact, secrets=(token,))
+            return Response(status=status, headers=headers, body=answer.body, redact=hide)
         if status == 404 and call.method == "DELETE" and call.outcome_unknown:
             # An earlier attempt whose answer was lost did delete it.
             logger.debug("DELETE %s -> 404 after an unknown outcome: already deleted", call.path)
