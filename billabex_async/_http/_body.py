@@ -25,9 +25,9 @@ ACCEPT_ENCODING = "gzip, deflate"
 
 
 class BodyTooLarge(Exception):
-    """The body passed the cap; ``head`` is what was read up to it."""
+    """The body passed the cap; ``head`` is what was read up to it (not copied)."""
 
-    def __init__(self, head: bytes) -> None:
+    def __init__(self, head: bytearray) -> None:
         super().__init__(f"body larger than {len(head)} bytes")
         self.head = head
 
@@ -61,12 +61,17 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
                     break
                 data = inflater.unconsumed_tail
         if len(out) > limit:
-            raise BodyTooLarge(bytes(out[:limit]))
+            raise _too_large(out, limit)
     if inflater is not None:
         out += inflater.flush()
     if len(out) > limit:
-        raise BodyTooLarge(bytes(out[:limit]))
+        raise _too_large(out, limit)
     return bytes(out)
+
+
+def _too_large(out: bytearray, limit: int) -> BodyTooLarge:
+    del out[limit:]  # in place: no second copy of up to ``limit`` bytes
+    return BodyTooLarge(out)
 
 
 def _inflater(encoding: str, first: bytes) -> zlib._Decompress:

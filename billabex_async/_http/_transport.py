@@ -287,7 +287,7 @@ class Transport:
             return await read_body(resp, limit)
         except BodyTooLarge as exc:
             if not 200 <= status < 300:
-                return exc.head
+                return bytes(exc.head)
             raise ResponseTooLargeError(
                 f"{call.method} {call.path} -> {status}: the body passed max_response_bytes="
                 f"{limit} (counted decompressed), so reading stopped; the server handled "
