@@ -10,11 +10,12 @@ from typing import Any
 import aiohttp
 import attrs
 from multidict import CIMultiDictProxy
+from yarl import URL
 
 from billabex_async._http._limiter import Limiter
 from billabex_async.errors import APIResponseValidationError
 
-__all__ = ["Attempts", "RequestEvent", "Response", "count_attempts"]
+__all__ = ["Answer", "Attempts", "Call", "RequestEvent", "Response", "count_attempts"]
 
 logger = logging.getLogger("billabex_async")
 
@@ -74,6 +75,32 @@ class RequestEvent:
     waited: float  # seconds spent waiting for a rate-limit slot
     rate_limit_remaining: int | None
     error: str | None
+
+
+@attrs.define
+class Call:
+    """One logical request across its attempts: what it sends and what it learnt."""
+
+    method: str
+    path: str
+    url: URL
+    data: str | None
+    headers: dict[str, str]
+    max_retries: int
+    started: float
+    attempt: int = 0
+    retries_done: int = 0
+    refreshed: bool = False
+    outcome_unknown: bool = False  # an earlier attempt may have been applied
+
+
+@attrs.frozen
+class Answer:
+    """One attempt's HTTP answer, body read (any status)."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
 
 
 class Attempts:

@@ -6,12 +6,15 @@ import zlib
 
 import aiohttp
 
+from billabex_async.errors import APIResponseValidationError, ResponseTooLargeError
+
 __all__ = [
     "ACCEPT_ENCODING",
     "CHUNK",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "BodyTooLarge",
     "UnsupportedEncoding",
+    "read_answer",
     "read_body",
 ]
 
@@ -78,3 +81,33 @@ def _inflater(encoding: str, first: bytes) -> zlib._Decompress:
     if encoding == "deflate" and first and (first[0] & 0x0F) != 8:
         return zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some servers send
     return zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+
+
+async def read_answer(resp: aiohttp.ClientResponse, limit: int, *, method: str, path: str) -> bytes:
+    """``read_body`` for the transport: a 2xx that is too large or undecodable raises.
+
+    ``ResponseTooLargeError`` or ``APIResponseValidationError``; an error
+    status keeps what fits (its message is at the start), or nothing.
+    """
+    status = resp.status
+    try:
+        return await read_body(resp, limit)
+    except BodyTooLarge as exc:
+        if not 200 <= status < 300:
+            return bytes(exc.head)
+        raise ResponseTooLargeError(
+            f"{method} {path} -> {status}: the body passed max_response_bytes={limit} "
+            "(counted decompressed), so reading stopped; the server handled the request, "
+            "only its answer was not read",
+            status=status,
+            limit=limit,
+        ) from None
+    except (UnsupportedEncoding, zlib.error) as exc:
+        if not 200 <= status < 300:
+            return b""
+        raise APIResponseValidationError(
+            f"{method} {path} -> {status}: the body cannot be decoded "
+            f"({type(exc).__name__}: {exc})",
+            status=status,
+            body=None,
+        ) from None

@@ -8,23 +8,21 @@ import json
 import logging
 import time
 import uuid
-import zlib
 from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
-import attrs
-from multidict import CIMultiDictProxy
 from yarl import URL
 
-from billabex_async._http._attempt import Attempts, RequestEvent, Response, count_attempts
-from billabex_async._http._auth import TokenSource
-from billabex_async._http._body import (
-    ACCEPT_ENCODING,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    BodyTooLarge,
-    UnsupportedEncoding,
-    read_body,
+from billabex_async._http._attempt import (
+    Answer,
+    Attempts,
+    Call,
+    RequestEvent,
+    Response,
+    count_attempts,
 )
+from billabex_async._http._auth import TokenSource
+from billabex_async._http._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, read_answer
 from billabex_async._http._errors import TransportFailure, map_aiohttp_errors, scrub_chain
 from billabex_async._http._headers import count_header, reset_header
 from billabex_async._http._limiter import Limiter
@@ -39,12 +37,10 @@ from billabex_async._http._session import Sessions
 from billabex_async._redact import redact
 from billabex_async._retry_after import parse_retry_after
 from billabex_async.errors import (
-    APIResponseValidationError,
     AuthRefreshError,
     BillabexError,
     ClientClosedError,
     OutcomeUnknownError,
-    ResponseTooLargeError,
     make_status_error,
 )
 
@@ -59,30 +55,6 @@ _UNKNOWN_CREATE = (
     "the connection failed after the request was sent; it may have been applied, "
     "so it was not retried (a retry could duplicate it)"
 )
-
-
-@attrs.define
-class _Call:
-    """One logical request across its attempts: what it sends and what it learnt."""
-
-    method: str
-    path: str
-    url: URL
-    data: str | None
-    headers: dict[str, str]
-    max_retries: int
-    started: float
-    attempt: int = 0
-    retries_done: int = 0
-    refreshed: bool = False
-    outcome_unknown: bool = False  # an earlier attempt may have been applied
-
-
-@attrs.frozen
-class _Answer:
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
 
 
 class Transport:
@@ -176,7 +148,7 @@ class Transport:
             scrub_chain(exc)
             raise
 
-    async def _run(self, call: _Call) -> Response:
+    async def _run(self, call: Call) -> Response:
         while True:
             call.attempt += 1
             self._sessions.check()  # close() may have run during a backoff
@@ -184,7 +156,7 @@ class Transport:
             call.headers["Authorization"] = f"Bearer {token}"
             failure: TransportFailure | None = None
             try:
-                answer = await self._send_once(call, token)
+                answer = await self._send_once(call)
             except TransportFailure as exc:
                 failure = exc  # handled below, outside this block: no implicit __context__
             if failure is not None:
@@ -205,7 +177,7 @@ class Transport:
         json_body: object,
         params: Mapping[str, str] | None,
         max_retries: int | None,
-    ) -> _Call:
+    ) -> Call:
         data = None if json_body is None else json.dumps(json_body, separators=(",", ":"))
         headers = dict(self._headers)
         if data is not None:
@@ -219,9 +191,9 @@ class Transport:
         if params:
             url = url.with_query(params)
         retries = self._max_retries if max_retries is None else max_retries
-        return _Call(method, path, url, data, headers, retries, started=self._clock())
+        return Call(method, path, url, data, headers, retries, started=self._clock())
 
-    async def _send_once(self, call: _Call, token: str) -> _Answer:
+    async def _send_once(self, call: Call) -> Answer:
         """One attempt: a limiter slot, the request, the body. Raises TransportFailure.
 
         Every path after the slot is taken (closed client, wrong loop,
@@ -252,8 +224,10 @@ class Transport:
                 ) as resp:
                     attempts.holding = False
                     self._release(resp.headers)
-                    body = await self._read(call, resp, token)
-                    answer = _Answer(resp.status, resp.headers, body)
+                    body = await read_answer(
+                        resp, self._max_response_bytes, method=call.method, path=call.path
+                    )
+                    answer = Answer(resp.status, resp.headers, body)
         except TransportFailure as failure:
             error = str(failure.error)
             self._emit(call, None, sent_at, waited, None, error)
@@ -277,35 +251,7 @@ class Transport:
             )  # fmt: skip
         return answer
 
-    async def _read(self, call: _Call, resp: aiohttp.ClientResponse, token: str) -> bytes:
-        """The body, at most ``max_response_bytes``; a 2xx that does not fit raises.
-
-        An error status keeps what fits (its message is at the start).
-        """
-        status, limit = resp.status, self._max_response_bytes
-        try:
-            return await read_body(resp, limit)
-        except BodyTooLarge as exc:
-            if not 200 <= status < 300:
-                return bytes(exc.head)
-            raise ResponseTooLargeError(
-                f"{call.method} {call.path} -> {status}: the body passed max_response_bytes="
-                f"{limit} (counted decompressed), so reading stopped; the server handled "
-                "the request, only its answer was not read",
-                status=status,
-                limit=limit,
-            ) from None
-        except (UnsupportedEncoding, zlib.error) as exc:
-            if not 200 <= status < 300:
-                return b""
-            raise APIResponseValidationError(
-                f"{call.method} {call.path} -> {status}: the body cannot be decoded "
-                f"({type(exc).__name__}: {exc})",
-                status=status,
-                body=None,
-            ) from None
-
-    def _after_failure(self, call: _Call, failure: TransportFailure) -> float:
+    def _after_failure(self, call: Call, failure: TransportFailure) -> float:
         """The delay before retrying an attempt that got no answer; raises when final."""
         if failure.failure is Failure.UNKNOWN:
             call.outcome_unknown = True
@@ -322,7 +268,7 @@ class Transport:
         raise failure.error from failure.__cause__
 
     async def _after_answer(
-        self, call: _Call, answer: _Answer, token: str
+        self, call: Call, answer: Answer, token: str
     ) -> Response | float | None:
         """The response, or the delay before the next attempt (None: at once); raises when final."""
         status, headers = answer.status, answer.headers
@@ -375,7 +321,7 @@ class Transport:
 
     def _decide(
         self,
-        call: _Call,
+        call: Call,
         failure: Failure,
         *,
         status: int | None = None,
@@ -415,7 +361,7 @@ class Transport:
 
     def _emit(
         self,
-        call: _Call,
+        call: Call,
         status: int | None,
         sent_at: float,
         waited: float,
