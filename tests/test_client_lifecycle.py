@@ -153,3 +153,14 @@ def test_a_second_asyncio_run_gets_a_typed_error_and_nothing_leaks(
     assert leaks == []
     assert "nclosed" not in caplog.text
     assert "Event loop is closed" not in caplog.text
+
+
+def test_a_client_closed_in_one_loop_says_closed_in_the_next() -> None:
+    async def open_and_close(client: BillabexClient) -> None:
+        async with client:
+            pass
+
+    client = BillabexClient(fresh_token(), base_url="http://127.0.0.1:1", rate_limit=None)
+    asyncio.run(open_and_close(client))
+    with pytest.raises(errors.ClientClosedError, match="is closed"):
+        asyncio.run(client.contacts.list(ACCOUNT))

@@ -148,3 +148,10 @@ async def test_an_undecodable_encoding_is_a_typed_error(
     async with client_for(scripted) as client:
         with pytest.raises(errors.APIResponseValidationError, match="cannot be decoded"):
             await client.contacts.list(ACCOUNT)
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "8MiB"])
+def test_a_bad_max_response_bytes_is_refused(bad: Any) -> None:
+    with pytest.raises(errors.InvalidRequestError, match="max_response_bytes") as caught:
+        BillabexClient(TOKEN, base_url="http://127.0.0.1:1", max_response_bytes=bad)
+    assert caught.value.field == "max_response_bytes"

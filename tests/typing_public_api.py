@@ -72,10 +72,12 @@ def error_tree(exc: errors.BillabexError) -> None:
         assert_type(exc.location_host, str | None)
     if isinstance(exc, errors.ResponseTooLargeError):
         assert_type(exc.limit, int)
-    closed: RuntimeError = errors.ClientClosedError("closed")
-    other_loop: RuntimeError = errors.WrongEventLoopError("elsewhere")
-    cycle: RuntimeError = errors.PaginationError("cycle")
-    assert closed and other_loop and cycle
+    also_runtime_errors: list[RuntimeError] = [
+        errors.ClientClosedError("closed"),
+        errors.WrongEventLoopError("elsewhere"),
+        errors.PaginationError("cycle"),
+    ]
+    assert also_runtime_errors
     BillabexClient("token", max_response_bytes=8 * 1024 * 1024)
 
 

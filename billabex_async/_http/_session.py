@@ -33,6 +33,9 @@ def timeouts(total: float, connect: float) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=total, connect=min(connect, total))
 
 
+_BY_USER = "close() was called"
+
+
 class Sessions:
     """The session requests go through, and whether they may still be sent.
 
@@ -69,25 +72,30 @@ class Sessions:
         self._max_connections = max_connections
         self._proxy = proxy
         self._trust_env = trust_env
-        self._closed = False
+        self._closed: str | None = None  # why it is closed, once it is
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher: asyncio.Task[None] | None = None
 
     @property
     def closed(self) -> bool:
         """True once ``close()`` ran (or the own session's loop shut down)."""
-        return self._closed
+        return self._closed is not None
 
     def check(self) -> None:
-        """Raise ``ClientClosedError`` or ``WrongEventLoopError`` if nothing may be sent."""
-        loop = asyncio.get_running_loop()
-        if self._loop is not None and loop is not self._loop:
+        """Raise ``ClientClosedError`` or ``WrongEventLoopError`` if nothing may be sent.
+
+        A client its user closed says so, whatever the loop; one whose loop
+        ended without a ``close()`` says that it belongs to another loop.
+        """
+        if self._closed == _BY_USER:
+            raise ClientClosedError("this BillabexClient is closed")
+        if self._loop is not None and asyncio.get_running_loop() is not self._loop:
             raise WrongEventLoopError(
                 "this BillabexClient belongs to another event loop (one that may have "
                 "ended); create one client inside each asyncio.run"
             )
-        if self._closed:
-            raise ClientClosedError("this BillabexClient is closed")
+        if self._closed is not None:
+            raise ClientClosedError(f"this BillabexClient is closed: {self._closed}")
 
     def get(self) -> aiohttp.ClientSession:
         """The session to send on, opened on first use; raises like ``check``."""
@@ -109,12 +117,12 @@ class Sessions:
         finally:
             if not session.closed:
                 logger.debug("event loop shutting down: closing the client's session")
-                self._closed = True
+                self._closed = self._closed or "its event loop shut down"
                 await session.close()
 
     async def close(self) -> None:
         """No more requests; close the session if it is our own. Idempotent."""
-        self._closed = True
+        self._closed = _BY_USER
         if self._loop is not None and asyncio.get_running_loop() is not self._loop:
             # Not ours to close from here: the watcher closes it as its loop ends.
             self._session = self._watcher = None
