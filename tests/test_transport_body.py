@@ -155,3 +155,11 @@ def test_a_bad_max_response_bytes_is_refused(bad: Any) -> None:
     with pytest.raises(errors.InvalidRequestError, match="max_response_bytes") as caught:
         BillabexClient(TOKEN, base_url="http://127.0.0.1:1", max_response_bytes=bad)
     assert caught.value.field == "max_response_bytes"
+
+
+async def test_a_utf8_body_with_a_byte_order_mark_is_read(scripted: ScriptedServer) -> None:
+    body = b"\xef\xbb\xbf" + json.dumps(contact_json(fullName="José Ñandú")).encode()
+    scripted.default = raw(body)
+    async with client_for(scripted) as client:
+        contact = await client.contacts.upsert(ACCOUNT, full_name="A", language="en")
+    assert contact.full_name == "José Ñandú"

@@ -50,7 +50,7 @@ class Response:
         if not self.body:
             return None
         try:
-            return json.loads(self.body.decode("utf-8"))
+            return json.loads(self.body.decode("utf-8-sig"))  # a leading BOM is tolerated
         except UnicodeDecodeError as exc:
             problem = f"is not UTF-8 (byte {exc.start})"
         except ValueError as exc:  # JSONDecodeError; the text itself stays out of the message
