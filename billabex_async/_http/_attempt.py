@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from yarl import URL
 from billabex_async._http._limiter import Limiter
 from billabex_async.errors import APIResponseValidationError
 
-__all__ = ["Answer", "Attempts", "Call", "RequestEvent", "Response", "count_attempts"]
+__all__ = ["Answer", "Attempts", "Call", "RequestEvent", "Response", "count_attempts", "emit"]
 
 logger = logging.getLogger("billabex_async")
 
@@ -101,6 +102,34 @@ class Answer:
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
+
+
+def emit(
+    hook: Callable[[RequestEvent], None] | None,
+    call: Call,
+    status: int | None,
+    sent_at: float,
+    waited: float,
+    remaining: int | None,
+    error: str | None,
+) -> None:
+    """Tell the ``on_request`` hook what this attempt did; a hook that raises is logged."""
+    if hook is None:
+        return
+    event = RequestEvent(
+        method=call.method,
+        path=call.path,
+        attempt=call.attempt,
+        status=status,
+        elapsed=time.monotonic() - sent_at,
+        waited=waited,
+        rate_limit_remaining=remaining,
+        error=error,
+    )
+    try:
+        hook(event)
+    except Exception:
+        logger.exception("on_request hook raised; ignored")
 
 
 class Attempts:

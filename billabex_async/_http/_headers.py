@@ -6,7 +6,9 @@ import logging
 import re
 from collections.abc import Mapping
 
-__all__ = ["MAX_COUNT", "MAX_RESET", "count_header", "reset_header"]
+from billabex_async._http._limiter import Limiter
+
+__all__ = ["MAX_COUNT", "MAX_RESET", "count_header", "observe_headers", "reset_header"]
 
 logger = logging.getLogger("billabex_async")
 
@@ -44,3 +46,12 @@ def reset_header(headers: Mapping[str, str], name: str = "X-RateLimit-Reset") ->
         return float(value)
     logger.debug("ignoring %s: %r is not a unix time", name, raw[:40])
     return None
+
+
+def observe_headers(limiter: Limiter, headers: Mapping[str, str]) -> None:
+    """Hand the limiter what the X-RateLimit-* headers say, the unreadable parts as None."""
+    limiter.observe(
+        limit=count_header(headers, "X-RateLimit-Limit"),
+        remaining=count_header(headers, "X-RateLimit-Remaining"),
+        reset=reset_header(headers),
+    )

@@ -20,11 +20,12 @@ from billabex_async._http._attempt import (
     RequestEvent,
     Response,
     count_attempts,
+    emit,
 )
 from billabex_async._http._auth import TokenSource
 from billabex_async._http._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, read_answer
 from billabex_async._http._errors import TransportFailure, map_aiohttp_errors, scrub_chain
-from billabex_async._http._headers import count_header, reset_header
+from billabex_async._http._headers import count_header, observe_headers
 from billabex_async._http._limiter import Limiter
 from billabex_async._http._retry import (
     DEFAULT_RETRY_BUDGET,
@@ -230,7 +231,7 @@ class Transport:
                     answer = Answer(resp.status, resp.headers, body)
         except TransportFailure as failure:
             error = str(failure.error)
-            self._emit(call, None, sent_at, waited, None, error)
+            emit(self._on_request, call, None, sent_at, waited, None, error)
             if self._sessions.closed:
                 raise ClientClosedError(f"{call.method} {call.path}: {_CLOSED_IN_FLIGHT}") from None
             raise
@@ -242,7 +243,7 @@ class Transport:
             # have been applied.
             call.outcome_unknown = call.outcome_unknown or attempts.resent
         remaining = count_header(answer.headers, "X-RateLimit-Remaining")
-        self._emit(call, answer.status, sent_at, waited, remaining, None)
+        emit(self._on_request, call, answer.status, sent_at, waited, remaining, None)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %d attempt=%d waited=%.3fs elapsed=%.3fs remaining=%s",
@@ -353,34 +354,4 @@ class Transport:
             return
         limiter.release()
         if headers is not None:
-            limiter.observe(
-                limit=count_header(headers, "X-RateLimit-Limit"),
-                remaining=count_header(headers, "X-RateLimit-Remaining"),
-                reset=reset_header(headers),
-            )
-
-    def _emit(
-        self,
-        call: Call,
-        status: int | None,
-        sent_at: float,
-        waited: float,
-        remaining: int | None,
-        error: str | None,
-    ) -> None:
-        if self._on_request is None:
-            return
-        event = RequestEvent(
-            method=call.method,
-            path=call.path,
-            attempt=call.attempt,
-            status=status,
-            elapsed=time.monotonic() - sent_at,
-            waited=waited,
-            rate_limit_remaining=remaining,
-            error=error,
-        )
-        try:
-            self._on_request(event)
-        except Exception:
-            logger.exception("on_request hook raised; ignored")
+            observe_headers(limiter, headers)
