@@ -14,7 +14,7 @@
     ├── WrongEventLoopError (also RuntimeError) the client is used from another event loop
     ├── AuthRefreshError                        a token provider could not refresh
     ├── RateLimiterUnavailableError             shared limiter storage (Redis) down, fail-closed
-    └── APIStatusError                          the server answered 4xx/5xx
+    └── APIStatusError                          the server answered 3xx/4xx/5xx
         ├── BadRequestError            400
         ├── AuthenticationError        401
         ├── PermissionDeniedError      403
