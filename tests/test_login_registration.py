@@ -9,11 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from yarl import URL
 
 from billabex_async import BillabexClient
 from billabex_async.auth import FileTokenStore, OAuthTokenProvider, RegistrationError, login
 from billabex_async.testing import FakeBillabex
 
+from .conftest import ScriptedServer
 from .test_cli_auth import _env, _play_browser, _run
 from .test_oauth_e2e import Browser
 
@@ -141,3 +144,45 @@ async def test_a_refused_registration_stops_the_login_before_the_browser() -> No
             await login(fake.url, scope="root", open_browser=browser.open, approval_timeout=10.0)
         assert caught.value.error == "invalid_client_metadata"
         assert browser.tasks == []
+
+
+async def test_login_uses_the_discovered_endpoints(scripted: ScriptedServer) -> None:
+    base = scripted.url
+
+    async def server(request: web.Request) -> web.StreamResponse:
+        if request.path == "/.well-known/oauth-authorization-server":
+            return web.json_response(
+                {
+                    "issuer": base,
+                    "authorization_endpoint": f"{base}/oauth2/authorize",
+                    "token_endpoint": f"{base}/oauth2/token",
+                    "registration_endpoint": f"{base}/oauth2/clients",
+                }
+            )
+        if request.path == "/oauth2/clients":
+            uris = (await request.json())["redirect_uris"]
+            return web.json_response({"client_id": "dyn-1", "redirect_uris": uris}, status=201)
+        if request.path == "/oauth2/authorize":
+            q = request.query
+            target = URL(q["redirect_uri"]).with_query(code="c-1", state=q["state"])
+            return web.Response(status=302, headers={"Location": str(target)})
+        if request.path == "/oauth2/token":
+            return web.json_response({"access_token": "a-1", "refresh_token": "r-1"})
+        return web.json_response({}, status=404)
+
+    scripted.default = server
+    browser = Browser()
+    try:
+        credentials = await login(base, open_browser=browser.open, approval_timeout=10.0)
+    finally:
+        await asyncio.gather(*browser.tasks)
+    assert [s.path for s in scripted.seen] == [
+        "/.well-known/oauth-authorization-server",
+        "/oauth2/clients",
+        "/oauth2/authorize",
+        "/oauth2/token",
+    ]
+    assert credentials.client_id == "dyn-1"
+    assert credentials.token_endpoint == f"{base}/oauth2/token"
+    assert scripted.seen[3].body  # the code exchange form
+    assert "client_id=dyn-1" in str(scripted.seen[3].body)

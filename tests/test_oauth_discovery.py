@@ -240,3 +240,44 @@ def test_any_document_is_accepted_only_when_every_endpoint_is_trusted(data: Any)
         assert url.origin() == URL(BASE).origin()
         assert not url.fragment
     assert "S256" in metadata.code_challenge_methods_supported
+
+
+def test_the_authorization_url_uses_the_discovered_endpoint() -> None:
+    from billabex_async.auth import authorization_url
+
+    url = URL(
+        authorization_url(
+            BASE,
+            client_id="c",
+            redirect_uri="http://127.0.0.1:1/callback",
+            state="s",
+            code_challenge="x",
+            authorization_endpoint=BASE + "/oauth2/authorize?tenant=t",
+        )
+    )
+    assert url.path == "/oauth2/authorize"
+    assert url.query["tenant"] == "t"  # a query the endpoint carries is kept
+    assert url.query["client_id"] == "c"
+
+
+async def test_refreshes_go_to_the_stored_token_endpoint(scripted: ScriptedServer) -> None:
+    from billabex_async.auth import Credentials, OAuthTokenProvider, TokenSet
+
+    async def token(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"access_token": "access-1", "expires_in": 3600})
+
+    scripted.default = token
+    tokens = TokenSet(access_token="access-0", refresh_token="r-0", expires_at=0.0)
+    credentials = Credentials(
+        base_url=scripted.url,
+        client_id="registered-1",
+        client_secret=None,
+        tokens=tokens,
+        token_endpoint=scripted.url + "/oauth2/token",
+    )
+    provider = OAuthTokenProvider(credentials)
+    assert await provider.get_token() == "access-1"
+    [seen] = scripted.seen
+    assert seen.path == "/oauth2/token"
+    assert "client_id=registered-1" in str(seen.body)
+    assert provider.credentials.token_endpoint == scripted.url + "/oauth2/token"
