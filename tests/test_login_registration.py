@@ -183,6 +183,8 @@ async def test_login_uses_the_discovered_endpoints(scripted: ScriptedServer) -> 
         "/oauth2/token",
     ]
     assert credentials.client_id == "dyn-1"
+    # Registered for the exact redirect the login then used.
+    assert scripted.seen[1].body["redirect_uris"] == [scripted.seen[2].query["redirect_uri"]]
     assert credentials.token_endpoint == f"{base}/oauth2/token"
     assert scripted.seen[3].body  # the code exchange form
     assert "client_id=dyn-1" in str(scripted.seen[3].body)

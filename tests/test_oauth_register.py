@@ -311,3 +311,13 @@ async def test_the_simulator_publishes_protected_resource_metadata() -> None:
     assert document["authorization_servers"] == [fake.url]
     assert document["resource"] == fake.url
     assert "accounts:all" in document["scopes_supported"]
+
+
+async def test_no_metadata_and_no_registration_says_what_to_do(scripted: ScriptedServer) -> None:
+    scripted.default = _answer(404, {"message": "No such endpoint."})
+    with pytest.raises(RegistrationError, match="no dynamic client registration"):
+        await register_client(scripted.url, redirect_uris=[REDIRECT])
+    assert [s.path for s in scripted.seen] == [
+        "/.well-known/oauth-authorization-server",
+        "/api/oauth/register",
+    ]

@@ -234,6 +234,11 @@ async def register_client(
         data: object = json.loads(raw) if raw and len(raw) <= MAX_ANSWER else None
     except ValueError:
         data = None
+    if status == 404 and not metadata.published:
+        # No metadata and nothing at the known path: no registration here.
+        raise RegistrationError(
+            "the server offers no dynamic client registration: pass a client id (--client-id)"
+        )
     if status not in (200, 201):  # RFC 7591 says 201; tolerate 200
         raise _refusal(status, data)
     if data is None:
