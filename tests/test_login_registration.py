@@ -21,15 +21,15 @@ from .test_cli_auth import _env, _play_browser, _run
 from .test_oauth_e2e import Browser
 
 
-async def _login_cli(env: dict[str, str], *extra: str) -> str:
-    """`billabex login --no-browser`, played through; returns its stderr."""
+async def _login_cli(env: dict[str, str], *options: str) -> str:
+    """`billabex [options] login --no-browser`, played through; returns its stderr."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "billabex_async",
+        *options,
         "login",
         "--no-browser",
-        *extra,
         stderr=asyncio.subprocess.PIPE,
         env=env,
     )
@@ -55,14 +55,16 @@ async def test_cli_login_without_a_client_id_registers_then_everything_works(
     async with FakeBillabex(rate_limit=None) as fake:
         fake.oauth.confidential_registrations = True  # so there is a secret to keep hidden
         env = _env(fake, credentials)
-        output = await _login_cli(env)
+        output = await _login_cli(env, "-vv")  # DEBUG logs too: still no secret in them
 
         [client_id] = fake.oauth.registered
         secret = fake.oauth.clients[client_id]
         assert secret is not None
         assert f"Registered OAuth client {client_id}" in output
-        assert secret not in output
         stored = json.loads(credentials.read_text())
+        for value in (secret, stored["access_token"], stored["refresh_token"]):
+            assert value not in output
+        assert "registered OAuth client" in output  # the -vv logs did reach stderr
         assert (stored["client_id"], stored["client_secret"]) == (client_id, secret)
         assert stored["token_endpoint"] == f"{fake.url}/api/oauth/token"
         registered = fake.oauth.registered[client_id]

@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
 from yarl import URL
 
 from billabex_async import errors
@@ -20,6 +22,7 @@ from billabex_async.auth import (
     ServerMetadata,
     register_client,
 )
+from billabex_async.auth._register import parse_registration
 from billabex_async.testing import FakeBillabex
 
 from .conftest import ScriptedServer
@@ -321,3 +324,57 @@ async def test_no_metadata_and_no_registration_says_what_to_do(scripted: Scripte
         "/.well-known/oauth-authorization-server",
         "/api/oauth/register",
     ]
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=4),
+    st.sampled_from(["none", "client_secret_post", "client_secret_basic", "private_key_jwt"]),
+    st.lists(st.sampled_from([REDIRECT, "http://x/"]), max_size=2),
+)
+_PLAIN = st.sampled_from(
+    [
+        "client_id",
+        "client_id_issued_at",
+        "client_secret_expires_at",
+        "redirect_uris",
+        "token_endpoint_auth_method",
+        "scope",
+    ]
+)
+# The secret goes only where a server puts secrets; any value anywhere else.
+_SECRETS = st.fixed_dictionaries(
+    {},
+    optional={
+        "client_secret": st.just(SECRET) | _VALUES,
+        "registration_access_token": st.just(SECRET) | _VALUES,
+    },
+)
+
+
+@given(st.tuples(st.dictionaries(_PLAIN, _VALUES), _SECRETS))
+def test_any_answer_gives_a_usable_client_or_an_error_without_secrets(
+    parts: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    data = parts[0] | parts[1]
+    client: RegisteredClient | RegistrationError
+    try:
+        client = parse_registration(data, requested=[REDIRECT])
+    except RegistrationError as exc:
+        client = exc
+    if isinstance(client, RegistrationError):
+        assert SECRET not in str(client)
+        return
+    assert client.client_id
+    assert REDIRECT in client.redirect_uris
+    assert client.token_endpoint_auth_method in ("none", "client_secret_post")
+    if client.token_endpoint_auth_method == "client_secret_post":
+        assert client.client_secret
+    assert SECRET not in repr(client)
+
+
+def test_a_non_object_answer_is_refused() -> None:
+    with pytest.raises(RegistrationError, match="not a JSON object"):
+        parse_registration([SECRET], requested=[REDIRECT])
