@@ -163,6 +163,14 @@ def test_loopback_http_endpoints_are_accepted() -> None:
     assert parse_metadata(_document(base), base).token_endpoint == f"{base}/oauth2/token"
 
 
+def test_an_explicit_default_port_is_the_same_origin() -> None:
+    document = _document(BASE, token_endpoint="https://NEXT.billabex.com:443/api/oauth/token")
+    assert parse_metadata(document, BASE).token_endpoint.endswith(":443/api/oauth/token")
+    other_port = _document(BASE, token_endpoint="https://next.billabex.com:8443/api/oauth/token")
+    with pytest.raises(DiscoveryError, match="another origin"):
+        parse_metadata(other_port, BASE)
+
+
 def test_a_trailing_slash_on_the_issuer_is_forgiven() -> None:
     assert parse_metadata(_document(BASE, issuer=BASE + "/"), BASE).issuer == BASE
 
@@ -237,7 +245,7 @@ def test_any_document_is_accepted_only_when_every_endpoint_is_trusted(data: Any)
     for endpoint in endpoints:
         url = URL(endpoint)
         assert url.scheme == "https"
-        assert url.origin() == URL(BASE).origin()
+        assert (url.scheme, url.host, url.port) == ("https", "next.billabex.com", 443)
         assert not url.fragment
     assert "S256" in metadata.code_challenge_methods_supported
 

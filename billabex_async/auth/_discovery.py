@@ -98,6 +98,11 @@ def check_base_url(base_url: str) -> URL:
     return url
 
 
+def _origin(url: URL) -> tuple[str, str | None, int | None]:
+    # Not URL.origin(): yarl tells "https://h" from "https://h:443", the same origin.
+    return url.scheme, url.host, url.port
+
+
 def _short(value: object) -> str:
     return repr(value)[:200]
 
@@ -115,7 +120,7 @@ def _endpoint(data: dict[str, Any], name: str, issuer: URL, *, required: bool) -
         raise DiscoveryError(
             f"the server metadata's {name} is not https (refused): {_short(value)}"
         )
-    if url.origin() != issuer.origin():
+    if _origin(url) != _origin(issuer):
         raise DiscoveryError(
             f"the server metadata's {name} is on another origin than the issuer "
             f"{str(issuer)!r} (refused): {_short(value)}"
