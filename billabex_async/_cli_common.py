@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from uuid import UUID
 
 import attrs
@@ -89,21 +93,63 @@ def parse_uuid(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 @contextmanager
 def api_errors() -> Iterator[None]:
-    """Turn SDK errors into messages and exit codes; no traceback for expected failures."""
+    """Turn SDK errors into messages and exit codes; no traceback for expected failures.
+
+    An error that is also a ``ValueError`` (``InvalidRequestError``, a sync
+    guard's refusal) means the request was refused before it was sent: exit 2.
+    """
     try:
         yield
-    except InvalidRequestError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        sys.exit(EXIT_USAGE)
     except BillabexError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
-        sys.exit(EXIT_FAILED)
+        sys.exit(EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED)
+
+
+class _Interrupts:
+    """The SIGINT handler while a command runs.
+
+    The first Ctrl-C cancels the command's task: it stops sending, lets the
+    writes in flight finish (a few seconds at most), reports and exits 130.
+    A second one raises KeyboardInterrupt wherever the program is, even in
+    code that never yields to the loop; ``run_async`` turns that into 130 too.
+    """
+
+    __slots__ = ("count", "loop", "task")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task[int] | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        task, loop = self.task, self.loop
+        if self.count > 1 or task is None or loop is None or task.done():
+            raise KeyboardInterrupt
+        loop.call_soon_threadsafe(task.cancel)
+        # os.write, not print: a handler may run in the middle of another write.
+        os.write(2, b"\nstopping (Ctrl-C again to stop at once)\n")
 
 
 def run_async(coro: Callable[[], Awaitable[int]]) -> None:
-    """Run a command's coroutine in a fresh loop and exit with the code it returns."""
+    """Run a command's coroutine in a fresh loop and exit with the code it returns.
+
+    Ctrl-C exits 130 (see ``_Interrupts``), never with a traceback.
+    """
+    interrupts = _Interrupts()
 
     async def main() -> int:
+        interrupts.loop, interrupts.task = asyncio.get_running_loop(), asyncio.current_task()
         return await coro()
 
-    sys.exit(asyncio.run(main()))
+    handle = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, interrupts) if handle else None
+    try:
+        code = asyncio.run(main())
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]")
+        code = EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    sys.exit(code)
