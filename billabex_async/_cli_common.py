@@ -35,6 +35,7 @@ __all__ = [
     "parse_rate_limit",
     "parse_uuid",
     "run_async",
+    "saving_rows",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -110,25 +111,60 @@ class _Interrupts:
 
     The first Ctrl-C cancels the command's task: it stops sending, lets the
     writes in flight finish (a few seconds at most), reports and exits 130.
-    A second one raises KeyboardInterrupt wherever the program is, even in
-    code that never yields to the loop; ``run_async`` turns that into 130 too.
+    A second one cancels it again, which stops the writes in flight too (their
+    rows are still saved); if the first never reached the task because the
+    loop is busy, or at a third, KeyboardInterrupt is raised where the program
+    is, and ``run_async`` exits 130. While rows are being saved
+    (``saving_rows``) Ctrl-C waits.
     """
 
-    __slots__ = ("count", "loop", "task")
+    __slots__ = ("count", "delivered", "loop", "saving", "task")
 
     def __init__(self) -> None:
         self.count = 0
+        self.delivered = False  # the first cancel reached the loop: the loop is responsive
+        self.saving = False
         self.loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Task[int] | None = None
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
-        self.count += 1
         task, loop = self.task, self.loop
-        if self.count > 1 or task is None or loop is None or task.done():
+        if task is None or loop is None or task.done():
             raise KeyboardInterrupt
-        loop.call_soon_threadsafe(task.cancel)
         # os.write, not print: a handler may run in the middle of another write.
-        os.write(2, b"\nstopping (Ctrl-C again to stop at once)\n")
+        if self.saving:
+            os.write(2, b"\nsaving the rows to retry first\n")
+            return
+        self.count += 1
+        if self.count == 1:
+            loop.call_soon_threadsafe(self._cancel)
+            os.write(2, b"\nstopping (Ctrl-C again to stop at once)\n")
+        elif self.count == 2 and self.delivered:
+            loop.call_soon_threadsafe(task.cancel)
+        else:
+            raise KeyboardInterrupt
+
+    def _cancel(self) -> None:
+        self.delivered = True
+        if self.task is not None:
+            self.task.cancel()
+
+
+_active: _Interrupts | None = None
+
+
+@contextmanager
+def saving_rows() -> Iterator[None]:
+    """Hold Ctrl-C off meanwhile: writing the rows to retry must not be cut short."""
+    interrupts = _active
+    if interrupts is None:
+        yield
+        return
+    interrupts.saving = True
+    try:
+        yield
+    finally:
+        interrupts.saving = False
 
 
 def run_async(coro: Callable[[], Awaitable[int]]) -> None:
@@ -136,7 +172,8 @@ def run_async(coro: Callable[[], Awaitable[int]]) -> None:
 
     Ctrl-C exits 130 (see ``_Interrupts``), never with a traceback.
     """
-    interrupts = _Interrupts()
+    global _active
+    interrupts = _active = _Interrupts()
 
     async def main() -> int:
         interrupts.loop, interrupts.task = asyncio.get_running_loop(), asyncio.current_task()
@@ -150,6 +187,7 @@ def run_async(coro: Callable[[], Awaitable[int]]) -> None:
         err.print("[yellow]interrupted[/]")
         code = EXIT_INTERRUPTED
     finally:
+        _active = None
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     sys.exit(code)

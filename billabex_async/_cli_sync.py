@@ -17,6 +17,7 @@ from billabex_async._cli_common import (
     Settings,
     err,
     out,
+    saving_rows,
 )
 from billabex_async._cli_consent import confirm_deletes, planned_deletes, printable
 from billabex_async._cli_failures import remove_previous, save_failures
@@ -53,9 +54,9 @@ async def run_sync(settings: Settings, account: str, rows: Rows, options: SyncOp
     result = SyncResult(dry_run=options.dry_run)
     interrupted = declined = wrote = False
     desired = [row.item for row in rows.rows]
-    async with settings.client(counter) as client:
-        with SyncProgress(err, client.limiter, counter) as progress:
-            try:
+    try:
+        async with settings.client(counter) as client:
+            with SyncProgress(err, client.limiter, counter) as progress:
                 progress.phase("Listing", None)
                 plan = await plan_sync(
                     client.contacts,
@@ -89,8 +90,10 @@ async def run_sync(settings: Settings, account: str, rows: Rows, options: SyncOp
                         on_progress=progress.update,
                         result=result,
                     )
-            except asyncio.CancelledError:
-                interrupted = True  # Ctrl-C: the writes in flight were let finish
+    except asyncio.CancelledError:
+        # Ctrl-C, anywhere up to the session's close: the result holds what was
+        # done; the writes in flight were let finish, or cut by a second Ctrl-C.
+        interrupted = True
     if declined:
         err.print("not confirmed: nothing was written")
         return EXIT_FAILED
@@ -100,7 +103,8 @@ async def run_sync(settings: Settings, account: str, rows: Rows, options: SyncOp
     out.print(summary_table(result, counter, elapsed))
     if result.error is not None:
         err.print(f"[red]stopped early:[/] {result.error}", highlight=False)
-    saved = _report_failures(rows, result, options.failures_path) if wrote else True
+    with saving_rows():
+        saved = _report_failures(rows, result, options.failures_path) if wrote else True
     if interrupted:
         err.print("[yellow]interrupted[/]: the summary shows what was done")
         return EXIT_INTERRUPTED

@@ -96,11 +96,14 @@ async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
 
 
 async def interrupt_and_wait(process: asyncio.subprocess.Process, within: float) -> float:
-    """Send SIGINT, wait for the exit (at most ``within`` s); returns the seconds it took."""
+    """Send SIGINT, wait for the exit (at most ``within`` s); returns the seconds it took.
+
+    What the process writes from then on is read and dropped.
+    """
     sent = time.monotonic()
     process.send_signal(signal.SIGINT)
     async with asyncio.timeout(within):
-        await process.wait()
+        await process.communicate()
     return time.monotonic() - sent
 
 

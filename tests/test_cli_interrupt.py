@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -63,7 +64,7 @@ async def test_a_second_ctrl_c_stops_the_writes_in_flight_and_keeps_their_rows(
     stderr = Stderr(process)
     await stderr.wait_for("Writing")
     await until(lambda: fake.stats.requests == 2)  # the listing, then the first PUT
-    process.send_signal(2)  # the first Ctrl-C: stop sending, let the PUT finish
+    process.send_signal(signal.SIGINT)  # the first Ctrl-C: stop sending, let the PUT finish
     await stderr.wait_for("stopping")
     took = await interrupt_and_wait(process, within=4.0)  # sooner than the 5 s grace
     assert process.returncode == EXIT_INTERRUPTED, stderr.text
