@@ -183,7 +183,7 @@ def run_async(coro: Callable[[], Awaitable[int]]) -> None:
     previous = signal.signal(signal.SIGINT, interrupts) if handle else None
     try:
         code = asyncio.run(main())
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):  # a command that let the cancel through
         err.print("[yellow]interrupted[/]")
         code = EXIT_INTERRUPTED
     finally:

@@ -10,7 +10,7 @@ from rich.text import Text
 from billabex_async._cli_common import err
 from billabex_async.sync import SyncPlan
 
-__all__ = ["confirm_deletes", "planned_deletes", "printable"]
+__all__ = ["confirm_deletes", "planned_deletes", "printable", "stdin_is_terminal"]
 
 NAMES_SHOWN = 5
 
@@ -18,6 +18,11 @@ NAMES_SHOWN = 5
 def printable(name: str) -> str:
     """``name`` with control characters (terminal escapes, newlines) shown as ``\\x..`` codes."""
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in name)
+
+
+def stdin_is_terminal() -> bool:
+    """Someone can answer a question (stdin may also be closed: None)."""
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 def planned_deletes(plan: SyncPlan) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +18,12 @@ from billabex_async._cli_common import (
     out,
     saving_rows,
 )
-from billabex_async._cli_consent import confirm_deletes, planned_deletes, printable
+from billabex_async._cli_consent import (
+    confirm_deletes,
+    planned_deletes,
+    printable,
+    stdin_is_terminal,
+)
 from billabex_async._cli_failures import remove_previous, save_failures
 from billabex_async._cli_input import Row, Rows
 from billabex_async._cli_output import RequestCounter, SyncProgress, changes_table, summary_table
@@ -43,7 +47,7 @@ class SyncOptions:
 async def _consented(plan: SyncPlan, rows: Rows, options: SyncOptions) -> bool:
     if not planned_deletes(plan) or options.assume_yes:
         return True
-    if not sys.stdin.isatty():  # the command refuses this case before sending anything
+    if not stdin_is_terminal():  # the command refuses this case before sending anything
         return False
     return await confirm_deletes(plan, printable(str(rows.path)))
 

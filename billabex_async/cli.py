@@ -28,6 +28,7 @@ from billabex_async._cli_common import (
     parse_uuid,
     run_async,
 )
+from billabex_async._cli_consent import stdin_is_terminal
 from billabex_async._cli_failures import FailuresPathError, check_failures_path
 from billabex_async._cli_input import InputError, Rows, read_rows
 from billabex_async._cli_sync import SyncOptions, run_sync
@@ -229,7 +230,7 @@ def _sync_refusal(
             "only the rows to retry, so --delete-missing would delete the others; "
             "retry it without --delete-missing"
         )
-    if delete_missing and not dry_run and not yes and not sys.stdin.isatty():
+    if delete_missing and not dry_run and not yes and not stdin_is_terminal():
         return "--delete-missing asks before deleting, and stdin is no terminal: pass --yes"
     if dry_run:
         return None  # a dry run writes no failures file

@@ -6,6 +6,7 @@ loop; each signal is sent once the CLI has observably reached the phase.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import os
 import signal
@@ -51,6 +52,17 @@ async def test_ctrl_c_while_planning_exits_130_at_once_and_writes_nothing(
     assert took < 2.0
     assert fake.stats.requests == 1
     assert not (tmp_path / "contacts.failures.csv").exists()
+
+
+async def test_ctrl_c_in_any_command_exits_130_without_a_traceback(fake: FakeBillabex) -> None:
+    fake.script(method="GET", kind="delay", delay=30.0)
+    process = await start(fake, "contacts", "list", fake.account_id)
+    await until(lambda: fake.stats.requests == 1)
+    process.send_signal(signal.SIGINT)
+    async with asyncio.timeout(5.0):
+        _, err = await process.communicate()
+    assert process.returncode == EXIT_INTERRUPTED
+    assert "Traceback" not in err.decode()
 
 
 async def test_a_second_ctrl_c_stops_the_writes_in_flight_and_keeps_their_rows(
