@@ -209,7 +209,15 @@ def sync_cmd(
         err.print(f"[red]invalid input, nothing was sent:[/]\n{exc}", highlight=False)
         sys.exit(EXIT_USAGE)
     target = failures_file or file.with_name(f"{file.stem}.failures{file.suffix}")
-    refusal = _sync_refusal(rows, file, target, dry_run, delete_missing, yes)
+    refusal = _sync_refusal(
+        rows,
+        file,
+        target,
+        given=failures_file is not None,
+        dry_run=dry_run,
+        delete_missing=delete_missing,
+        yes=yes,
+    )
     if refusal is not None:
         err.print(f"[red]{refusal}[/]; nothing was sent", highlight=False, soft_wrap=True)
         sys.exit(EXIT_USAGE)
@@ -219,7 +227,14 @@ def sync_cmd(
 
 
 def _sync_refusal(
-    rows: Rows, file: Path, target: Path, dry_run: bool, delete_missing: bool, yes: bool
+    rows: Rows,
+    file: Path,
+    target: Path,
+    *,
+    given: bool,
+    dry_run: bool,
+    delete_missing: bool,
+    yes: bool,
 ) -> str | None:
     """Why ``contacts sync`` must not start, checked before any request; None if it may."""
     if delete_missing and not rows.rows:
@@ -237,7 +252,7 @@ def _sync_refusal(
     try:
         check_failures_path(target, file)
     except FailuresPathError as exc:
-        return escape(str(exc))
+        return escape(str(exc)) + ("" if given else "; choose another with --failures-file")
     return None
 
 

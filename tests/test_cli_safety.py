@@ -55,6 +55,10 @@ async def test_a_failures_file_where_no_file_can_be_made_is_refused(
         )
         assert run.code == 2, run.err
         assert "failures-file" in run.err or "failures file" in run.err
+    (tmp_path / "contacts.failures.csv").mkdir()  # where the default one would go
+    run = await billabex(fake, "contacts", "sync", fake.account_id, str(source))
+    assert run.code == 2, run.err
+    assert "not a regular file; choose another with --failures-file" in run.err
     if os.geteuid() != 0:  # root writes anywhere: the permission case needs a user
         folder.chmod(0o500)
         try:
