@@ -102,12 +102,12 @@ async def run_sync(settings: Settings, account: str, rows: Rows, options: SyncOp
         err.print("not confirmed: nothing was written")
         return EXIT_FAILED
     elapsed = time.monotonic() - started
-    if options.dry_run and result.changes:
-        out.print(changes_table(result.changes, title="Planned changes"))
-    out.print(summary_table(result, counter, elapsed))
-    if result.error is not None:
-        err.print(f"[red]stopped early:[/] {result.error}", highlight=False)
-    with saving_rows():
+    with saving_rows():  # from here to the saved rows, Ctrl-C waits
+        if options.dry_run and result.changes:
+            out.print(changes_table(result.changes, title="Planned changes"))
+        out.print(summary_table(result, counter, elapsed))
+        if result.error is not None:
+            err.print(f"[red]stopped early:[/] {result.error}", highlight=False)
         saved = _report_failures(rows, result, options.failures_path) if wrote else True
     if interrupted:
         err.print("[yellow]interrupted[/]: the summary shows what was done")

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from billabex_async import cli as cli_module
 from billabex_async import errors
+from billabex_async._cli_common import _Interrupts
 from billabex_async.testing import FakeBillabex
 from tests._cli_run import (
     HEADER,
@@ -137,3 +138,43 @@ def test_a_refusal_from_the_sync_library_exits_2_with_its_message(
     assert "refusing to delete 40 contacts: pass max_deletes=40" in result.stderr
     assert result.exc_info is not None
     assert result.exc_info[0] is SystemExit  # a message, not a traceback
+
+
+async def test_ctrl_c_presses_cancel_then_stop_and_wait_while_rows_are_saved() -> None:
+    stages: list[str] = []
+
+    async def command() -> int:
+        try:
+            await asyncio.Event().wait()  # sending
+        except asyncio.CancelledError:
+            stages.append("stop sending")
+        try:
+            await asyncio.Event().wait()  # the writes in flight, given time to finish
+        except asyncio.CancelledError:
+            stages.append("cut the writes in flight")
+            raise
+        return 0
+
+    loop = asyncio.get_running_loop()
+    responsive = _Interrupts()
+    responsive.loop, responsive.task = loop, asyncio.create_task(command())
+    responsive(signal.SIGINT, None)  # first: a cancel, delivered by the running loop
+    await asyncio.sleep(0)  # one loop turn: the callback, then the task's step
+    await asyncio.sleep(0)
+    assert responsive.delivered
+    assert stages == ["stop sending"]
+    responsive.saving = True
+    responsive(signal.SIGINT, None)  # while saving: nothing happens
+    responsive.saving = False
+    responsive(signal.SIGINT, None)  # second: another cancel, no unwinding
+    with pytest.raises(asyncio.CancelledError):
+        await responsive.task
+    assert stages == ["stop sending", "cut the writes in flight"]
+    blocked = _Interrupts()
+    blocked.loop, blocked.task = loop, asyncio.create_task(command())
+    blocked(signal.SIGINT, None)  # the loop never ran in between: it is busy
+    with pytest.raises(KeyboardInterrupt):
+        blocked(signal.SIGINT, None)
+    blocked.task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await blocked.task
