@@ -159,6 +159,10 @@ class BillabexClient:
     in flight (300), or 100 without a limit. Requests to an https
     ``base_url`` go through ``proxy`` when given, else through the proxy the
     environment names (``HTTPS_PROXY``, honouring ``NO_PROXY``).
+    ``idempotent_creates`` trusts the server to honour ``Idempotency-Key``
+    (Billabex documents it): a create whose outcome is unknown is retried
+    with the same key and body. Set it to False for a server that does not:
+    such a create then raises ``OutcomeUnknownError`` instead of retrying.
     """
 
     def __init__(
@@ -176,6 +180,7 @@ class BillabexClient:
         max_retry_after: float = MAX_RETRY_AFTER,
         on_request: Callable[[RequestEvent], None] | None = None,
         proxy: str | None = None,
+        idempotent_creates: bool = True,
     ) -> None:
         if token is None:
             token = os.environ.get("BILLABEX_TOKEN") or None
@@ -218,6 +223,7 @@ class BillabexClient:
             retry_budget=retry_budget,
             max_retry_after=max_retry_after,
             on_request=on_request,
+            idempotent_creates=idempotent_creates,
         )
         self.contacts = Contacts(self._transport)
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
@@ -23,10 +21,17 @@ from billabex_async._http._attempt import (
 )
 from billabex_async._http._auth import TokenSource
 from billabex_async._http._errors import TransportFailure, map_aiohttp_errors
+from billabex_async._http._idempotency import (
+    IDEMPOTENCY_HEADER,
+    WRITE_METHODS,
+    encode_json,
+    new_idempotency_key,
+)
 from billabex_async._http._limiter import Limiter
 from billabex_async._http._retry import (
     DEFAULT_RETRY_BUDGET,
     MAX_RETRY_AFTER,
+    RETRYABLE_STATUSES,
     Failure,
     RetryDecision,
     decide,
@@ -40,7 +45,12 @@ logger = logging.getLogger("billabex_async")
 
 _UNKNOWN_CREATE = (
     "the connection failed after the request was sent; it may have been applied, "
-    "so it was not retried (a retry could duplicate it)"
+    "so it was not retried (a retry could duplicate it); send it again with the "
+    "same idempotency_key and body"
+)
+_UNKNOWN_AFTER_RETRIES = (
+    "an attempt may have been applied and the retries with the same Idempotency-Key "
+    "ran out ({reason}); send it again with the same idempotency_key and body"
 )
 
 
@@ -59,6 +69,8 @@ class _Call:
     retries_done: int = 0
     refreshed: bool = False
     outcome_unknown: bool = False  # an earlier attempt may have been applied
+    idempotency_key: str | None = None  # the same on every attempt of a write
+    replay_safe: bool = False  # the server honours the key: a repeat is answered, not applied
 
 
 @attrs.frozen
@@ -81,6 +93,7 @@ class Transport:
         "_api_url",
         "_auth",
         "_headers",
+        "_idempotent_creates",
         "_limiter",
         "_max_retries",
         "_max_retry_after",
@@ -105,6 +118,7 @@ class Transport:
         max_retry_after: float = MAX_RETRY_AFTER,
         on_request: Callable[[RequestEvent], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        idempotent_creates: bool = True,
     ) -> None:
         self._session = session_factory
         self._api_url = api_url
@@ -117,6 +131,7 @@ class Transport:
         self._max_retry_after = max_retry_after
         self._on_request = on_request
         self._sleep = sleep  # injectable: tests run backoff on virtual time
+        self._idempotent_creates = idempotent_creates
 
     @property
     def limiter(self) -> Limiter | None:
@@ -131,14 +146,17 @@ class Transport:
         json_body: object = None,
         params: Mapping[str, str] | None = None,
         max_retries: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Response:
         """Send ``method path`` until it succeeds or the retry policy gives up.
 
-        Returns the 2xx response; raises an ``APIStatusError`` subclass for an
-        error status, ``APIConnectionError``/``APITimeoutError`` when no answer
-        came, ``OutcomeUnknownError`` when a create may have been applied.
+        A write carries ``idempotency_key`` (one is generated when None) on
+        every attempt. Returns the 2xx response; raises an ``APIStatusError``
+        subclass for an error status, ``APIConnectionError``/``APITimeoutError``
+        when no answer came, ``OutcomeUnknownError`` when a create may have
+        been applied.
         """
-        call = self._prepare(method, path, json_body, params, max_retries)
+        call = self._prepare(method, path, json_body, params, max_retries, idempotency_key)
         while True:
             call.attempt += 1
             token = await self._auth.get()
@@ -163,21 +181,27 @@ class Transport:
         json_body: object,
         params: Mapping[str, str] | None,
         max_retries: int | None,
+        idempotency_key: str | None = None,
     ) -> _Call:
-        data = None if json_body is None else json.dumps(json_body, separators=(",", ":"))
+        # Encoded once: every attempt sends these exact bytes with its key.
+        data = None if json_body is None else encode_json(json_body)
         headers = dict(self._headers)
         if data is not None:
             headers["Content-Type"] = "application/json"
-        if method == "POST":
-            # The same key on every attempt of this call. Whether the contacts
-            # endpoints honour it is unknown, so POST is still never retried
-            # once it may have reached the server.
-            headers["Idempotency-Key"] = str(uuid.uuid4())
+        key = None
+        if method in WRITE_METHODS:
+            # Every attempt reuses these headers (aiohttp's own resend and the
+            # replay after a token refresh too): one key per logical write.
+            key = idempotency_key or new_idempotency_key()
+            headers[IDEMPOTENCY_HEADER] = key
         url = self._api_url.joinpath(path.lstrip("/"), encoded=True)
         if params:
             url = url.with_query(params)
         retries = self._max_retries if max_retries is None else max_retries
-        return _Call(method, path, url, data, headers, retries)
+        call = _Call(method, path, url, data, headers, retries)
+        call.idempotency_key = key
+        call.replay_safe = key is not None and self._idempotent_creates
+        return call
 
     async def _send_once(self, call: _Call) -> _Answer:
         """One attempt: a limiter slot, the request, the body. Raises TransportFailure."""
@@ -233,10 +257,8 @@ class Transport:
         )
         if decision.retry:
             return decision.delay
-        if failure.failure is Failure.UNKNOWN and call.method == "POST":
-            raise OutcomeUnknownError(
-                _UNKNOWN_CREATE, method=call.method, path=call.path
-            ) from failure.error
+        if call.outcome_unknown and call.method == "POST":
+            raise self._unknown(call, decision.reason) from failure.error
         raise failure.error from failure.__cause__
 
     async def _after_answer(
@@ -268,6 +290,7 @@ class Transport:
             wait = 1.0 if retry_after is None else retry_after
             self._limiter.pause(min(wait, self._max_retry_after))
             retry_after = 0.0  # the limiter's pause holds this request and all others
+        earlier_unknown = call.outcome_unknown
         if status in (502, 504):
             call.outcome_unknown = True  # a gateway lost the answer, not the request
         decision = self._decide(call, Failure.STATUS, status=status, retry_after=retry_after)
@@ -275,6 +298,10 @@ class Transport:
             logger.debug(
                 "%s %s -> %d, not retried: %s", call.method, call.path, status, decision.reason
             )
+            if earlier_unknown and call.method == "POST" and status in RETRYABLE_STATUSES:
+                # Retried with the same key after an unknown outcome, and out of
+                # retries: the earlier attempt may still have been applied.
+                raise self._unknown(call, decision.reason) from error
             raise error
         logger.info("%s %s -> %d, retrying: %s", call.method, call.path, status, decision.reason)
         return decision.delay
@@ -298,6 +325,20 @@ class Transport:
             elapsed=time.monotonic() - call.started,
             budget=self._retry_budget,
             max_retry_after=self._max_retry_after,
+            replay_safe=call.replay_safe,
+        )
+
+    def _unknown(self, call: _Call, reason: str) -> OutcomeUnknownError:
+        """The error for a create that may have been applied: with what to send again."""
+        message = (
+            _UNKNOWN_AFTER_RETRIES.format(reason=reason) if call.replay_safe else _UNKNOWN_CREATE
+        )
+        return OutcomeUnknownError(
+            message,
+            method=call.method,
+            path=call.path,
+            idempotency_key=call.idempotency_key,
+            body=call.data,
         )
 
     async def _acquire(self) -> float:
