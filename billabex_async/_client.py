@@ -83,6 +83,7 @@ class Contacts(ContactsResource):
         concurrency: int = bulk.DEFAULT_CONCURRENCY,
         on_progress: ProgressCallback | None = None,
         report: bulk.BulkReport | None = None,
+        resume_from: bulk.BulkReport | None = None,
     ) -> bulk.BulkReport:
         """Upsert many contacts of one account, as fast as the rate limit allows.
 
@@ -90,7 +91,9 @@ class Contacts(ContactsResource):
         happened to each item; per-item failures are reported, not raised. A
         401, 403 or 404 on the account stops the run early (``report.error``).
         Pass your own ``report`` to keep the partial one if the call is
-        cancelled. See ``billabex_async.bulk.bulk_upsert_account``.
+        cancelled, and ``resume_from=`` that report, with the same input, to
+        finish the job: items are sent again with the same idempotency keys.
+        See ``billabex_async.bulk.bulk_upsert_account``.
         """
         return await bulk.bulk_upsert_account(
             self,
@@ -99,6 +102,7 @@ class Contacts(ContactsResource):
             concurrency=concurrency,
             on_progress=on_progress,
             report=report,
+            resume_from=resume_from,
         )
 
     def bulk_upsert_iter(
@@ -108,9 +112,17 @@ class Contacts(ContactsResource):
         *,
         concurrency: int = bulk.DEFAULT_CONCURRENCY,
         report: bulk.BulkReport | None = None,
+        resume_from: bulk.BulkReport | None = None,
     ) -> AsyncGenerator[bulk.BulkOutcome, None]:
         """``bulk_upsert``, yielding each item's outcome as it completes (to persist progress)."""
-        return bulk.iter_upsert(self, account_id, contacts, concurrency=concurrency, report=report)
+        return bulk.iter_upsert(
+            self,
+            account_id,
+            contacts,
+            concurrency=concurrency,
+            report=report,
+            resume_from=resume_from,
+        )
 
     async def sync(
         self,
@@ -307,13 +319,20 @@ class BillabexClient:
         concurrency: int = bulk.DEFAULT_CONCURRENCY,
         on_progress: ProgressCallback | None = None,
         report: bulk.BulkReport | None = None,
+        resume_from: bulk.BulkReport | None = None,
     ) -> bulk.BulkReport:
         """Upsert ``(account_id, contact)`` pairs across many accounts under one rate limit.
 
         A 403/404 on one account stops that account only; a 401 stops the run.
+        ``resume_from``: as in ``contacts.bulk_upsert``, with the same pairs.
         """
         return await bulk.bulk_upsert(
-            self.contacts, pairs, concurrency=concurrency, on_progress=on_progress, report=report
+            self.contacts,
+            pairs,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            report=report,
+            resume_from=resume_from,
         )
 
     def bulk_upsert_iter(
@@ -323,6 +342,9 @@ class BillabexClient:
         *,
         concurrency: int = bulk.DEFAULT_CONCURRENCY,
         report: bulk.BulkReport | None = None,
+        resume_from: bulk.BulkReport | None = None,
     ) -> AsyncGenerator[bulk.BulkOutcome, None]:
         """``bulk_upsert``, yielding each item's outcome as it completes."""
-        return bulk.iter_upsert_pairs(self.contacts, pairs, concurrency=concurrency, report=report)
+        return bulk.iter_upsert_pairs(
+            self.contacts, pairs, concurrency=concurrency, report=report, resume_from=resume_from
+        )

@@ -72,9 +72,7 @@ async def test_without_idempotent_creates_a_create_is_not_retried_after_a_server
 ) -> None:
     sleeps = Sleeps()
     scripted.script(reply(502, {"message": "gateway"}))
-    async with make_client(
-        scripted.url, sleeps, max_retries=4, idempotent_creates=False
-    ) as client:
+    async with make_client(scripted.url, sleeps, max_retries=4, idempotent_creates=False) as client:
         with pytest.raises(errors.InternalServerError):
             await client.contacts.create(ACCOUNT, full_name="A", language="en")
     assert len(scripted.seen) == 1
@@ -85,9 +83,7 @@ async def test_without_idempotent_creates_a_create_whose_answer_was_lost_is_not_
 ) -> None:
     sleeps = Sleeps()
     scripted.script(reset)
-    async with make_client(
-        scripted.url, sleeps, max_retries=4, idempotent_creates=False
-    ) as client:
+    async with make_client(scripted.url, sleeps, max_retries=4, idempotent_creates=False) as client:
         with pytest.raises(errors.OutcomeUnknownError, match="may have been applied") as caught:
             await client.contacts.create(ACCOUNT, full_name="A", language="en")
     assert len(scripted.seen) == 1
