@@ -39,7 +39,8 @@ class RequestRecord:
     idempotency_key: str | None = None
     """The Idempotency-Key header sent, if any."""
     replayed: bool = False
-    """The answer was a replay of the key's first one: nothing was applied."""
+    """Answered by replaying the key's first answer: nothing was applied (even when
+    a fault then dropped the answer)."""
 
 
 @attrs.frozen

@@ -29,6 +29,7 @@ from billabex_async.testing._wire import ApiError, canonical_uuid
 __all__ = [
     "DEFAULT_IDEMPOTENCY_WINDOW",
     "IDEMPOTENCY_HEADER",
+    "REPLAYED",
     "REPLAYED_HEADER",
     "IdempotencyStore",
     "make_idempotency",
@@ -38,6 +39,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 DEFAULT_IDEMPOTENCY_WINDOW = 24 * 3600.0
 """Seconds a key is remembered; Billabex's own window is unpublished."""
+REPLAYED = web.RequestKey("billabex_replayed", bool)
+"""Set on a request answered by replay: it applied nothing (even if its answer is lost)."""
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -109,6 +112,7 @@ def make_idempotency(store: IdempotencyStore) -> Middleware:
                     "app-core.idempotency.key-reused",
                     "This Idempotency-Key was used with another request.",
                 )
+            request[REPLAYED] = True
             replay = web.Response(status=prior.status, headers={REPLAYED_HEADER: "true"})
             if prior.body:
                 replay.body = prior.body
