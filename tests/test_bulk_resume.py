@@ -215,3 +215,16 @@ async def test_resuming_needs_a_fresh_report() -> None:
             await client.contacts.bulk_upsert(
                 fake.account_id, [person(0)], report=BulkReport(run_id="has space")
             )
+
+
+async def test_a_sync_failure_carries_the_key_it_was_sent_with() -> None:
+    async with FakeBillabex(rate_limit=None) as fake:
+        fake.script(method="PUT", kind="status_after", status=502)
+        async with client_for(fake, max_retries=0) as client:
+            result = await client.contacts.sync(fake.account_id, [person(0), person(1)])
+        [lost] = [r for r in puts(fake) if r.fault == "status_after"]
+        keys = [r.idempotency_key for r in puts(fake)]
+    [failure] = result.failed
+    assert failure.idempotency_key == lost.idempotency_key
+    assert json.loads(failure.body) == lost.body
+    assert len(set(keys)) == 2  # one key per write

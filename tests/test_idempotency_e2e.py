@@ -5,7 +5,10 @@ idempotent_creates=False it raises OutcomeUnknownError carrying what to resend."
 from __future__ import annotations
 
 import json
+import re
+import textwrap
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -140,3 +143,18 @@ async def test_a_reused_key_with_another_body_is_a_conflict(fake: FakeBillabex) 
             )
     assert caught.value.code == "app-core.idempotency.key-reused"
     assert [c.full_name for c in fake.contacts(fake.account_id)] == ["Ada"]
+
+
+async def test_the_readme_resend_example_finishes_the_job(fake: FakeBillabex) -> None:
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    blocks: list[str] = re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S)
+    [block] = [b for b in blocks if "OutcomeUnknownError as e" in b]
+    source = "async def snippet(client, account_id, model):\n" + textwrap.indent(block, "    ")
+    source += "    return contact\n"
+    namespace: dict[str, Any] = {"errors": errors}
+    exec(source, namespace)  # noqa: S102
+    fake.script(method="POST", kind="reset_after")
+    model = ContactCreate(full_name="Ada", language="en")
+    async with client_for(fake, idempotent_creates=False) as client:
+        contact = await namespace["snippet"](client, fake.account_id, model)
+    assert fake.contacts(fake.account_id) == [contact]
