@@ -19,6 +19,8 @@ from billabex_async.testing import FakeBillabex, RequestRecord
 
 from .test_transport import Sleeps
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBillabex]:
@@ -146,8 +148,7 @@ async def test_a_reused_key_with_another_body_is_a_conflict(fake: FakeBillabex) 
 
 
 async def test_the_readme_resend_example_finishes_the_job(fake: FakeBillabex) -> None:
-    readme = Path(__file__).resolve().parent.parent / "README.md"
-    blocks: list[str] = re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S)
+    blocks: list[str] = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     [block] = [b for b in blocks if "OutcomeUnknownError as e" in b]
     source = "async def snippet(client, account_id, model):\n" + textwrap.indent(block, "    ")
     source += "    return contact\n"
