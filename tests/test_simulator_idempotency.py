@@ -137,6 +137,15 @@ async def test_a_key_is_forgotten_when_its_window_ends(
     assert len(fake._core.idempotency) == 1  # the expired answer was dropped
 
 
+@pytest.mark.parametrize("bad", ["", "two words", "x" * 256])
+async def test_a_malformed_key_is_refused_before_applying(
+    fake: FakeBillabex, session: aiohttp.ClientSession, bad: str
+) -> None:
+    status, _, error = await call(session, fake, "POST", contacts_path(fake), ADA, headers=key(bad))
+    assert (status, error["code"]) == (400, "app-core.idempotency.invalid-key")
+    assert fake.contacts(fake.account_id) == []
+
+
 async def test_refused_writes_are_not_remembered(
     fake: FakeBillabex, session: aiohttp.ClientSession
 ) -> None:

@@ -7,7 +7,9 @@ remembered with its answer for ``window`` seconds of the simulator's clock:
   answer (same status, same body) is replayed with ``Idempotent-Replayed:
   true``, and nothing is applied again;
 - the same key with another method, path or body: 409
-  ``app-core.idempotency.key-reused``, nothing applied.
+  ``app-core.idempotency.key-reused``, nothing applied;
+- a key that is not 1 to 255 printable ASCII characters: 400
+  ``app-core.idempotency.invalid-key``, nothing applied.
 
 Keys are scoped per account (the one in the path), not per token: a refreshed
 or second token resuming a job finds its keys. Only 2xx answers are kept: a
@@ -17,6 +19,7 @@ refused write changed nothing, so repeating it runs it again.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -42,6 +45,7 @@ DEFAULT_IDEMPOTENCY_WINDOW = 24 * 3600.0
 REPLAYED = web.RequestKey("billabex_replayed", bool)
 """Set on a request answered by replay: it applied nothing (even if its answer is lost)."""
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_KEY = re.compile(r"[!-~]{1,255}")
 
 
 @attrs.frozen
@@ -101,6 +105,12 @@ def make_idempotency(store: IdempotencyStore) -> Middleware:
         account = request.match_info.get("account_id")
         if key is None or account is None or store.window is None or request.method not in _WRITES:
             return await handler(request)
+        if not _KEY.fullmatch(key):
+            raise ApiError(
+                400,
+                "app-core.idempotency.invalid-key",
+                "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+            )
         scope = canonical_uuid(account) or account
         digest = hashlib.sha256(await request.read()).digest()  # the gate read it: cached
         fingerprint = (request.method, request.path, digest)
