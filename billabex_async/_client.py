@@ -84,6 +84,7 @@ class Contacts(ContactsResource):
         concurrency: int = bulk.DEFAULT_CONCURRENCY,
         on_progress: ProgressCallback | None = None,
         report: bulk.BulkReport | None = None,
+        resume_from: bulk.BulkReport | None = None,
     ) -> bulk.BulkReport:
         """Upsert many contacts of one account, as fast as the rate limit allows.
 
@@ -91,7 +92,9 @@ class Contacts(ContactsResource):
         happened to each item; per-item failures are reported, not raised. A
         401, 403 or 404 on the account stops the run early (``report.error``).
         Pass your own ``report`` to keep the partial one if the call is
-        cancelled. See ``billabex_async.bulk.bulk_upsert_account``.
+        cancelled, and ``resume_from=`` that report, with the same input, to
+        finish the job: items are sent again with the same idempotency keys.
+        See ``billabex_async.bulk.bulk_upsert_account``.
         """
         return await bulk.bulk_upsert_account(
             self,
@@ -100,6 +103,7 @@ class Contacts(ContactsResource):
             concurrency=concurrency,
             on_progress=on_progress,
             report=report,
+            resume_from=resume_from,
         )
 
     def bulk_upsert_iter(
@@ -109,9 +113,17 @@ class Contacts(ContactsResource):
         *,
         concurrency: int = bulk.DEFAULT_CONCURRENCY,
         report: bulk.BulkReport | None = None,
+        resume_from: bulk.BulkReport | None = None,
     ) -> AsyncGenerator[bulk.BulkOutcome, None]:
         """``bulk_upsert``, yielding each item's outcome as it completes (to persist progress)."""
-        return bulk.iter_upsert(self, account_id, contacts, concurrency=concurrency, report=report)
+        return bulk.iter_upsert(
+            self,
+            account_id,
+            contacts,
+            concurrency=concurrency,
+            report=report,
+            resume_from=resume_from,
+        )
 
     async def sync(
         self,
@@ -163,6 +175,10 @@ class BillabexClient:
     body larger than ``max_response_bytes`` (decompressed; 8 MiB by default)
     raises ``ResponseTooLargeError``. A closed client raises ``ClientClosedError``;
     a client belongs to the event loop that first used it.
+    ``idempotent_creates`` trusts the server to honour ``Idempotency-Key``
+    (Billabex documents it): a create whose outcome is unknown is retried
+    with the same key and body. Set it to False for a server that does not:
+    such a create then raises ``OutcomeUnknownError`` instead of retrying.
     """
 
     def __init__(
@@ -181,6 +197,7 @@ class BillabexClient:
         on_request: Callable[[RequestEvent], None] | None = None,
         proxy: str | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        idempotent_creates: bool = True,
     ) -> None:
         if token is None:
             token = os.environ.get("BILLABEX_TOKEN") or None
@@ -238,6 +255,7 @@ class BillabexClient:
             max_retry_after=max_retry_after,
             max_response_bytes=max_response_bytes,
             on_request=on_request,
+            idempotent_creates=idempotent_creates,
         )
         self.contacts = Contacts(self._transport)
 
@@ -310,13 +328,20 @@ class BillabexClient:
         concurrency: int = bulk.DEFAULT_CONCURRENCY,
         on_progress: ProgressCallback | None = None,
         report: bulk.BulkReport | None = None,
+        resume_from: bulk.BulkReport | None = None,
     ) -> bulk.BulkReport:
         """Upsert ``(account_id, contact)`` pairs across many accounts under one rate limit.
 
         A 403/404 on one account stops that account only; a 401 stops the run.
+        ``resume_from``: as in ``contacts.bulk_upsert``, with the same pairs.
         """
         return await bulk.bulk_upsert(
-            self.contacts, pairs, concurrency=concurrency, on_progress=on_progress, report=report
+            self.contacts,
+            pairs,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            report=report,
+            resume_from=resume_from,
         )
 
     def bulk_upsert_iter(
@@ -326,6 +351,9 @@ class BillabexClient:
         *,
         concurrency: int = bulk.DEFAULT_CONCURRENCY,
         report: bulk.BulkReport | None = None,
+        resume_from: bulk.BulkReport | None = None,
     ) -> AsyncGenerator[bulk.BulkOutcome, None]:
         """``bulk_upsert``, yielding each item's outcome as it completes."""
-        return bulk.iter_upsert_pairs(self.contacts, pairs, concurrency=concurrency, report=report)
+        return bulk.iter_upsert_pairs(
+            self.contacts, pairs, concurrency=concurrency, report=report, resume_from=resume_from
+        )

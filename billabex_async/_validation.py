@@ -8,7 +8,20 @@ from uuid import UUID
 from billabex_async._types import UNSET, Unset
 from billabex_async.errors import InvalidRequestError
 
-__all__ = ["check_email", "check_first", "check_full_name", "check_id", "check_language"]
+__all__ = [
+    "MAX_IDEMPOTENCY_KEY_LENGTH",
+    "check_email",
+    "check_first",
+    "check_full_name",
+    "check_id",
+    "check_idempotency_key",
+    "check_language",
+]
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+"""Characters; Billabex publishes no limit, and common servers accept 255."""
+# Printable ASCII without spaces: a header value no proxy rewrites or folds.
+_IDEMPOTENCY_KEY = re.compile(r"[!-~]+")
 
 _LANGUAGE = re.compile(r"[a-z]{2}")
 # Deliberately loose: one @, something on each side, a dot in the domain, no
@@ -55,3 +68,19 @@ def check_email(value: str | Unset | None, field: str = "email") -> None:
 def check_first(value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidRequestError(f"first must be an integer >= 1, got {value!r}", field="first")
+
+
+def check_idempotency_key(value: str | None) -> None:
+    """A caller's key: 1 to 255 printable ASCII characters, no spaces (None: generated)."""
+    if value is None:
+        return
+    if (
+        not isinstance(value, str)
+        or len(value) > MAX_IDEMPOTENCY_KEY_LENGTH
+        or not _IDEMPOTENCY_KEY.fullmatch(value)
+    ):
+        raise InvalidRequestError(
+            "idempotency_key must be 1 to "
+            f"{MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters without spaces",
+            field="idempotency_key",
+        )

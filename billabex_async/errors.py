@@ -157,10 +157,26 @@ class APITimeoutError(APIConnectionError):
 class OutcomeUnknownError(APIConnectionError):
     """A non-idempotent write may or may not have been applied.
 
-    Raised instead of retrying a POST once it may have reached the server:
-    retrying could create a duplicate. Check the server (or use upsert, which is
-    safe to retry) before trying again.
+    Raised for a create that may have reached the server when the client does
+    not retry it (``idempotent_creates=False``), or when its retries with the
+    same key ran out. ``idempotency_key`` and ``body`` (the JSON text sent, or
+    None) are what to send again to finish the job without a duplicate: a new
+    key does not resolve an unknown outcome. The body is contact data: it is
+    never part of the message.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        path: str,
+        idempotency_key: str | None = None,
+        body: str | None = None,
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.idempotency_key = idempotency_key
+        self.body = body
 
 
 class APIStatusError(BillabexError):

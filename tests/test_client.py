@@ -96,8 +96,12 @@ async def test_every_endpoint_sends_the_documented_request(scripted: ScriptedSer
     assert created.email.status is EmailStatus.valid
     assert updated.full_name == "John A. Smith"
     assert isinstance(upserted, Contact)
-    assert "Idempotency-Key" in scripted.seen[1].headers  # POST only
-    assert "Idempotency-Key" not in scripted.seen[4].headers
+    # Every write carries its own key (a UUID4 when the caller gives none);
+    # a read carries none.
+    assert "Idempotency-Key" not in scripted.seen[0].headers
+    keys = [s.headers["Idempotency-Key"] for s in scripted.seen[1:]]
+    assert [uuid.UUID(k).version for k in keys] == [4, 4, 4, 4]
+    assert len(set(keys)) == 4
 
 
 async def test_models_are_accepted_in_place_of_keywords(scripted: ScriptedServer) -> None:

@@ -269,8 +269,11 @@ async def test_idempotency_key_replays_the_original_create(
     key = {"Idempotency-Key": "k-1"}
     first = await call(session, fake, "POST", contacts_path(fake), body, headers=key)
     again = await call(session, fake, "POST", contacts_path(fake), body, headers=key)
-    assert (first[0], again[0]) == (201, 200)
+    # The first answer, replayed: same status, same body, and marked so.
+    assert (first[0], again[0]) == (201, 201)
     assert again[2] == first[2]
+    assert "Idempotent-Replayed" not in first[1]
+    assert again[1]["Idempotent-Replayed"] == "true"
     assert len(fake.contacts(fake.account_id)) == 1
     other = await call(
         session, fake, "POST", contacts_path(fake), {**body, "language": "fr"}, headers=key

@@ -67,23 +67,31 @@ async def test_retries_stop_at_max_retries_per_client_and_per_call(
         assert len(scripted.seen) == 4
 
 
-async def test_a_create_is_not_retried_after_a_server_error(scripted: ScriptedServer) -> None:
+async def test_without_idempotent_creates_a_create_is_not_retried_after_a_server_error(
+    scripted: ScriptedServer,
+) -> None:
     sleeps = Sleeps()
     scripted.script(reply(502, {"message": "gateway"}))
-    async with make_client(scripted.url, sleeps, max_retries=4) as client:
+    async with make_client(scripted.url, sleeps, max_retries=4, idempotent_creates=False) as client:
         with pytest.raises(errors.InternalServerError):
             await client.contacts.create(ACCOUNT, full_name="A", language="en")
     assert len(scripted.seen) == 1
 
 
-async def test_a_create_whose_answer_was_lost_is_not_retried(scripted: ScriptedServer) -> None:
+async def test_without_idempotent_creates_a_create_whose_answer_was_lost_is_not_retried(
+    scripted: ScriptedServer,
+) -> None:
     sleeps = Sleeps()
     scripted.script(reset)
-    async with make_client(scripted.url, sleeps, max_retries=4) as client:
-        with pytest.raises(errors.OutcomeUnknownError, match="may have been applied"):
+    async with make_client(scripted.url, sleeps, max_retries=4, idempotent_creates=False) as client:
+        with pytest.raises(errors.OutcomeUnknownError, match="may have been applied") as caught:
             await client.contacts.create(ACCOUNT, full_name="A", language="en")
     assert len(scripted.seen) == 1
     assert sleeps.calls == []
+    # What to send again, exactly: the key and the body of the lost attempt.
+    assert caught.value.idempotency_key == scripted.seen[0].headers["Idempotency-Key"]
+    assert caught.value.body == '{"fullName":"A","language":"en"}'
+    assert "fullName" not in str(caught.value)  # contact data stays out of the message
 
 
 def _closed_port() -> int:

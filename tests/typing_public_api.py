@@ -47,9 +47,30 @@ async def contract(client: BillabexClient, account: str, contact: UUID) -> None:
     assert_type(report.total, int)
     assert_type(report.succeeded, int)
     report = await client.bulk_upsert([(account, items[0])], concurrency=8)
+    keyed = await client.contacts.create(
+        account, full_name="Ada", language="en", idempotency_key="k-1"
+    )
+    assert_type(keyed, Contact)
+    await client.contacts.update(account, contact, notes="x", idempotency_key="k-2")
+    await client.contacts.delete(account, contact, idempotency_key="k-3")
+    await client.contacts.upsert(account, items[0], idempotency_key="k-4")
+    resumed = await client.contacts.bulk_upsert(account, items, resume_from=report)
+    assert_type(resumed.run_id, str)
+    assert_type(resumed.key_for(0), str)
+    assert_type(resumed.skipped, int)
+    for failure in resumed.failed:
+        assert_type(failure.idempotency_key, str | None)
+        assert_type(failure.body, str)
+    await client.bulk_upsert([(account, items[0])], resume_from=report)
     result = await client.contacts.sync(account, items, delete_missing=False, dry_run=False)
     assert_type(result, SyncResult)
     assert_type(result.created + result.updated + result.unchanged + result.deleted, int)
+
+
+def idempotent_switch() -> None:
+    BillabexClient("token", idempotent_creates=False)
+    FakeBillabex(idempotency_window=3600.0)
+    FakeBillabex(idempotency_window=None)
 
 
 def models() -> None:
@@ -79,6 +100,9 @@ def error_tree(exc: errors.BillabexError) -> None:
     ]
     assert also_runtime_errors
     BillabexClient("token", max_response_bytes=8 * 1024 * 1024)
+    if isinstance(exc, errors.OutcomeUnknownError):
+        assert_type(exc.idempotency_key, str | None)
+        assert_type(exc.body, str | None)
 
 
 async def simulator() -> None:

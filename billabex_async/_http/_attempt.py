@@ -85,14 +85,17 @@ class Call:
     method: str
     path: str
     url: URL
-    data: str | None
-    headers: dict[str, str]
+    # Never in a repr: the headers hold the bearer token, the body contact data.
+    data: str | None = attrs.field(repr=False)
+    headers: dict[str, str] = attrs.field(repr=False)
     max_retries: int
     started: float
     attempt: int = 0
     retries_done: int = 0
     refreshed: bool = False
     outcome_unknown: bool = False  # an earlier attempt may have been applied
+    idempotency_key: str | None = None  # the same on every attempt of a write
+    replay_safe: bool = False  # the server honours the key: a repeat is answered, not applied
 
 
 @attrs.frozen

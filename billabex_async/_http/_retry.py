@@ -3,7 +3,9 @@
 Which failures are retried depends on whether repeating the request is safe:
 GET, PUT (upsert matches instead of creating twice), PATCH (same body, same
 result) and DELETE are; POST create is not, so it is retried only when the
-request certainly never reached the server.
+request certainly never reached the server, or when it carries an
+Idempotency-Key the server is trusted to honour (``replay_safe``): then the
+server answers a repeat with the first result instead of applying it again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = [
     "INITIAL_RETRY_DELAY",
     "MAX_RETRY_AFTER",
     "MAX_RETRY_DELAY",
+    "RETRYABLE_STATUSES",
     "Failure",
     "RetryDecision",
     "backoff_delay",
@@ -71,16 +74,19 @@ def decide(
     budget: float = DEFAULT_RETRY_BUDGET,
     max_retry_after: float = MAX_RETRY_AFTER,
     rand: Callable[[], float] = random.random,
+    replay_safe: bool = False,
 ) -> RetryDecision:
     """Decide whether a failed attempt is retried.
 
     ``retries_done`` counts retries already made; ``elapsed`` is the seconds
     since the first attempt, checked against ``budget`` together with the
-    next delay.
+    next delay. ``replay_safe``: the request carries an Idempotency-Key the
+    server honours, so repeating it (same key, same body) is safe whatever
+    the method.
     """
     if retries_done >= max_retries:
         return RetryDecision(False, 0.0, f"max_retries={max_retries} reached")
-    idempotent = method.upper() in IDEMPOTENT_METHODS
+    idempotent = method.upper() in IDEMPOTENT_METHODS or replay_safe
     if failure is Failure.STATUS:
         if status not in RETRYABLE_STATUSES:
             return RetryDecision(False, 0.0, f"status {status} is final")

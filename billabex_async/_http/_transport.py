@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
@@ -26,10 +24,17 @@ from billabex_async._http._auth import TokenSource
 from billabex_async._http._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, read_answer
 from billabex_async._http._errors import TransportFailure, map_aiohttp_errors, scrub_chain
 from billabex_async._http._headers import count_header, observe_headers
+from billabex_async._http._idempotency import (
+    IDEMPOTENCY_HEADER,
+    WRITE_METHODS,
+    encode_json,
+    new_idempotency_key,
+)
 from billabex_async._http._limiter import Limiter
 from billabex_async._http._retry import (
     DEFAULT_RETRY_BUDGET,
     MAX_RETRY_AFTER,
+    RETRYABLE_STATUSES,
     Failure,
     RetryDecision,
     decide,
@@ -54,7 +59,12 @@ _CLOSED_IN_FLIGHT = (
 )
 _UNKNOWN_CREATE = (
     "the connection failed after the request was sent; it may have been applied, "
-    "so it was not retried (a retry could duplicate it)"
+    "so it was not retried (a retry could duplicate it); send it again with the "
+    "same idempotency_key and body"
+)
+_UNKNOWN_AFTER_RETRIES = (
+    "an attempt may have been applied and the retries with the same Idempotency-Key "
+    "ran out ({reason}); send it again with the same idempotency_key and body"
 )
 
 
@@ -74,6 +84,7 @@ class Transport:
         "_auth",
         "_clock",
         "_headers",
+        "_idempotent_creates",
         "_limiter",
         "_max_response_bytes",
         "_max_retries",
@@ -101,6 +112,7 @@ class Transport:
         on_request: Callable[[RequestEvent], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        idempotent_creates: bool = True,
     ) -> None:
         self._sessions = sessions
         self._api_url = api_url
@@ -115,6 +127,7 @@ class Transport:
         self._max_retry_after = max_retry_after
         self._on_request = on_request
         self._sleep = sleep  # injectable: tests run backoff on virtual time
+        self._idempotent_creates = idempotent_creates
 
     @property
     def limiter(self) -> Limiter | None:
@@ -129,11 +142,13 @@ class Transport:
         json_body: object = None,
         params: Mapping[str, str] | None = None,
         max_retries: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Response:
         """Send ``method path`` until it succeeds or the retry policy gives up.
 
-        Returns the 2xx response; raises an ``APIStatusError`` subclass for an
-        error status (``UnexpectedRedirectError`` for a 3xx),
+        A write carries ``idempotency_key`` (one is generated when None) on
+        every attempt. Returns the 2xx response; raises an ``APIStatusError``
+        subclass for an error status (``UnexpectedRedirectError`` for a 3xx),
         ``APIConnectionError``/``APITimeoutError`` when no answer came,
         ``OutcomeUnknownError`` when a create may have been applied,
         ``APIResponseValidationError`` for an unreadable or oversized 2xx body,
@@ -142,7 +157,7 @@ class Transport:
         the request's headers in its cause chain.
         """
         self._sessions.check()  # before any limiter slot is taken
-        call = self._prepare(method, path, json_body, params, max_retries)
+        call = self._prepare(method, path, json_body, params, max_retries, idempotency_key)
         try:
             return await self._run(call)
         except BillabexError as exc:
@@ -178,21 +193,27 @@ class Transport:
         json_body: object,
         params: Mapping[str, str] | None,
         max_retries: int | None,
+        idempotency_key: str | None = None,
     ) -> Call:
-        data = None if json_body is None else json.dumps(json_body, separators=(",", ":"))
+        # Encoded once: every attempt sends these exact bytes with its key.
+        data = None if json_body is None else encode_json(json_body)
         headers = dict(self._headers)
         if data is not None:
             headers["Content-Type"] = "application/json"
-        if method == "POST":
-            # The same key on every attempt of this call. Whether the contacts
-            # endpoints honour it is unknown, so POST is still never retried
-            # once it may have reached the server.
-            headers["Idempotency-Key"] = str(uuid.uuid4())
+        key = None
+        if method in WRITE_METHODS:
+            # Every attempt reuses these headers (aiohttp's own resend and the
+            # replay after a token refresh too): one key per logical write.
+            key = idempotency_key or new_idempotency_key()
+            headers[IDEMPOTENCY_HEADER] = key
         url = self._api_url.joinpath(path.lstrip("/"), encoded=True)
         if params:
             url = url.with_query(params)
         retries = self._max_retries if max_retries is None else max_retries
-        return Call(method, path, url, data, headers, retries, started=self._clock())
+        call = Call(method, path, url, data, headers, retries, started=self._clock())
+        call.idempotency_key = key
+        call.replay_safe = key is not None and self._idempotent_creates
+        return call
 
     async def _send_once(self, call: Call) -> Answer:
         """One attempt: a limiter slot, the request, the body. Raises TransportFailure.
@@ -262,10 +283,8 @@ class Transport:
         )
         if decision.retry:
             return decision.delay
-        if failure.failure is Failure.UNKNOWN and call.method == "POST":
-            raise OutcomeUnknownError(
-                _UNKNOWN_CREATE, method=call.method, path=call.path
-            ) from failure.error
+        if call.outcome_unknown and call.method == "POST":
+            raise self._unknown(call, decision.reason) from failure.error
         raise failure.error from failure.__cause__
 
     async def _after_answer(
@@ -307,6 +326,7 @@ class Transport:
             assert self._limiter is not None
             retry_after = min(1.0 if retry_after is None else retry_after, self._max_retry_after)
             self._limiter.pause(retry_after)
+        earlier_unknown = call.outcome_unknown
         if status in (502, 504):
             call.outcome_unknown = True  # a gateway lost the answer, not the request
         # With a limiter, the pause holds this request as long as a sleep would:
@@ -316,6 +336,10 @@ class Transport:
             logger.debug(
                 "%s %s -> %d, not retried: %s", call.method, call.path, status, decision.reason
             )
+            if earlier_unknown and call.method == "POST" and status in RETRYABLE_STATUSES:
+                # Retried with the same key after an unknown outcome, and out of
+                # retries: the earlier attempt may still have been applied.
+                raise self._unknown(call, decision.reason) from error
             raise error
         logger.info("%s %s -> %d, retrying: %s", call.method, call.path, status, decision.reason)
         return 0.0 if paused else decision.delay  # paused: the limiter does the waiting
@@ -339,6 +363,20 @@ class Transport:
             elapsed=self._clock() - call.started,
             budget=self._retry_budget,
             max_retry_after=self._max_retry_after,
+            replay_safe=call.replay_safe,
+        )
+
+    def _unknown(self, call: Call, reason: str) -> OutcomeUnknownError:
+        """The error for a create that may have been applied: with what to send again."""
+        message = (
+            _UNKNOWN_AFTER_RETRIES.format(reason=reason) if call.replay_safe else _UNKNOWN_CREATE
+        )
+        return OutcomeUnknownError(
+            message,
+            method=call.method,
+            path=call.path,
+            idempotency_key=call.idempotency_key,
+            body=call.data,
         )
 
     async def _acquire(self) -> float:

@@ -7,12 +7,14 @@ through the client's limiter and retry policy like any single call.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
 from uuid import UUID
 
+from billabex_async._validation import check_idempotency_key
 from billabex_async.bulk._conflicts import Op
 from billabex_async.bulk._engine import LOOKAHEAD, Engine, ProgressCallback, Settled, account_key
 from billabex_async.bulk._report import BulkFailure, BulkOutcome, BulkReport, Status
+from billabex_async.errors import InvalidRequestError
 from billabex_async.models import Contact, ContactUpsert
 from billabex_async.resources import ContactsResource
 
@@ -36,20 +38,57 @@ DEFAULT_CANCEL_GRACE = 5.0
 """Seconds in-flight requests get to finish after a cancellation."""
 
 
-def _upsert_op(contacts: ContactsResource, index: int, account: str, item: ContactUpsert) -> Op:
+def _upsert_op(
+    contacts: ContactsResource, index: int, account: str, item: ContactUpsert, key: str
+) -> Op:
     async def run() -> Contact:
-        return await contacts.upsert(account, item)
+        return await contacts.upsert(account, item, idempotency_key=key)
 
     email = getattr(item, "email", None)
     name = getattr(item, "full_name", None)
-    return Op(index, account, item, run, emails=(email,), names=(name,))
+    return Op(index, account, item, run, emails=(email,), names=(name,), idempotency_key=key)
 
 
 def _outcome(settled: Settled) -> BulkOutcome:
     op = settled.op
     return BulkOutcome(
-        op.index, op.item, op.account, settled.status, settled.contact, settled.error
+        op.index,
+        op.item,
+        op.account,
+        settled.status,
+        settled.contact,
+        settled.error,
+        op.idempotency_key,
     )
+
+
+def _start(
+    report: BulkReport | None, resume_from: BulkReport | None
+) -> tuple[BulkReport, Callable[[int], bool] | None]:
+    """The report to fill and, when resuming, which input indices are already done.
+
+    A resumed run takes the previous run's ``run_id`` (so every item it sends
+    again carries the same key) and skips the items before its
+    ``resume_from`` that did not fail.
+    """
+    report = BulkReport() if report is None else report
+    if resume_from is not None:
+        if report is resume_from or report.total:
+            raise InvalidRequestError(
+                "resuming fills a new report: pass a fresh BulkReport as report=", field="report"
+            )
+        report.run_id = resume_from.run_id
+    check_idempotency_key(report.key_for(0))  # a run_id set by hand must make valid keys
+    if resume_from is None:
+        return report, None
+    done = resume_from.resume_from
+    # Bounded by the failures the report already holds, whatever the input size.
+    failed = frozenset(f.index for f in resume_from.failed if f.index < done)
+
+    def skip(index: int) -> bool:
+        return index < done and index not in failed
+
+    return report, skip
 
 
 async def iter_upsert(
@@ -61,23 +100,26 @@ async def iter_upsert(
     report: BulkReport | None = None,
     on_progress: ProgressCallback | None = None,
     cancel_grace: float = DEFAULT_CANCEL_GRACE,
+    resume_from: BulkReport | None = None,
 ) -> AsyncGenerator[BulkOutcome, None]:
     """Upsert ``items`` into one account, yielding each item's outcome as it completes.
 
     Same semantics as ``bulk_upsert_account``; pass a ``report`` to read the
     totals, including the items settled after you stop iterating. Stopping
     early (``break``, then ``aclose()``, or leaving ``contextlib.aclosing``)
-    works like a cancellation.
+    works like a cancellation. Items skipped by ``resume_from`` yield nothing.
     """
     account = account_key(account_id)
+    report, skip = _start(report, resume_from)
     engine: Engine[ContactUpsert] = Engine(
         items,
-        lambda index, item: _upsert_op(contacts, index, account, item),
+        lambda index, item: _upsert_op(contacts, index, account, item, report.key_for(index)),
         concurrency=concurrency,
-        report=BulkReport() if report is None else report,
+        report=report,
         on_progress=on_progress,
         cancel_grace=cancel_grace,
         per_account=False,
+        skip=skip,
     )
     # aclosing: when our caller stops early, the engine's shutdown runs now.
     async with contextlib.aclosing(engine.run()) as settled_items:
@@ -94,21 +136,25 @@ async def iter_upsert_pairs(
     report: BulkReport | None = None,
     on_progress: ProgressCallback | None = None,
     cancel_grace: float = DEFAULT_CANCEL_GRACE,
+    resume_from: BulkReport | None = None,
 ) -> AsyncGenerator[BulkOutcome, None]:
     """``iter_upsert`` over ``(account_id, contact)`` pairs of many accounts."""
+    report, skip = _start(report, resume_from)
 
     def make_op(index: int, pair: tuple[str | UUID, ContactUpsert]) -> Op:
         account_id, item = pair
-        return _upsert_op(contacts, index, account_key(account_id), item)
+        key = report.key_for(index)
+        return _upsert_op(contacts, index, account_key(account_id), item, key)
 
     engine: Engine[tuple[str | UUID, ContactUpsert]] = Engine(
         pairs,
         make_op,
         concurrency=concurrency,
-        report=BulkReport() if report is None else report,
+        report=report,
         on_progress=on_progress,
         cancel_grace=cancel_grace,
         per_account=True,
+        skip=skip,
     )
     # aclosing: when our caller stops early, the engine's shutdown runs now.
     async with contextlib.aclosing(engine.run()) as settled_items:
@@ -125,6 +171,7 @@ async def bulk_upsert_account(
     on_progress: ProgressCallback | None = None,
     report: BulkReport | None = None,
     cancel_grace: float = DEFAULT_CANCEL_GRACE,
+    resume_from: BulkReport | None = None,
 ) -> BulkReport:
     """Upsert many contacts of one account, ``concurrency`` requests at a time.
 
@@ -141,6 +188,13 @@ async def bulk_upsert_account(
     cancellation cuts that short; the ones cut off fail with
     ``OutcomeUnknownError``), then ``CancelledError`` propagates. Pass your
     own ``report`` to keep the consistent partial report in that case.
+
+    Every item is sent with the Idempotency-Key ``report.key_for(index)``.
+    ``resume_from``, a previous run's report (even a copy saved before that
+    run ended), finishes its job: give the same input again; the items it
+    finished are skipped (``report.skipped``) and every other one is sent
+    again with the key it had, so nothing is applied twice. The new report
+    covers the whole input and can itself be resumed from.
     """
     report = BulkReport() if report is None else report
     stream = iter_upsert(
@@ -151,6 +205,7 @@ async def bulk_upsert_account(
         report=report,
         on_progress=on_progress,
         cancel_grace=cancel_grace,
+        resume_from=resume_from,
     )
     async with contextlib.aclosing(stream):
         async for _ in stream:
@@ -167,11 +222,13 @@ async def bulk_upsert(
     on_progress: ProgressCallback | None = None,
     report: BulkReport | None = None,
     cancel_grace: float = DEFAULT_CANCEL_GRACE,
+    resume_from: BulkReport | None = None,
 ) -> BulkReport:
     """``bulk_upsert_account`` over ``(account_id, contact)`` pairs of many accounts.
 
     Conflicts are per account. A 401 stops the run; a 403/404 on an account
     stops that account only (its later items count as not attempted).
+    ``resume_from`` works as there, with the same pairs in the same order.
     """
     report = BulkReport() if report is None else report
     stream = iter_upsert_pairs(
@@ -181,6 +238,7 @@ async def bulk_upsert(
         report=report,
         on_progress=on_progress,
         cancel_grace=cancel_grace,
+        resume_from=resume_from,
     )
     async with contextlib.aclosing(stream):
         async for _ in stream:

@@ -32,6 +32,7 @@ class Op:
         "account",
         "dependents",
         "emails",
+        "idempotency_key",
         "ids",
         "index",
         "item",
@@ -52,6 +53,7 @@ class Op:
         emails: Iterable[str | None] = (),
         names: Iterable[str | None] = (),
         ids: Iterable[str] = (),
+        idempotency_key: str | None = None,
     ) -> None:
         self.index = index
         self.account = account
@@ -61,6 +63,7 @@ class Op:
         self.emails = {normalize_email(e) for e in emails if isinstance(e, str) and e.strip()}
         self.names = {normalize_name(n) for n in names if isinstance(n, str)}
         self.ids = set(ids)
+        self.idempotency_key = idempotency_key  # what ``run`` sends, for the report
         self.waits = 0  # unsettled earlier ops this one conflicts with
         self.dependents: list[Op] = []  # later ops waiting for this one
 

@@ -32,6 +32,7 @@ from billabex_async.errors import (
     WrongEventLoopError,
 )
 from billabex_async.models import Contact
+from billabex_async.resources.contacts import write_body
 
 __all__ = ["LOOKAHEAD", "Engine", "ProgressCallback", "Settled", "account_key"]
 
@@ -89,6 +90,7 @@ class Engine(Generic[T]):
         cancel_grace: float,
         per_account: bool,
         on_settled: Callable[[Settled], None] | None = None,
+        skip: Callable[[int], bool] | None = None,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidRequestError(
@@ -107,6 +109,7 @@ class Engine(Generic[T]):
         self._report = report
         self._on_progress = on_progress
         self._on_settled = on_settled
+        self._skip = skip  # indices a previous run finished: counted, not sent
         self._grace = cancel_grace
         self._per_account = per_account
         self._scopes: dict[str, Scope] = {}
@@ -170,6 +173,10 @@ class Engine(Generic[T]):
             self._pull.add_done_callback(self._wakeups.put_nowait)
 
     def _admit(self, raw: T) -> None:
+        if self._skip is not None and self._skip(self._next_index):
+            self._skip_one(self._next_index)
+            self._next_index += 1
+            return
         op = self._make_op(self._next_index, raw)
         self._next_index += 1
         scope = self._scopes.get(op.account)
@@ -266,6 +273,22 @@ class Engine(Generic[T]):
             if self._pull is not None:
                 self._pull.cancel()
 
+    def _skip_one(self, index: int) -> None:
+        report = self._report
+        report.total += 1
+        report.succeeded += 1
+        report.skipped += 1
+        self._track_resume(index, done=True)
+        self._settled += 1
+        self._progress()
+
+    def _progress(self) -> None:
+        if self._on_progress is not None:
+            try:
+                self._on_progress(self._settled, self._total)
+            except Exception:
+                logger.exception("bulk: on_progress raised; ignored")
+
     def _settle(
         self,
         op: Op,
@@ -284,7 +307,9 @@ class Engine(Generic[T]):
             report.succeeded += 1
         elif status == "failed":
             assert error is not None
-            report.failed.append(BulkFailure(op.index, op.item, error, op.account))
+            report.failed.append(
+                BulkFailure(op.index, op.item, error, op.account, op.idempotency_key)
+            )
         else:
             report.not_attempted += 1
         self._track_resume(op.index, done=status != "not_attempted")
@@ -293,11 +318,7 @@ class Engine(Generic[T]):
         self._settled += 1
         if self._on_settled is not None:
             self._on_settled(settled)
-        if self._on_progress is not None:
-            try:
-                self._on_progress(self._settled, self._total)
-            except Exception:
-                logger.exception("bulk: on_progress raised; ignored")
+        self._progress()
 
     def _track_resume(self, index: int, *, done: bool) -> None:
         report, unsent = self._report, self._first_unsent
@@ -356,6 +377,8 @@ def interrupted(op: Op) -> OutcomeUnknownError:
         "cancelled while in flight: it may or may not have been applied",
         method="DELETE" if op.kind == "delete" else "PUT",
         path=f"/accounts/{op.account}/contacts/{target}",
+        idempotency_key=op.idempotency_key,
+        body=None if op.kind == "delete" else write_body(op.item),
     )
 
 

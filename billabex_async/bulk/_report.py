@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 import attrs
 
 from billabex_async.errors import BillabexError
 from billabex_async.models import Contact, ContactUpsert
+from billabex_async.resources.contacts import write_body
 
 __all__ = ["BulkFailure", "BulkOutcome", "BulkReport", "Status"]
 
@@ -16,12 +18,23 @@ Status = Literal["succeeded", "failed", "not_attempted"]
 
 @attrs.frozen
 class BulkFailure:
-    """One item that failed (after retries): its position in the input, the item, why."""
+    """One item that failed (after retries): its position in the input, the item, why.
+
+    ``idempotency_key`` is the key its upsert was sent with; resend ``body``
+    with that key to finish it (``bulk_upsert(..., resume_from=report)``
+    does). None when the item was never sent with one.
+    """
 
     index: int
     item: ContactUpsert
     error: BaseException
     account_id: str | None = None
+    idempotency_key: str | None = None
+
+    @property
+    def body(self) -> str:
+        """The JSON text the upsert sends: the same bytes as every attempt sent."""
+        return write_body(self.item)
 
 
 @attrs.frozen
@@ -36,6 +49,8 @@ class BulkOutcome:
     """The contact the server returned, when the upsert succeeded."""
     error: BaseException | None = None
     """Why it failed, or (not attempted) the error that stopped the run."""
+    idempotency_key: str | None = None
+    """The key it was (or would have been) sent with: ``BulkReport.key_for(index)``."""
 
 
 @attrs.define
@@ -50,6 +65,16 @@ class BulkReport:
     index was sent and succeeded or is in ``failed``, so re-running the input
     from there finishes the job (upsert is idempotent: the few items after it
     that were already sent are harmless to send again).
+
+    Item ``i`` is sent with the Idempotency-Key ``key_for(i)``, derived from
+    ``run_id`` (random unless you set it): a run resumed from this report, or
+    from a copy saved before the process died, sends every item again with
+    the same key, so the server answers what it already did instead of doing
+    it twice. Derived keys cost no memory per item, whatever the input size;
+    they assume the resumed input is the same, in the same order (an item
+    changed since then fails with a 409 ``app-core.idempotency.key-reused``).
+    ``skipped`` counts the items a resumed run did not send again because
+    the previous run had finished them (they are in ``succeeded``).
     """
 
     total: int = 0
@@ -60,6 +85,12 @@ class BulkReport:
     stopped_accounts: dict[str, BillabexError] = attrs.field(factory=dict)
     cancelled: bool = False
     resume_from: int = 0
+    run_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+    skipped: int = 0
+
+    def key_for(self, index: int) -> str:
+        """The Idempotency-Key of input item ``index`` in this run (and its resumptions)."""
+        return f"{self.run_id}-{index}"
 
     @property
     def complete(self) -> bool:

@@ -10,6 +10,7 @@ import cattrs
 
 from billabex_async._converter import structure, unstructure
 from billabex_async._http import Response, Transport
+from billabex_async._http._idempotency import encode_json
 from billabex_async._pagination import walk_pages
 from billabex_async._types import UNSET, Unset
 from billabex_async._validation import (
@@ -17,12 +18,13 @@ from billabex_async._validation import (
     check_first,
     check_full_name,
     check_id,
+    check_idempotency_key,
     check_language,
 )
 from billabex_async.errors import APIResponseValidationError, InvalidRequestError
 from billabex_async.models import Contact, ContactCreate, ContactPage, ContactUpdate, ContactUpsert
 
-__all__ = ["DEFAULT_PAGE_SIZE", "ContactsResource"]
+__all__ = ["DEFAULT_PAGE_SIZE", "ContactsResource", "write_body"]
 
 T = TypeVar("T")
 
@@ -55,6 +57,11 @@ def _parse(response: Response, cls: type[T]) -> T:
         raise APIResponseValidationError(
             response.redact(message), status=response.status, body=response.text()
         ) from None
+
+
+def write_body(model: ContactCreate | ContactUpsert | ContactUpdate) -> str:
+    """The exact JSON text a write of ``model`` sends (the same bytes on every attempt)."""
+    return encode_json(unstructure(model))
 
 
 def _check_write(model: ContactCreate | ContactUpsert | ContactUpdate) -> None:
@@ -107,7 +114,9 @@ def _build(
 class ContactsResource:
     """``client.contacts``: list, iterate, get, create, update, delete and upsert contacts.
 
-    Ids are UUIDs given as ``str`` or ``uuid.UUID``. Bad input raises
+    Ids are UUIDs given as ``str`` or ``uuid.UUID``. Every write accepts
+    ``idempotency_key`` (1 to 255 printable ASCII characters; generated when
+    None), sent on every attempt of that call. Bad input raises
     ``InvalidRequestError`` before anything is sent; server errors raise the
     ``APIStatusError`` subclass of their status.
     """
@@ -173,15 +182,20 @@ class ContactsResource:
         notes: str | Unset | None = UNSET,
         is_primary: bool | Unset | None = UNSET,
         max_retries: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Contact:
-        """Create a contact. Not idempotent: prefer ``upsert`` in syncs.
+        """Create a contact. Not idempotent by itself: prefer ``upsert`` in syncs.
 
-        Retried only when the request certainly never reached the server; when
-        it may have, raises ``OutcomeUnknownError`` rather than risk a duplicate.
+        Sent with ``idempotency_key`` (generated when None). When the outcome
+        is unknown (reset, timeout, 502/504), it is retried with the same key
+        and body, and the server answers the first result; with a client built
+        with ``idempotent_creates=False`` it is not, and ``OutcomeUnknownError``
+        (carrying the key and body to send again) is raised instead.
         """
         fields = _fields(full_name, language, email, role, notes, is_primary)
         model = _build(ContactCreate, data, fields, required=("full_name", "language"))
-        return await self._write("POST", _contacts_path(account_id), model, max_retries)
+        path = _contacts_path(account_id)
+        return await self._write("POST", path, model, max_retries, idempotency_key)
 
     async def update(
         self,
@@ -196,6 +210,7 @@ class ContactsResource:
         notes: str | Unset | None = UNSET,
         is_primary: bool | Unset | None = UNSET,
         max_retries: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Contact:
         """Change only the fields given; ``email=None`` clears the email."""
         fields = _fields(full_name, language, email, role, notes, is_primary)
@@ -203,14 +218,22 @@ class ContactsResource:
         if model == ContactUpdate():
             raise InvalidRequestError("update needs at least one field to change")
         path = _contact_path(account_id, contact_id)
-        return await self._write("PATCH", path, model, max_retries)
+        return await self._write("PATCH", path, model, max_retries, idempotency_key)
 
     async def delete(
-        self, account_id: str | UUID, contact_id: str | UUID, *, max_retries: int | None = None
+        self,
+        account_id: str | UUID,
+        contact_id: str | UUID,
+        *,
+        max_retries: int | None = None,
+        idempotency_key: str | None = None,
     ) -> None:
         """Delete a contact. A retry that finds it gone after a lost answer counts as done."""
         path = _contact_path(account_id, contact_id)
-        await self._transport.request("DELETE", path, max_retries=max_retries)
+        check_idempotency_key(idempotency_key)
+        await self._transport.request(
+            "DELETE", path, max_retries=max_retries, idempotency_key=idempotency_key
+        )
 
     async def upsert(
         self,
@@ -224,6 +247,7 @@ class ContactsResource:
         notes: str | Unset | None = UNSET,
         is_primary: bool | Unset | None = UNSET,
         max_retries: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Contact:
         """Create the contact, or update the one Billabex matches (email, then fuzzy name).
 
@@ -232,7 +256,7 @@ class ContactsResource:
         fields = _fields(full_name, language, email, role, notes, is_primary)
         model = _build(ContactUpsert, data, fields, required=("full_name", "language"))
         path = f"{_contacts_path(account_id)}/upsert"
-        return await self._write("PUT", path, model, max_retries)
+        return await self._write("PUT", path, model, max_retries, idempotency_key)
 
     async def _write(
         self,
@@ -240,10 +264,16 @@ class ContactsResource:
         path: str,
         model: ContactCreate | ContactUpsert | ContactUpdate,
         max_retries: int | None,
+        idempotency_key: str | None,
     ) -> Contact:
-        """Check a write's fields, send it, and read back the contact."""
+        """Check a write's fields and key, send it, and read back the contact."""
         _check_write(model)
+        check_idempotency_key(idempotency_key)
         response = await self._transport.request(
-            method, path, json_body=unstructure(model), max_retries=max_retries
+            method,
+            path,
+            json_body=unstructure(model),
+            max_retries=max_retries,
+            idempotency_key=idempotency_key,
         )
         return _parse(response, Contact)

@@ -55,7 +55,7 @@ logger = logging.getLogger("billabex_async")
 _COUNTERS = {"create": "created", "update": "updated", "delete": "deleted"}
 
 
-def _op(contacts: ContactsResource, account: str, index: int, write: Write) -> Op:
+def _op(contacts: ContactsResource, account: str, index: int, write: Write, key: str) -> Op:
     change = write.change
     if change.kind == "delete":
         contact_id = change.contact_id
@@ -63,19 +63,28 @@ def _op(contacts: ContactsResource, account: str, index: int, write: Write) -> O
 
         async def delete() -> Contact | None:
             try:
-                await contacts.delete(account, contact_id)
+                await contacts.delete(account, contact_id, idempotency_key=key)
             except NotFoundError:
                 logger.debug("sync: contact %s was already deleted", contact_id)
             return None
 
-        return Op(index, account, write.item, delete, kind="delete", ids=(write.key,))
+        return Op(
+            index, account, write.item, delete, kind="delete", ids=(write.key,), idempotency_key=key
+        )
     item = write.item
 
     async def upsert() -> Contact | None:
-        return await contacts.upsert(account, item)
+        return await contacts.upsert(account, item, idempotency_key=key)
 
     return Op(
-        index, account, item, upsert, emails=write.emails, names=write.names, ids=(write.key,)
+        index,
+        account,
+        item,
+        upsert,
+        emails=write.emails,
+        names=write.names,
+        ids=(write.key,),
+        idempotency_key=key,
     )
 
 
@@ -119,13 +128,22 @@ async def apply_plan(
             assert change.item is not None
             assert change.index is not None
             assert outcome.error is not None
-            failure = BulkFailure(change.index, change.item, outcome.error, plan.account_id)
+            failure = BulkFailure(
+                change.index,
+                change.item,
+                outcome.error,
+                plan.account_id,
+                outcome.op.idempotency_key,
+            )
             result.failed.append(failure)
 
     def identity(_: int, op: Op) -> Op:
         return op
 
-    ops = [_op(contacts, plan.account_id, i, write) for i, write in enumerate(writes)]
+    ops = [
+        _op(contacts, plan.account_id, i, write, report.key_for(i))
+        for i, write in enumerate(writes)
+    ]
     engine: Engine[Op] = Engine(
         ops,
         identity,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 import attrs
 
 from billabex_async.testing._faults import FaultInjector
+from billabex_async.testing._idempotency import IdempotencyStore
 from billabex_async.testing._ratelimit import RateLimiter, Stats
 from billabex_async.testing._store import Store
 
@@ -35,6 +36,11 @@ class RequestRecord:
     request_id: str
     fault: str | None = None
     """The injected fault kind, if any."""
+    idempotency_key: str | None = None
+    """The Idempotency-Key header sent, if any."""
+    replayed: bool = False
+    """Answered by replaying the key's first answer: nothing was applied (even when
+    a fault then dropped the answer)."""
 
 
 @attrs.frozen
@@ -45,14 +51,6 @@ class Token:
     scopes: frozenset[str]
     expires_at: float | None = None
     """Clock time after which it answers 401; None: never expires."""
-
-
-@attrs.define(kw_only=True, eq=False)
-class IdempotentCreate:
-    """A create remembered under its Idempotency-Key: the body and the answer sent."""
-
-    body: object
-    response: bytes
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -72,8 +70,8 @@ class Core:
     max_page_size: int
     default_page_size: int
     log: deque[RequestRecord]
+    idempotency: IdempotencyStore
     tokens: dict[str, Token] = attrs.field(factory=dict)
-    idempotency: dict[tuple[str, str], IdempotentCreate] = attrs.field(factory=dict)
     request_count: int = 0
     token_count: int = 0
 

@@ -19,6 +19,7 @@ from aiohttp.typedefs import Middleware
 
 from billabex_async.testing._core import READ_SCOPES, WRITE_SCOPE, Core, RequestRecord, Token
 from billabex_async.testing._faults import Fault
+from billabex_async.testing._idempotency import IDEMPOTENCY_HEADER, REPLAYED
 from billabex_async.testing._ratelimit import Verdict
 from billabex_async.testing._wire import ApiError, error_body
 
@@ -204,6 +205,8 @@ def make_gate(core: Core) -> Middleware:
                 status=status,
                 request_id=request_id,
                 fault=None if fault is None else fault.kind,
+                idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
+                replayed=request.get(REPLAYED, False),
             )
         )
         if logger.isEnabledFor(logging.DEBUG):

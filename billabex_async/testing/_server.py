@@ -17,6 +17,7 @@ from billabex_async.testing._admin import ContactsAdmin
 from billabex_async.testing._core import WRITE_SCOPE, Core, RequestRecord
 from billabex_async.testing._faults import FaultInjector, FaultKind, Faults, ScriptedFault
 from billabex_async.testing._handlers import build_app
+from billabex_async.testing._idempotency import DEFAULT_IDEMPOTENCY_WINDOW, IdempotencyStore
 from billabex_async.testing._oauth import OAuthServer
 from billabex_async.testing._ratelimit import RateLimiter, Stats
 from billabex_async.testing._store import Store
@@ -60,8 +61,13 @@ class FakeBillabex(ContactsAdmin):
     arrival leaves (on a 429, when the next request would be admitted);
     ``rate_limit=None`` sends no rate-limit headers; ``first`` defaults to 100,
     capped at ``max_page_size``, and a cursor is tied to its account and
-    ``first``; POST honours ``Idempotency-Key`` for the fake's lifetime (same
-    key and body: the original contact, 200; another body: 409).
+    ``first``. Every write honours ``Idempotency-Key`` for
+    ``idempotency_window`` seconds of ``clock``, keys scoped per account: the
+    same key, method, path and body bytes replay the first answer (same
+    status and body, header ``Idempotent-Replayed: true``) and apply nothing;
+    the same key with another request answers 409
+    ``app-core.idempotency.key-reused``. ``idempotency_window=None`` ignores
+    keys, like a server that does not honour them.
     """
 
     def __init__(
@@ -79,6 +85,7 @@ class FakeBillabex(ContactsAdmin):
         foreign_share: float = 0.0,
         log_limit: int | None = 100_000,
         access_token_ttl: float = 3600.0,
+        idempotency_window: float | None = DEFAULT_IDEMPOTENCY_WINDOW,
     ) -> None:
         if latency < 0 or jitter < 0:
             raise ValueError("latency and jitter must be >= 0 seconds")
@@ -102,6 +109,7 @@ class FakeBillabex(ContactsAdmin):
             max_page_size=max_page_size,
             default_page_size=_DEFAULT_PAGE_SIZE,
             log=deque(maxlen=log_limit),
+            idempotency=IdempotencyStore(idempotency_window, clock),
         )
         self._token = self._core.issue_token((WRITE_SCOPE,))
         # The authorization server: one OAuth client registered up front.
