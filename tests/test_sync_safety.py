@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from billabex_async.sync import (
 )
 from billabex_async.testing import FakeBillabex, Matching
 from tests._contacts_double import MemoryContacts, listed
+from tests.test_cli import billabex, write_csv
 
 
 @pytest.fixture
@@ -471,3 +473,19 @@ async def test_a_cancel_during_planning_stops_it() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert 0 < len(seen) < 20_000
+
+
+# -- the CLI inherits the guards -------------------------------------------------------
+
+
+async def test_the_cli_sync_refuses_a_mass_delete_and_sends_nothing(
+    fake: FakeBillabex, tmp_path: Path
+) -> None:
+    fake.seed_contacts(fake.account_id, 20)
+    rows = [[c.full_name, c.language, ""] for c in fake.contacts(fake.account_id)[:2]]
+    source = write_csv(tmp_path / "contacts.csv", ["full_name", "language", "email"], *rows)
+    run = await billabex(fake, "contacts", "sync", fake.account_id, str(source), "--delete-missing")
+    assert run.code == 2, run.err
+    assert "would delete 18 of 20" in run.err
+    assert set(methods(fake)) == {"GET"}
+    assert len(fake.contacts(fake.account_id)) == 20
