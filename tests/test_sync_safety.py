@@ -455,7 +455,7 @@ async def test_planning_lets_other_tasks_run() -> None:
     )
     finished = True
     await other
-    assert plan.desired == len(seen) == 2000
+    assert plan.desired_seen == len(seen) == 2000
     # 4,000 items: at least one hand-back per 256 of them.
     assert ticks >= 4000 // 256
 

@@ -144,7 +144,7 @@ class SyncPlan:
     """Guards refusing this plan: ``apply_plan`` raises ``SyncRefusedError`` if any."""
     allow_empty_account: bool = False
     """Deletes may leave the account with no contact (set by ``plan_sync``)."""
-    desired: int = 0
+    desired_seen: int = 0
     """Desired items read."""
 
     def result(self) -> SyncResult:

@@ -195,7 +195,7 @@ async def plan_sync(
         plan._writes.append(Write(change, item, emails, names, key))
         target.apply(diff)
         matcher.add(key, target.full_name, target.email)
-    plan.desired = index + 1
+    plan.desired_seen = index + 1
     if delete_missing:
         for key, target in known.items():
             if pacer.due():
@@ -215,7 +215,7 @@ async def plan_sync(
             plan._writes.append(Write(change, gone, (target.email,), (target.full_name,), key))
         kinds = [write.change.kind for write in plan._writes]
         plan.refusals = plan_refusals(
-            desired=plan.desired,
+            desired=plan.desired_seen,
             listed=listed,
             deletes=kinds.count("delete"),
             creates=kinds.count("create"),
