@@ -132,6 +132,10 @@ class Contacts(ContactsResource):
         *,
         delete_missing: bool = False,
         dry_run: bool = False,
+        max_deletes: int | None = None,
+        max_delete_share: float | None = None,
+        allow_empty_account: bool = False,
+        delete_after_failures: bool = False,
         concurrency: int = bulk.DEFAULT_CONCURRENCY,
         on_progress: ProgressCallback | None = None,
         result: sync.SyncResult | None = None,
@@ -139,7 +143,9 @@ class Contacts(ContactsResource):
         """Make the account's contacts match ``desired``, writing only what changed.
 
         See ``billabex_async.sync.sync_contacts``; ``result.changes`` lists
-        each planned (``dry_run``) or applied write.
+        each planned (``dry_run``) or applied write. With ``delete_missing``,
+        deletes run last and behind guards (``max_deletes``...): a refused run
+        raises ``errors.SyncRefusedError`` and writes nothing.
         """
         return await sync.sync_contacts(
             self,
@@ -147,6 +153,10 @@ class Contacts(ContactsResource):
             desired,
             delete_missing=delete_missing,
             dry_run=dry_run,
+            max_deletes=max_deletes,
+            max_delete_share=max_delete_share,
+            allow_empty_account=allow_empty_account,
+            delete_after_failures=delete_after_failures,
             concurrency=concurrency,
             on_progress=on_progress,
             result=result,

@@ -4,6 +4,7 @@
 
     BillabexError
     ├── InvalidRequestError (also ValueError)   bad input, caught before sending
+    │   └── SyncRefusedError                    a sync guard refused to delete
     ├── APIConnectionError                      the request got no HTTP answer
     │   ├── APITimeoutError                     ... because a timeout expired
     │   └── OutcomeUnknownError                 ... after a write may have applied
@@ -62,6 +63,7 @@ __all__ = [
     "RateLimitError",
     "RateLimiterUnavailableError",
     "ResponseTooLargeError",
+    "SyncRefusedError",
     "UnexpectedRedirectError",
     "UnprocessableEntityError",
     "WrongEventLoopError",
@@ -85,6 +87,31 @@ class InvalidRequestError(BillabexError, ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class SyncRefusedError(InvalidRequestError):
+    """A sync guard refused the run; nothing was written (no upsert, no delete).
+
+    ``guard`` names it: ``"empty_desired"`` (delete_missing with no desired
+    item), ``"max_deletes"`` (more deletes than allowed) or ``"empty_account"``
+    (the account would be left with no contact). ``count`` and ``limit`` are
+    the deletes planned and allowed; ``field`` is the keyword that overrides
+    the guard (None when none does). The message names all three.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        guard: str,
+        field: str | None = None,
+        count: int | None = None,
+        limit: int | None = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.guard = guard
+        self.count = count
+        self.limit = limit
 
 
 class APIResponseValidationError(BillabexError):

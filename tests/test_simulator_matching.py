@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from billabex_async.testing import FakeBillabex
+from billabex_async.testing import FakeBillabex, Matching
 
 API = "/api/public/v1"
 
@@ -176,3 +176,92 @@ async def test_matching_in_a_large_account(
     status, _ = await upsert(session, fake, "Zz Completely Unrelated Name")
     assert status == 201
     assert len(fake.contacts(fake.account_id)) == 10_001
+
+
+# -- matching variants: servers that match differently from the documented reading
+
+
+async def test_casefold_matching_folds_sharp_s_where_lower_does_not(
+    session: aiohttp.ClientSession,
+) -> None:
+    async with FakeBillabex(rate_limit=None) as documented:
+        documented.add_contact(documented.account_id, full_name="Hans Groß")
+        assert (await upsert(session, documented, "HANS GROSS"))[0] == 201
+    async with FakeBillabex(rate_limit=None, matching=Matching(fold="casefold")) as folding:
+        hans = folding.add_contact(folding.account_id, full_name="Hans Groß")
+        status, body = await upsert(session, folding, "HANS GROSS")
+        assert (status, body["id"]) == (200, str(hans.id))
+        assert [c.full_name for c in folding.contacts(folding.account_id)] == ["HANS GROSS"]
+
+
+async def test_ties_can_go_to_the_newest_contact(
+    fake: FakeBillabex, session: aiohttp.ClientSession
+) -> None:
+    fake.matching = Matching(ties="newest")
+    fake.add_contact(fake.account_id, full_name="Maria Garcia Lopez", email="a@example.org")
+    newest = fake.add_contact(fake.account_id, full_name="Maria Garcia Lopes")
+    _, body = await upsert(session, fake, "Maria Garcia Lopee")  # distance 1 from both
+    assert body["id"] == str(newest.id)
+
+
+async def test_duplicate_emails_follow_the_tie_rule(
+    fake: FakeBillabex, session: aiohttp.ClientSession
+) -> None:
+    oldest = fake.add_contact(fake.account_id, full_name="Ann Old", email="dup@example.org")
+    newest = fake.add_contact(fake.account_id, full_name="Ann New", email="DUP@example.org")
+    assert (await upsert(session, fake, "X", "dup@example.org"))[1]["id"] == str(oldest.id)
+    fake.matching = Matching(ties="newest")
+    assert (await upsert(session, fake, "Y", "dup@example.org"))[1]["id"] == str(newest.id)
+
+
+async def test_any_qualifying_name_when_the_closest_need_not_win(
+    fake: FakeBillabex, session: aiohttp.ClientSession
+) -> None:
+    farther = fake.add_contact(fake.account_id, full_name="Jonathan Smythe")  # distance 2
+    closest = fake.add_contact(fake.account_id, full_name="Jonathan Smyth")  # distance 1
+    assert (await upsert(session, fake, "Jonathan Smith"))[1]["id"] == str(closest.id)
+    fake.matching = Matching(closest=False)
+    # The closest is now named exactly "Jonathan Smith"; the oldest qualifying wins anyway.
+    assert (await upsert(session, fake, "Jonathan Smith"))[1]["id"] == str(farther.id)
+
+
+@pytest.mark.parametrize(
+    ("matching", "sent", "matches"),
+    [
+        (Matching(), "Jonatan Smithrs", True),  # distance 2 of "Jonathan Smithers"
+        (Matching(max_distance=1), "Jonatan Smithrs", False),  # stricter
+        (Matching(max_distance=3, share=0.25), "Jonatan Smthrs", True),  # looser: 3 edits
+        (Matching(share=0.0), "jonathan smithers", True),  # exact only, case still ignored
+        (Matching(share=0.0), "Jonathan Smithrs", False),
+    ],
+)
+async def test_the_distance_bound_is_configurable(
+    fake: FakeBillabex,
+    session: aiohttp.ClientSession,
+    matching: Matching,
+    sent: str,
+    matches: bool,
+) -> None:
+    fake.matching = matching
+    contact = fake.add_contact(fake.account_id, full_name="Jonathan Smithers")
+    status, body = await upsert(session, fake, sent)
+    assert (status == 200, body["id"] == str(contact.id)) == (matches, matches)
+
+
+async def test_changing_the_rules_keeps_existing_contacts_matchable(
+    fake: FakeBillabex, session: aiohttp.ClientSession
+) -> None:
+    first = fake.add_contact(fake.account_id, full_name="Grace Hopper", email="g@navy.mil")
+    fake.matching = Matching(fold="casefold", ties="newest")
+    assert fake.matching == Matching(fold="casefold", ties="newest")
+    assert (await upsert(session, fake, "Someone", "G@NAVY.MIL"))[1]["id"] == str(first.id)
+    fake.matching = Matching()
+    assert fake.matching.documented
+    assert (await upsert(session, fake, "someone"))[1]["id"] == str(first.id)
+
+
+def test_invalid_rules_are_refused() -> None:
+    with pytest.raises(ValueError, match="max_distance"):
+        Matching(max_distance=-1)
+    with pytest.raises(ValueError, match="share"):
+        Matching(share=1.5)

@@ -135,8 +135,10 @@ async def test_a_failed_upsert_is_reported_with_the_desired_index(
 async def test_a_contact_deleted_meanwhile_counts_as_deleted(
     fake: FakeBillabex, client: BillabexClient
 ) -> None:
+    fake.add_contact(fake.account_id, full_name="Stay Put")
     gone = fake.add_contact(fake.account_id, full_name="Gone Girl")
-    plan = await plan_sync(client.contacts, fake.account_id, [], delete_missing=True)
+    desired = [upsert("Stay Put")]
+    plan = await plan_sync(client.contacts, fake.account_id, desired, delete_missing=True)
     fake.remove_contact(fake.account_id, gone.id)  # someone else deleted it first
     result = await apply_plan(client.contacts, plan)
     assert result.deleted == 1

@@ -65,6 +65,8 @@ async def contract(client: BillabexClient, account: str, contact: UUID) -> None:
     result = await client.contacts.sync(account, items, delete_missing=False, dry_run=False)
     assert_type(result, SyncResult)
     assert_type(result.created + result.updated + result.unchanged + result.deleted, int)
+    result = await client.contacts.sync(account, items, delete_missing=True, max_deletes=90)
+    assert_type(result.kept + result.deletes_skipped, int)
 
 
 def idempotent_switch() -> None:

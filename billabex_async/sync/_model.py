@@ -11,10 +11,25 @@ from billabex_async.bulk import BulkFailure
 from billabex_async.errors import BillabexError
 from billabex_async.models import ContactUpsert
 
-__all__ = ["FIELDS", "ChangeKind", "ChangeStatus", "SyncChange", "SyncPlan", "SyncResult", "Write"]
+__all__ = [
+    "FIELDS",
+    "ChangeKind",
+    "ChangeStatus",
+    "GuardName",
+    "GuardRefusal",
+    "SyncChange",
+    "SyncPlan",
+    "SyncResult",
+    "Write",
+]
 
 ChangeKind = Literal["create", "update", "delete"]
-ChangeStatus = Literal["planned", "applied", "failed", "not_attempted", "skipped"]
+ChangeStatus = Literal[
+    "planned", "applied", "failed", "not_attempted", "skipped", "kept", "withheld"
+]
+"""``kept``: a delete not sent because an upsert of the run returned that contact;
+``withheld``: a delete not sent because a write failed or a guard held it back."""
+GuardName = Literal["empty_desired", "max_deletes", "empty_account"]
 
 # Fields an upsert may carry, in the order changes show them.
 FIELDS = ("full_name", "language", "email", "role", "notes", "is_primary")
@@ -37,7 +52,22 @@ class SyncChange:
     status: ChangeStatus = "planned"
     error: BaseException | None = None
     reason: str | None = None
-    """Why a change was skipped (the record is read-only: it would answer 403)."""
+    """Why a change was not sent: skipped (read-only, it would answer 403), kept or withheld."""
+
+
+@attrs.frozen
+class GuardRefusal:
+    """A guard that refuses this sync: a real run raises ``SyncRefusedError`` with it."""
+
+    guard: GuardName
+    message: str
+    """Says what would be deleted, the limit, and the keyword that overrides it."""
+    override: str | None
+    """The keyword argument that lifts the guard; None when nothing does."""
+    count: int | None = None
+    """Deletes planned."""
+    limit: int | None = None
+    """Deletes allowed."""
 
 
 @attrs.define
@@ -49,6 +79,13 @@ class SyncResult:
     lists every write with its status, ``skipped`` counts the changes not sent
     because the record is read-only. ``error``, ``cancelled`` and
     ``not_attempted`` work as in ``BulkReport``.
+
+    Deletes run only after every upsert settled: ``kept`` counts the planned
+    deletes not sent because an upsert of this run returned that contact (the
+    server matched it to a desired item); ``deletes_skipped`` the deletes held
+    back, ``deletes_skipped_reason`` why (a write failed or was not sent, the
+    run stopped, or the account would be left empty). ``refusals`` lists the
+    guards that refuse the run: a dry run reports them, a real run raises.
     """
 
     created: int = 0
@@ -65,16 +102,22 @@ class SyncResult:
     not_attempted: int = 0
     error: BillabexError | None = None
     cancelled: bool = False
+    kept: int = 0
+    deletes_skipped: int = 0
+    deletes_skipped_reason: str | None = None
+    refusals: list[GuardRefusal] = attrs.field(factory=list)
 
     @property
     def ok(self) -> bool:
-        """Everything planned was applied (or, in a dry run, planned)."""
+        """Everything planned was applied (or, in a dry run, planned and no guard refuses)."""
         return (
             not self.failed
             and not self.failed_deletes
             and self.error is None
             and not self.cancelled
             and self.not_attempted == 0
+            and self.deletes_skipped == 0
+            and not self.refusals
         )
 
 
@@ -97,11 +140,18 @@ class SyncPlan:
     unchanged: int
     listed: int
     _writes: list[Write] = attrs.field(factory=list, repr=False, alias="_writes")
+    refusals: list[GuardRefusal] = attrs.field(factory=list)
+    """Guards refusing this plan: ``apply_plan`` raises ``SyncRefusedError`` if any."""
+    allow_empty_account: bool = False
+    """Deletes may leave the account with no contact (set by ``plan_sync``)."""
+    desired_seen: int = 0
+    """Desired items read."""
 
     def result(self) -> SyncResult:
-        """The plan as a dry-run result: planned counts, nothing sent."""
+        """The plan as a dry-run result: planned counts and refusals, nothing sent."""
         result = SyncResult(unchanged=self.unchanged, listed=self.listed, dry_run=True)
         result.changes = self.changes
+        result.refusals = list(self.refusals)
         for change in self.changes:
             if change.status == "skipped":
                 result.skipped += 1

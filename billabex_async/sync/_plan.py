@@ -3,12 +3,15 @@
 The planner lists the account, indexes it in a ``Matcher`` (the matching
 module the simulator uses too), then walks the desired items as successive
 upserts would land: by email, then fuzzy name, against the listed contacts
-and the ones earlier items create or rename.
+and the ones earlier items create or rename. It hands the event loop back
+regularly (``Pacer``): a cancel stops it promptly and the loop keeps serving.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import TypeVar
 from uuid import UUID
@@ -19,15 +22,43 @@ from billabex_async.bulk._engine import account_key
 from billabex_async.errors import InvalidRequestError
 from billabex_async.models import Contact, ContactUpsert
 from billabex_async.resources import ContactsResource
+from billabex_async.sync._guards import check_delete_limits, plan_refusals
 from billabex_async.sync._model import FIELDS, ChangeKind, SyncChange, SyncPlan, Write
 
-__all__ = ["LIST_PAGE_SIZE", "plan_sync"]
+__all__ = ["LIST_PAGE_SIZE", "YIELD_AFTER", "YIELD_EVERY", "Pacer", "plan_sync"]
 
 logger = logging.getLogger("billabex_async")
 
 T = TypeVar("T")
 
 LIST_PAGE_SIZE = 100
+
+YIELD_EVERY = 256
+"""Items the planner handles at most between two hand-backs to the event loop..."""
+YIELD_AFTER = 0.005
+"""... and seconds at most: a slow match (a large account) must not hold the loop either."""
+
+
+class Pacer:
+    """Says when a long CPU-bound loop should hand the event loop back.
+
+    ``if pacer.due(): await asyncio.sleep(0)`` once per item: true every
+    ``YIELD_EVERY`` items or ``YIELD_AFTER`` seconds, whichever comes first.
+    """
+
+    __slots__ = ("_count", "_deadline")
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._deadline = time.perf_counter() + YIELD_AFTER
+
+    def due(self) -> bool:
+        self._count += 1
+        if self._count < YIELD_EVERY and time.perf_counter() < self._deadline:
+            return False
+        self._count = 0
+        self._deadline = time.perf_counter() + YIELD_AFTER
+        return True
 
 
 class Known:
@@ -95,6 +126,9 @@ async def plan_sync(
     desired: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
     *,
     delete_missing: bool = False,
+    max_deletes: int | None = None,
+    max_delete_share: float | None = None,
+    allow_empty_account: bool = False,
     on_listed: Callable[[int], None] | None = None,
 ) -> SyncPlan:
     """List the account and plan the writes that make it match ``desired``; sends no write.
@@ -102,23 +136,32 @@ async def plan_sync(
     Desired items are matched as successive upserts would be: by email, then
     fuzzy name, against the current contacts and the ones earlier items
     create or rename. ``on_listed(n)`` reports the listing's progress.
-    Raises ``InvalidRequestError`` if an item is not a ``ContactUpsert``.
+    With ``delete_missing``, ``plan.refusals`` lists the guards the plan trips
+    (see ``sync_contacts`` for them and their overrides); ``apply_plan``
+    refuses such a plan. Raises ``InvalidRequestError`` if an item is not a
+    ``ContactUpsert`` or a limit is invalid (the latter before listing).
     """
+    check_delete_limits(max_deletes, max_delete_share)
     account = account_key(account_id)
     matcher: Matcher[str] = Matcher()
     known: dict[str, Known] = {}
+    pacer = Pacer()
     async for contact in contacts.iterate(account, page_size=LIST_PAGE_SIZE):
         key = str(contact.id)
         known[key] = Known.listed_contact(contact)
         matcher.add(key, contact.full_name, known[key].email)
         if on_listed is not None:
             on_listed(len(known))
+        if pacer.due():
+            await asyncio.sleep(0)
     listed = len(known)
-    plan = SyncPlan(account, [], 0, listed)
+    plan = SyncPlan(account, [], 0, listed, allow_empty_account=allow_empty_account)
     matched: set[str] = set()
     index = -1
     async for item in each(desired):
         index += 1
+        if pacer.due():
+            await asyncio.sleep(0)
         if not isinstance(item, ContactUpsert):
             raise InvalidRequestError(
                 f"desired item {index} is a {type(item).__name__}, not a ContactUpsert"
@@ -152,8 +195,11 @@ async def plan_sync(
         plan._writes.append(Write(change, item, emails, names, key))
         target.apply(diff)
         matcher.add(key, target.full_name, target.email)
+    plan.desired_seen = index + 1
     if delete_missing:
         for key, target in known.items():
+            if pacer.due():
+                await asyncio.sleep(0)
             if not target.listed or key in matched:
                 continue
             change = SyncChange("delete", target.full_name, target.contact_id)
@@ -167,6 +213,16 @@ async def plan_sync(
                 email=target.email,
             )
             plan._writes.append(Write(change, gone, (target.email,), (target.full_name,), key))
+        kinds = [write.change.kind for write in plan._writes]
+        plan.refusals = plan_refusals(
+            desired=plan.desired_seen,
+            listed=listed,
+            deletes=kinds.count("delete"),
+            creates=kinds.count("create"),
+            max_deletes=max_deletes,
+            max_delete_share=max_delete_share,
+            allow_empty_account=allow_empty_account,
+        )
     logger.info(
         "sync %s: %d listed, %d writes planned, %d unchanged",
         account, listed, len(plan._writes), plan.unchanged,

@@ -7,6 +7,15 @@ SDK is tested against an independent implementation of the wire format.
 from billabex_async.testing._core import RequestRecord
 from billabex_async.testing._faults import FaultKind, Faults, ScriptedFault
 from billabex_async.testing._ratelimit import Stats
+from billabex_async.testing._rules import Matching
 from billabex_async.testing._server import FakeBillabex
 
-__all__ = ["FakeBillabex", "FaultKind", "Faults", "RequestRecord", "ScriptedFault", "Stats"]
+__all__ = [
+    "FakeBillabex",
+    "FaultKind",
+    "Faults",
+    "Matching",
+    "RequestRecord",
+    "ScriptedFault",
+    "Stats",
+]

@@ -20,6 +20,7 @@ from billabex_async.testing._handlers import build_app
 from billabex_async.testing._idempotency import DEFAULT_IDEMPOTENCY_WINDOW, IdempotencyStore
 from billabex_async.testing._oauth import OAuthServer
 from billabex_async.testing._ratelimit import RateLimiter, Stats
+from billabex_async.testing._rules import Matching
 from billabex_async.testing._store import Store
 
 __all__ = ["FakeBillabex"]
@@ -55,6 +56,9 @@ class FakeBillabex(ContactsAdmin):
     publishes its RFC 8414 metadata and registers clients (RFC 7591, ``POST
     /api/oauth/register``), so ``billabex login`` works with no client id;
     ``fake.oauth.publish_metadata = False`` hides the metadata.
+    ``matching`` (a ``Matching``; default: the documented rules) plays a server
+    whose upsert matching differs from the SDK's prediction; ``fake.matching``
+    can be changed at any time.
 
     Where the API reference is silent, the simulator assumes: a 429 counts in
     the window (it "burns budget"); X-RateLimit-Reset is when the oldest
@@ -86,6 +90,7 @@ class FakeBillabex(ContactsAdmin):
         log_limit: int | None = 100_000,
         access_token_ttl: float = 3600.0,
         idempotency_window: float | None = DEFAULT_IDEMPOTENCY_WINDOW,
+        matching: Matching | None = None,
     ) -> None:
         if latency < 0 or jitter < 0:
             raise ValueError("latency and jitter must be >= 0 seconds")
@@ -97,7 +102,7 @@ class FakeBillabex(ContactsAdmin):
         ids = random.Random(None if seed is None else f"ids-{seed}")
         stats = Stats(arrivals=deque(maxlen=log_limit), rejected=deque(maxlen=log_limit))
         self._core = Core(
-            store=Store(ids),
+            store=Store(ids, matching),
             limiter=RateLimiter(rate_limit, stats=stats, foreign_share=foreign_share),
             injector=FaultInjector(faults or Faults(), rng),
             stats=stats,
@@ -212,6 +217,15 @@ class FakeBillabex(ContactsAdmin):
         stats.requests = stats.rate_limited = stats.max_in_window = stats.foreign = 0
         stats.arrivals.clear()
         stats.rejected.clear()
+
+    @property
+    def matching(self) -> Matching:
+        """The upsert matching rules in force (assign to change them; contacts are re-indexed)."""
+        return self._core.store.matching
+
+    @matching.setter
+    def matching(self, matching: Matching) -> None:
+        self._core.store.matching = matching
 
     @property
     def requests(self) -> list[RequestRecord]:

@@ -7,8 +7,9 @@ import random
 import uuid
 
 from billabex_async._generated.models import Contact, ContactUpdate, EmailInfo, EmailStatus
-from billabex_async._matching import Matcher, normalize_email
+from billabex_async._matching import normalize_email
 from billabex_async._types import UNSET
+from billabex_async.testing._rules import ContactIndex, Matching
 from billabex_async.testing._wire import dumps
 
 __all__ = ["Account", "Record", "Store"]
@@ -91,15 +92,23 @@ class Account:
 
     __slots__ = ("by_id", "by_seq", "id", "matcher", "seqs")
 
-    def __init__(self, account_id: str) -> None:
+    def __init__(self, account_id: str, matching: Matching) -> None:
         self.id = account_id
         self.by_id: dict[str, Record] = {}
         # Sorted creation sequence numbers of live contacts: a cursor seek is a
         # bisect here, never a scan from the start.
         self.seqs: list[int] = []
         self.by_seq: dict[int, Record] = {}
-        # The upsert rules (email, then fuzzy name), shared with contacts.sync.
-        self.matcher: Matcher[str] = Matcher()
+        # The upsert rules (email, then fuzzy name); by default the ones
+        # contacts.sync predicts with.
+        self.matcher: ContactIndex = matching.index()
+
+    def rematch(self, matching: Matching) -> None:
+        """Index every contact again under other rules, oldest first (ages are kept)."""
+        self.matcher = matching.index()
+        for seq in self.seqs:
+            record = self.by_seq[seq]
+            self.matcher.add(record.id, record.full_name, record.email)
 
     def page(self, after_seq: int, first: int) -> list[Record]:
         """Up to ``first`` contacts created after ``after_seq``, oldest first."""
@@ -110,17 +119,29 @@ class Account:
 class Store:
     """Every account of one simulator; ids come from a seedable generator."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, matching: Matching | None = None) -> None:
         self._rng = rng
         self._seq = 0
         self.accounts: dict[str, Account] = {}
+        self._matching = Matching() if matching is None else matching
+
+    @property
+    def matching(self) -> Matching:
+        """The upsert matching rules of every account."""
+        return self._matching
+
+    @matching.setter
+    def matching(self, matching: Matching) -> None:
+        self._matching = matching
+        for account in self.accounts.values():
+            account.rematch(matching)
 
     def new_id(self) -> str:
         """A fresh UUID4 string, reproducible when the simulator is seeded."""
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
     def create_account(self) -> Account:
-        account = Account(self.new_id())
+        account = Account(self.new_id(), self._matching)
         self.accounts[account.id] = account
         return account
 
