@@ -175,11 +175,15 @@ def summary_table(result: SyncResult, counter: RequestCounter, elapsed: float) -
         (f"{verb}updated", result.updated),
         ("unchanged", result.unchanged),
         (f"{verb}deleted", result.deleted),
+        ("kept (an upsert matched it)", result.kept),
+        ("deletes withheld", result.deletes_skipped),
         ("skipped (read-only)", result.skipped),
         ("failed", failed),
         ("not attempted", result.not_attempted),
     ]
     for label, value in lines:
+        if label.startswith(("kept", "deletes withheld")) and not value:
+            continue  # only when the delete phase had something to say
         style = "red" if label in ("failed", "not attempted") and value else None
         table.add_row(label, str(value), style=style)
     table.add_row("requests sent", str(counter.requests))

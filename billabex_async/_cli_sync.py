@@ -42,6 +42,25 @@ class SyncOptions:
     failures_path: Path
     assume_yes: bool
     """``--yes``: delete without asking."""
+    max_deletes: int | None = None
+    max_delete_share: float | None = None
+    allow_empty_account: bool = False
+    delete_after_failures: bool = False
+
+
+# The library's refusals name its keywords; the command line has flags.
+_FLAGS = {
+    "max_deletes=": "--max-deletes ",
+    "allow_empty_account=True": "--allow-empty-account",
+    "delete_after_failures=True": "--delete-after-failures",
+}
+
+
+def refusal_text(message: str) -> str:
+    """A guard's message, with the keyword that lifts it spelled as the CLI flag."""
+    for keyword, flag in _FLAGS.items():
+        message = message.replace(keyword, flag)
+    return message
 
 
 async def _consented(plan: SyncPlan, rows: Rows, options: SyncOptions) -> bool:
@@ -67,8 +86,20 @@ async def run_sync(settings: Settings, account: str, rows: Rows, options: SyncOp
                     account,
                     desired,
                     delete_missing=options.delete_missing,
+                    max_deletes=options.max_deletes,
+                    max_delete_share=options.max_delete_share,
+                    allow_empty_account=options.allow_empty_account,
                     on_listed=progress.listed,
                 )
+                if plan.refusals and not options.dry_run:
+                    # Refused before the question: nothing to consent to.
+                    for refusal in plan.refusals:
+                        err.print(
+                            f"refused: {refusal_text(refusal.message)}; nothing was sent",
+                            markup=False,
+                            soft_wrap=True,
+                        )
+                    return EXIT_USAGE
                 if options.dry_run:
                     result = plan.result()
                 else:
@@ -93,6 +124,7 @@ async def run_sync(settings: Settings, account: str, rows: Rows, options: SyncOp
                         concurrency=options.concurrency,
                         on_progress=progress.update,
                         result=result,
+                        delete_after_failures=options.delete_after_failures,
                     )
     except asyncio.CancelledError:
         # Ctrl-C, anywhere up to the session's close: the result holds what was
@@ -106,6 +138,17 @@ async def run_sync(settings: Settings, account: str, rows: Rows, options: SyncOp
         if options.dry_run and result.changes:
             out.print(changes_table(result.changes, title="Planned changes"))
         out.print(summary_table(result, counter, elapsed))
+        for refusal in result.refusals:  # a dry run's: what the real run would refuse
+            err.print(
+                f"would refuse: {refusal_text(refusal.message)}", markup=False, soft_wrap=True
+            )
+        if result.deletes_skipped:
+            reason = refusal_text(result.deletes_skipped_reason or "")
+            err.print(
+                f"{result.deletes_skipped} delete(s) not sent: {reason}",
+                markup=False,
+                soft_wrap=True,
+            )
         if result.error is not None:
             err.print(f"[red]stopped early:[/] {result.error}", highlight=False)
         saved = _report_failures(rows, result, options.failures_path) if wrote else True

@@ -197,6 +197,26 @@ def delete_cmd(settings: Settings, account: str, contact_id: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Only show what would change (reads only).")
 @click.option("--delete-missing", is_flag=True, help="Delete contacts the file does not list.")
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking (needed without a TTY).")
+@click.option(
+    "--max-deletes",
+    type=click.IntRange(0),
+    help="The most contacts this run may delete (default: 5 or 10% of the account).",
+)
+@click.option(
+    "--max-delete-share",
+    type=click.FloatRange(0.0, 1.0),
+    help="The largest share of the listed contacts this run may delete (0 to 1).",
+)
+@click.option(
+    "--allow-empty-account",
+    is_flag=True,
+    help="Allow deleting every contact of the account (pauses its dunning follow-ups).",
+)
+@click.option(
+    "--delete-after-failures",
+    is_flag=True,
+    help="Still delete after some rows failed (never after the run stopped early).",
+)
 @click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
 @click.option(
     "--failures-file",
@@ -211,6 +231,10 @@ def sync_cmd(
     dry_run: bool,
     delete_missing: bool,
     yes: bool,
+    max_deletes: int | None,
+    max_delete_share: float | None,
+    allow_empty_account: bool,
+    delete_after_failures: bool,
     concurrency: int,
     failures_file: Path | None,
 ) -> None:
@@ -218,7 +242,9 @@ def sync_cmd(
 
     Columns/keys: full_name (or fullName), language, email; optional role,
     notes, is_primary. Only new and changed contacts are written. With
-    --delete-missing the planned deletes are shown and confirmed first.
+    --delete-missing the planned deletes are shown and confirmed first, and
+    the guards refuse a run that would delete more than --max-deletes, or
+    every contact of the account, before anything is written.
     """
     try:
         rows = read_rows(file)
@@ -238,7 +264,17 @@ def sync_cmd(
     if refusal is not None:
         err.print(f"[red]{refusal}[/]; nothing was sent", highlight=False, soft_wrap=True)
         sys.exit(EXIT_USAGE)
-    options = SyncOptions(dry_run, delete_missing, concurrency, target, assume_yes=yes)
+    options = SyncOptions(
+        dry_run,
+        delete_missing,
+        concurrency,
+        target,
+        assume_yes=yes,
+        max_deletes=max_deletes,
+        max_delete_share=max_delete_share,
+        allow_empty_account=allow_empty_account,
+        delete_after_failures=delete_after_failures,
+    )
     with api_errors():
         run_async(lambda: run_sync(settings, account, rows, options))
 

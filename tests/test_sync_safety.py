@@ -492,3 +492,25 @@ async def test_the_cli_sync_refuses_a_mass_delete_and_sends_nothing(
     assert "would delete 18 of 20" in run.err
     assert set(methods(fake)) == {"GET"}
     assert len(fake.contacts(fake.account_id)) == 20
+
+
+async def test_the_cli_names_its_flag_and_max_deletes_lifts_the_guard(
+    fake: FakeBillabex, tmp_path: Path
+) -> None:
+    fake.seed_contacts(fake.account_id, 20)
+    rows = [[c.full_name, c.language, ""] for c in fake.contacts(fake.account_id)[:2]]
+    source = write_csv(tmp_path / "contacts.csv", ["full_name", "language", "email"], *rows)
+    sync = ("contacts", "sync", fake.account_id, str(source), "--delete-missing")
+    dry = await billabex(fake, *sync, "--dry-run")
+    assert dry.code == 1, dry.err  # the real run would be refused
+    assert "would refuse:" in dry.err
+    assert "pass --max-deletes 18 (or more)" in dry.err
+    refused = await billabex(fake, *sync, "--yes", "--max-deletes", "17")
+    assert refused.code == 2, refused.err
+    assert "limit of 17 (max_deletes=17)" not in refused.err  # flags, not keywords
+    assert "pass --max-deletes 18" in refused.err
+    assert len(fake.contacts(fake.account_id)) == 20
+    assert set(methods(fake)) == {"GET"}
+    done = await billabex(fake, *sync, "--yes", "--max-deletes", "18")
+    assert done.code == 0, done.err
+    assert {c.full_name for c in fake.contacts(fake.account_id)} == {r[0] for r in rows}
