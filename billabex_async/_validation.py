@@ -201,15 +201,15 @@ _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 def check_token(value: object, *, source: str = "token") -> str:
     """The bearer token to send: surrounding whitespace stripped, then visible ASCII only.
 
-    Whitespace around a token is a copy-paste accident (a file or variable
-    ending in a newline), so it is dropped; anything inside that a header
+    Whitespace (or a byte-order mark) around a token is a copy-paste accident
+    (a file or variable ending in a newline), so it is dropped; anything inside that a header
     cannot carry is refused. Messages never show the token.
     """
     if not isinstance(value, str):
         raise InvalidRequestError(
             f"{source} must be a string, got {type(value).__name__}", field="token"
         )
-    token = value.strip()
+    token = value.strip().strip("\ufeff").strip()  # a byte-order mark: a file read as utf-8
     if not token:
         raise InvalidRequestError(f"{source} is empty", field="token")
     if found := _NOT_VISIBLE_ASCII.search(token):
