@@ -4,9 +4,13 @@ from billabex_async.auth._keyring import KeyringTokenStore
 from billabex_async.auth._login import login
 from billabex_async.auth._oauth import (
     DEFAULT_SCOPE,
+    REFRESH_FRACTION,
     REFRESH_MARGIN,
     InvalidGrantError,
+    LoginTimeoutError,
     OAuthError,
+    OAuthRedirectError,
+    OAuthResponseError,
     OAuthTokenProvider,
     PKCEPair,
     authorization_url,
@@ -24,12 +28,16 @@ from billabex_async.auth._store import (
 
 __all__ = [
     "DEFAULT_SCOPE",
+    "REFRESH_FRACTION",
     "REFRESH_MARGIN",
     "Credentials",
     "FileTokenStore",
     "InvalidGrantError",
     "KeyringTokenStore",
+    "LoginTimeoutError",
     "OAuthError",
+    "OAuthRedirectError",
+    "OAuthResponseError",
     "OAuthTokenProvider",
     "PKCEPair",
     "TokenSet",

@@ -10,9 +10,10 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import web
 
+from billabex_async.auth._endpoint import TOKEN_PATH, endpoint_url
+from billabex_async.auth._errors import LoginTimeoutError, OAuthError
 from billabex_async.auth._oauth import (
     DEFAULT_SCOPE,
-    OAuthError,
     authorization_url,
     exchange_code,
     generate_pkce,
@@ -48,9 +49,13 @@ async def login(
     Listens on ``127.0.0.1:port`` (0 = any free port) for the redirect, calls
     ``open_browser(url)`` with the authorization URL (``webbrowser.open``, or
     print it), checks ``state``, then exchanges the code. Raises
-    ``OAuthError`` on a denied consent, a wrong state or a refused exchange,
-    and ``TimeoutError`` when nobody answers within ``approval_timeout`` seconds.
+    ``InvalidRequestError`` before anything starts if ``base_url`` is not
+    https (or http to loopback), ``OAuthError`` on a denied consent, a wrong
+    state or a refused exchange, and ``LoginTimeoutError`` (an ``OAuthError``
+    and a ``TimeoutError``) when nobody answers within ``approval_timeout``
+    seconds.
     """
+    endpoint_url(base_url, TOKEN_PATH)  # the code and secret will go there: check it first
     pkce = generate_pkce()
     state = secrets.token_urlsafe(24)
     loop = asyncio.get_running_loop()
@@ -114,7 +119,12 @@ async def login(
             scope=scope,
         )
         open_browser(url)
-        code = await asyncio.wait_for(result, approval_timeout)
+        try:
+            code = await asyncio.wait_for(result, approval_timeout)
+        except TimeoutError:
+            raise LoginTimeoutError(
+                f"nobody approved the login within {approval_timeout:.0f}s: run it again"
+            ) from None
     finally:
         await runner.cleanup()
     tokens = await exchange_code(
