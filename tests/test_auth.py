@@ -247,6 +247,9 @@ def test_the_keyring_store_round_trips() -> None:
         store.clear()
         store.clear()
         assert store.load() is None
+        backend.set_password("billabex-async", "work", "{not json")
+        with pytest.raises(errors.AuthRefreshError, match="billabex login"):
+            store.load()
     finally:
         keyring.set_keyring(previous)
 
