@@ -146,7 +146,8 @@ def check_email(value: object, field: str = "email") -> None:
         raise _fail(field, "has surrounding whitespace (strip it before sending)", value)
     if found := _FORMAT_OR_SPACE.search(value):
         where = found.start()
-        raise _fail(field, f"has the invisible character U+{ord(found[0]):04X} at {where}", value)
+        problem = f"has a space or invisible character (U+{ord(found[0]):04X}) at {where}"
+        raise _fail(field, problem, value)
     if not _EMAIL.fullmatch(value):
         raise _fail(field, "is not a valid email address", value)
 
