@@ -4,7 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install codegen codegen-check lint format typecheck test check demo bench bench-simulator bench-redis serve clean
+VENV_LOWEST := .venv-lowest
+LOWEST_STAMP := $(VENV_LOWEST)/.installed
+
+.PHONY: install codegen codegen-check lint format typecheck test test-lowest check demo bench bench-simulator bench-redis serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +39,21 @@ test: $(STAMP)
 
 check: codegen-check lint typecheck test
 
+# The suite on the oldest versions pyproject.toml allows for every runtime
+# dependency (and the redis extra), dev tools at their usual versions: proves
+# the floors. A separate venv, rebuilt when pyproject.toml changes.
+$(LOWEST_STAMP): pyproject.toml .ci/floors.py
+	rm -rf $(VENV_LOWEST)
+	$(PYTHON) -m venv $(VENV_LOWEST)
+	$(VENV_LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(PYTHON) .ci/floors.py > $(VENV_LOWEST)/floors.txt
+	$(VENV_LOWEST)/bin/python -m pip install --quiet -c $(VENV_LOWEST)/floors.txt -e '.[dev,redis]'
+	touch $(LOWEST_STAMP)
+
+test-lowest: $(LOWEST_STAMP)
+	$(VENV_LOWEST)/bin/python .ci/floors.py --check
+	$(VENV_LOWEST)/bin/python -m pytest -p no:cacheprovider
+
 # Starts the embedded simulator, syncs 2,000 generated contacts through the
 # CLI (compressed rate-limit window), then re-syncs with 1 % changed.
 demo: $(STAMP)
@@ -63,4 +81,4 @@ serve: $(STAMP)
 	$(PY) -m billabex_async.testing --port 8080 --seed-contacts 100
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_LOWEST) .mypy_cache .pytest_cache .ruff_cache

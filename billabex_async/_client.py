@@ -23,6 +23,7 @@ from billabex_async._http._body import DEFAULT_MAX_RESPONSE_BYTES
 from billabex_async._http._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER
 from billabex_async._http._session import Sessions, timeouts
 from billabex_async._types import RateLimit
+from billabex_async._validation import check_base_url
 from billabex_async._version import __version__
 from billabex_async.errors import InvalidRequestError
 from billabex_async.models import ContactUpsert
@@ -37,19 +38,14 @@ DEFAULT_BASE_URL = "https://next.billabex.com"
 API_PREFIX = "api/public/v1"
 DEFAULT_TIMEOUT = 30.0  # seconds per attempt; aiohttp's own default is no limit at all
 DEFAULT_CONNECT_TIMEOUT = 10.0
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 ProgressCallback = Callable[[int, int | None], None]
 
 
 def _api_url(base_url: str) -> URL:
-    url = URL(base_url.rstrip("/"))
-    if url.scheme not in ("https", "http") or not url.host:
-        raise InvalidRequestError(f"base_url must be an http(s) URL, got {base_url!r}")
-    if url.scheme == "http" and url.host not in _LOOPBACK_HOSTS:
-        raise InvalidRequestError(
-            f"base_url must use https (plain http is accepted only for localhost), got {base_url!r}"
-        )
+    # https only (http to loopback), no credentials, query or fragment; the
+    # message of a refused URL never shows a password.
+    url = check_base_url(base_url)
     if url.path.rstrip("/").endswith(API_PREFIX):
         return url
     return url / API_PREFIX
@@ -219,10 +215,9 @@ class BillabexClient:
             raise InvalidRequestError("max_retries must be >= 0", field="max_retries")
         if timeout <= 0 or connect_timeout <= 0:
             raise InvalidRequestError("timeouts must be > 0 seconds", field="timeout")
-        self.base_url = (
-            base_url or os.environ.get("BILLABEX_BASE_URL") or DEFAULT_BASE_URL
-        ).rstrip("/")
-        self._api_url = _api_url(self.base_url)
+        raw_url = base_url or os.environ.get("BILLABEX_BASE_URL") or DEFAULT_BASE_URL
+        self._api_url = _api_url(raw_url)
+        self.base_url = raw_url.strip().rstrip("/")
         self._proxy = _proxy_url(proxy, self._api_url)
         self.rate_limit = rate_limit
         self.max_retries = max_retries

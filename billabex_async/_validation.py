@@ -1,32 +1,112 @@
-"""Resources layer: checks run on user input before anything is sent."""
+"""Resources layer: checks run on user input before anything is sent.
+
+Each check raises ``InvalidRequestError`` naming the field, with the value
+shown as a truncated ``repr`` (so an invisible character is visible in the
+message). A value that passes is sent exactly as given: nothing here rewrites
+contact data, so what was checked is what goes on the wire.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import reprlib
+import unicodedata
 from uuid import UUID
 
-from billabex_async._types import UNSET, Unset
+from yarl import URL
+
+from billabex_async._types import UNSET
 from billabex_async.errors import InvalidRequestError
 
 __all__ = [
+    "MAX_EMAIL_LENGTH",
     "MAX_IDEMPOTENCY_KEY_LENGTH",
+    "MAX_NAME_LENGTH",
+    "MAX_NOTES_LENGTH",
+    "MAX_ROLE_LENGTH",
+    "check_base_url",
+    "check_contact",
     "check_email",
     "check_first",
     "check_full_name",
     "check_id",
     "check_idempotency_key",
+    "check_is_primary",
     "check_language",
+    "check_notes",
+    "check_role",
+    "check_token",
+    "redact_url",
+    "show",
 ]
 
+# Billabex publishes no limits; these are assumptions, written in the spec too.
+MAX_NAME_LENGTH = 255  # characters (code points)
+MAX_ROLE_LENGTH = 255
+MAX_EMAIL_LENGTH = 254  # RFC 5321: a forward path holds at most 254 characters of address
+MAX_NOTES_LENGTH = 10_000
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 """Characters; Billabex publishes no limit, and common servers accept 255."""
 # Printable ASCII without spaces: a header value no proxy rewrites or folds.
 _IDEMPOTENCY_KEY = re.compile(r"[!-~]+")
 
+_SHOWN = 40  # characters of a rejected value quoted in a message
+
 _LANGUAGE = re.compile(r"[a-z]{2}")
 # Deliberately loose: one @, something on each side, a dot in the domain, no
 # spaces. The server is the judge of deliverability; this catches typos early.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Unicode category Cc (C0, DEL, C1) and lone surrogates: the first break the
+# systems that show or mail a name, the second cannot be encoded as UTF-8 JSON.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_EXCEPT_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Format characters (zero-width space, joiners, BOM, bidi marks): legitimate
+# inside some names, but never in an address, where they are copy-paste debris.
+_FORMAT_OR_SPACE = re.compile(
+    r"[\s\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
+)
+# Letters that render as nothing (Hangul fillers, braille blank).
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+
+
+def show(value: object) -> str:
+    """``repr(value)``, cut to a readable length for an error message."""
+    if not isinstance(value, str):
+        return reprlib.repr(value)  # bounded even for a huge list
+    text = repr(value[:_SHOWN])
+    if len(text) > 2 * _SHOWN:  # escapes (\x00) take four characters each
+        text = text[: 2 * _SHOWN]
+    if len(text) < len(repr(value)):
+        text += f"... ({len(value)} characters)"
+    return text
+
+
+def _fail(field: str, problem: str, value: object) -> InvalidRequestError:
+    return InvalidRequestError(f"{field} {problem}, got {show(value)}", field=field)
+
+
+def _check_text(value: str, field: str, max_length: int, *, lines: bool = False) -> None:
+    """Length, lone surrogates and control characters (tab and newlines too, unless ``lines``)."""
+    if len(value) > max_length:
+        raise _fail(field, f"is longer than {max_length} characters ({len(value)})", value)
+    if found := _SURROGATE.search(value):
+        where = found.start()
+        raise _fail(field, f"has a lone surrogate U+{ord(found[0]):04X} at {where}", value)
+    control = _CONTROL_EXCEPT_LINES if lines else _CONTROL
+    if found := control.search(value):
+        where = found.start()
+        raise _fail(field, f"has the control character U+{ord(found[0]):04X} at {where}", value)
+
+
+def _invisible(char: str) -> bool:
+    return (
+        char.isspace()
+        or char in _BLANK_LETTERS
+        or unicodedata.category(char) in _INVISIBLE_CATEGORIES
+    )
 
 
 def check_id(value: str | UUID, field: str) -> str:
@@ -36,38 +116,86 @@ def check_id(value: str | UUID, field: str) -> str:
     try:
         return str(UUID(str(value)))
     except (ValueError, TypeError, AttributeError):
-        raise InvalidRequestError(f"{field} must be a UUID, got {value!r}", field=field) from None
+        raise _fail(field, "must be a UUID", value) from None
 
 
-def check_full_name(value: str | Unset, field: str = "full_name") -> None:
+def check_full_name(value: object, field: str = "full_name") -> None:
+    """A name with at least one visible character, no control character, <= 255 characters."""
     if value is UNSET:
         return
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequestError(f"{field} must be a non-empty string", field=field)
+    if not isinstance(value, str):
+        raise _fail(field, "must be a string", value)
+    _check_text(value, field, MAX_NAME_LENGTH)
+    if all(_invisible(char) for char in value):
+        problem = "must not be empty" if not value else "has no visible character"
+        raise _fail(field, problem, value)
 
 
-def check_language(value: str | Unset, field: str = "language") -> None:
+def check_language(value: object, field: str = "language") -> None:
+    """An ISO 639-1 code: two lowercase ASCII letters."""
     if value is UNSET:
         return
     if not isinstance(value, str) or not _LANGUAGE.fullmatch(value):
-        raise InvalidRequestError(
-            f"{field} must be an ISO 639-1 code of two lowercase letters (en, fr, de...), "
-            f"got {value!r}",
-            field=field,
+        raise _fail(
+            field, "must be an ISO 639-1 code of two lowercase letters (en, fr, de...)", value
         )
 
 
-def check_email(value: str | Unset | None, field: str = "email") -> None:
+def check_email(value: object, field: str = "email") -> None:
+    """An address sent exactly as given, so surrounding whitespace is refused, not stripped."""
     if value is UNSET or value is None:
         return
-    if not isinstance(value, str) or not _EMAIL.fullmatch(value.strip()):
-        # The address is contact data: say what is wrong, not what it was.
-        raise InvalidRequestError(f"{field} is not a valid email address", field=field)
+    if not isinstance(value, str):
+        raise _fail(field, "must be a string or None", value)
+    _check_text(value, field, MAX_EMAIL_LENGTH)
+    if value != value.strip():
+        raise _fail(field, "has surrounding whitespace (strip it before sending)", value)
+    if found := _FORMAT_OR_SPACE.search(value):
+        where = found.start()
+        problem = f"has a space or invisible character (U+{ord(found[0]):04X}) at {where}"
+        raise _fail(field, problem, value)
+    if not _EMAIL.fullmatch(value):
+        raise _fail(field, "is not a valid email address", value)
+
+
+def check_role(value: object, field: str = "role") -> None:
+    """Optional text: a string of at most 255 characters, no control character, or None."""
+    if value is UNSET or value is None:
+        return
+    if not isinstance(value, str):
+        raise _fail(field, "must be a string or None", value)
+    _check_text(value, field, MAX_ROLE_LENGTH)
+
+
+def check_notes(value: object, field: str = "notes") -> None:
+    """Optional free text of at most 10,000 characters; tabs and line breaks are allowed."""
+    if value is UNSET or value is None:
+        return
+    if not isinstance(value, str):
+        raise _fail(field, "must be a string or None", value)
+    _check_text(value, field, MAX_NOTES_LENGTH, lines=True)
+
+
+def check_is_primary(value: object, field: str = "is_primary") -> None:
+    """True, False or None; no truthy stand-ins like ``"yes"`` or ``1``."""
+    if value is UNSET or value is None or isinstance(value, bool):
+        return
+    raise _fail(field, "must be True, False or None", value)
+
+
+def check_contact(model: object) -> None:
+    """Every field of a create, upsert or update body (fields at UNSET are skipped)."""
+    check_full_name(getattr(model, "full_name", UNSET))
+    check_language(getattr(model, "language", UNSET))
+    check_email(getattr(model, "email", UNSET))
+    check_role(getattr(model, "role", UNSET))
+    check_notes(getattr(model, "notes", UNSET))
+    check_is_primary(getattr(model, "is_primary", UNSET))
 
 
 def check_first(value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidRequestError(f"first must be an integer >= 1, got {value!r}", field="first")
+        raise _fail("first", "must be an integer >= 1", value)
 
 
 def check_idempotency_key(value: str | None) -> None:
@@ -84,3 +212,95 @@ def check_idempotency_key(value: str | None) -> None:
             f"{MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters without spaces",
             field="idempotency_key",
         )
+
+
+# What an HTTP header value may carry: visible ASCII. A bearer token is
+# narrower still (RFC 6750), but anything else here would fail in aiohttp.
+_NOT_VISIBLE_ASCII = re.compile("[^\x21-\x7e]")
+_URL_CREDENTIALS = re.compile(r"//[^/?#@]*@")
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
+def check_token(value: object, *, source: str = "token") -> str:
+    """The bearer token to send: surrounding whitespace stripped, then visible ASCII only.
+
+    Whitespace (or a byte-order mark) around a token is a copy-paste accident
+    (a file or variable ending in a newline), so it is dropped; anything inside that a header
+    cannot carry is refused. Messages never show the token.
+    """
+    if not isinstance(value, str):
+        raise InvalidRequestError(
+            f"{source} must be a string, got {type(value).__name__}", field="token"
+        )
+    token = value.strip().strip("\ufeff").strip()  # a byte-order mark: a file read as utf-8
+    if not token:
+        raise InvalidRequestError(f"{source} is empty", field="token")
+    if found := _NOT_VISIBLE_ASCII.search(token):
+        char = found[0]
+        kind = (
+            "a non-ASCII character"
+            if ord(char) > 0x7F and not unicodedata.category(char).startswith(("C", "Z"))
+            else f"the invisible character U+{ord(char):04X}"
+        )
+        raise InvalidRequestError(
+            f"{source} has {kind} at position {found.start()}: "
+            "a token is visible ASCII only (check how it was copied)",
+            field="token",
+        )
+    return token
+
+
+def redact_url(text: str) -> str:
+    """``text`` with any ``user:password@`` of a URL replaced by ``***@``."""
+    return _URL_CREDENTIALS.sub("//***@", text)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(value: object, field: str = "base_url") -> URL:
+    """An https URL (plain http only to a loopback host) with no credentials, query or fragment.
+
+    The same rule guards the API and the OAuth endpoints: a token or client
+    secret never travels in cleartext beyond this machine.
+    """
+    if not isinstance(value, str):
+        raise _fail(field, "must be a string", value)
+    text = value.strip().rstrip("/")
+    shown = show(redact_url(text))
+    if _SPACE_OR_CONTROL.search(text):
+        raise InvalidRequestError(
+            f"{field} must be a URL without spaces or control characters, got {shown}",
+            field=field,
+        )
+    try:
+        url = URL(text)
+        host = url.host
+    except ValueError as exc:
+        raise InvalidRequestError(
+            f"{field} is not a valid URL ({exc}): {shown}", field=field
+        ) from None
+    if url.user is not None or url.password is not None:
+        raise InvalidRequestError(
+            f"{field} must not carry a user name or password (requests authenticate with "
+            f"the token), got {shown}",
+            field=field,
+        )
+    if url.scheme not in ("https", "http") or not host:
+        raise InvalidRequestError(f"{field} must be an http(s) URL, got {shown}", field=field)
+    if url.scheme == "http" and not _loopback(host):
+        raise InvalidRequestError(
+            f"{field} must use https (plain http is accepted only for localhost), got {shown}",
+            field=field,
+        )
+    if url.query_string or url.fragment or "?" in text or "#" in text:
+        raise InvalidRequestError(
+            f"{field} must not have a query or fragment, got {shown}", field=field
+        )
+    return url

@@ -65,13 +65,20 @@ class ContactCreate:
     """The body of a create. `email` is the plain address on writes."""
 
     full_name: str = attrs.field(metadata={"wire": "fullName"})
-    """Not blank (at least one non-space character)."""
+    """Not blank (at least one visible character: not only spaces or
+    zero-width characters), no control characters. Assumption: at most
+    255 characters; Billabex publishes no limit."""
     language: str = attrs.field(metadata={"wire": "language"})
     """ISO 639-1 two-letter lowercase code (en, fr, de, es, it, nl, pt, ...)."""
     email: str | None = attrs.field(default=None, metadata={"wire": "email"})
-    """The address. None/null means "no email" and is not sent."""
+    """The address. None/null means "no email" and is not sent.
+    Assumption: at most 254 characters (the RFC 5321 limit); no
+    surrounding whitespace or invisible characters."""
     role: str | Unset | None = attrs.field(default=UNSET, metadata={"wire": "role"})
+    """Assumption: at most 255 characters, no control characters."""
     notes: str | Unset | None = attrs.field(default=UNSET, metadata={"wire": "notes"})
+    """Assumption: at most 10,000 characters; line breaks and tabs allowed,
+    other control characters not."""
     is_primary: bool | Unset | None = attrs.field(default=UNSET, metadata={"wire": "isPrimary"})
 
 
@@ -82,12 +89,20 @@ class ContactUpsert:
     never clears an address."""
 
     full_name: str = attrs.field(metadata={"wire": "fullName"})
-    """Not blank (at least one non-space character)."""
+    """Not blank (at least one visible character: not only spaces or
+    zero-width characters), no control characters. Assumption: at most
+    255 characters; Billabex publishes no limit."""
     language: str = attrs.field(metadata={"wire": "language"})
     """ISO 639-1 two-letter lowercase code."""
     email: str | None = attrs.field(default=None, metadata={"wire": "email"})
+    """The address, sent exactly as given. Assumption: at most 254
+    characters (the RFC 5321 limit); no surrounding whitespace or
+    invisible characters."""
     role: str | Unset | None = attrs.field(default=UNSET, metadata={"wire": "role"})
+    """Assumption: at most 255 characters, no control characters."""
     notes: str | Unset | None = attrs.field(default=UNSET, metadata={"wire": "notes"})
+    """Assumption: at most 10,000 characters; line breaks and tabs allowed,
+    other control characters not."""
     is_primary: bool | Unset | None = attrs.field(default=UNSET, metadata={"wire": "isPrimary"})
 
 
@@ -97,12 +112,19 @@ class ContactUpdate:
     untouched; `email: null` clears the address."""
 
     full_name: str | Unset = attrs.field(default=UNSET, metadata={"wire": "fullName"})
-    """Not blank (at least one non-space character)."""
+    """Not blank (at least one visible character: not only spaces or
+    zero-width characters), no control characters. Assumption: at most
+    255 characters; Billabex publishes no limit."""
     language: str | Unset = attrs.field(default=UNSET, metadata={"wire": "language"})
     email: str | Unset | None = attrs.field(default=UNSET, metadata={"wire": "email"})
-    """The new address, or null to clear it."""
+    """The new address, or null to clear it. Assumption: at most 254
+    characters (the RFC 5321 limit); no surrounding whitespace or
+    invisible characters."""
     role: str | Unset | None = attrs.field(default=UNSET, metadata={"wire": "role"})
+    """Assumption: at most 255 characters, no control characters."""
     notes: str | Unset | None = attrs.field(default=UNSET, metadata={"wire": "notes"})
+    """Assumption: at most 10,000 characters; line breaks and tabs allowed,
+    other control characters not."""
     is_primary: bool | Unset | None = attrs.field(default=UNSET, metadata={"wire": "isPrimary"})
 
 

@@ -6,7 +6,8 @@ import asyncio
 import hashlib
 from typing import Protocol, runtime_checkable
 
-from billabex_async.errors import AuthRefreshError
+from billabex_async._validation import check_token
+from billabex_async.errors import AuthRefreshError, InvalidRequestError
 
 __all__ = ["TokenProvider", "TokenSource"]
 
@@ -50,28 +51,50 @@ class TokenSource:
     provider's ``refresh``; the others wait for it and reuse its result.
     """
 
-    __slots__ = ("_current", "_lock", "_provider", "can_refresh", "rate_limit_key")
+    __slots__ = ("_current", "_lock", "_provider", "_raw", "can_refresh", "rate_limit_key")
 
     def __init__(self, token: str | TokenProvider) -> None:
         if isinstance(token, str):
+            # Checked here, at construction: a bad token fails the first line
+            # that builds the client, not the first request.
+            token = check_token(token)
             self._provider: TokenProvider = _StaticToken(token)
             self.can_refresh = False
             # The limiter registry is keyed by a hash, never by the token itself.
             self.rate_limit_key = hashlib.sha256(token.encode()).hexdigest()
-        else:
+        elif isinstance(token, TokenProvider):
             self._provider = token
             self.can_refresh = True
             key = getattr(token, "rate_limit_key", None)
             self.rate_limit_key = key if isinstance(key, str) else f"provider-{id(token)}"
+        else:
+            raise InvalidRequestError(
+                f"token must be a string or a TokenProvider, got {type(token).__name__}",
+                field="token",
+            )
         self._current: str | None = None
+        # The provider's own form of the token last sent (before stripping),
+        # so ``refresh`` hands it back the string it knows.
+        self._raw: tuple[str, str] | None = None
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"<TokenSource refreshable={self.can_refresh}>"
 
+    def _checked(self, raw: object) -> str:
+        """A provider's token, checked before it goes into a header.
+
+        Raises ``InvalidRequestError(field="token")`` (nothing is sent), never
+        showing the token.
+        """
+        token = check_token(raw, source="the token from the provider")
+        assert isinstance(raw, str)  # check_token refused anything else
+        self._raw = (token, raw)
+        return token
+
     async def get(self) -> str:
         """The token to send now."""
-        token = await self._provider.get_token()
+        token = self._checked(await self._provider.get_token())
         self._current = token
         return token
 
@@ -80,6 +103,7 @@ class TokenSource:
         async with self._lock:
             if self._current is not None and self._current != rejected:
                 return self._current  # someone refreshed while we waited
-            token = await self._provider.refresh(rejected)
+            raw = self._raw[1] if self._raw is not None and self._raw[0] == rejected else rejected
+            token = self._checked(await self._provider.refresh(raw))
             self._current = token
             return token

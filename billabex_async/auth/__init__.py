@@ -5,9 +5,13 @@ from billabex_async.auth._keyring import KeyringTokenStore
 from billabex_async.auth._login import login
 from billabex_async.auth._oauth import (
     DEFAULT_SCOPE,
+    REFRESH_FRACTION,
     REFRESH_MARGIN,
     InvalidGrantError,
+    LoginTimeoutError,
     OAuthError,
+    OAuthRedirectError,
+    OAuthResponseError,
     OAuthTokenProvider,
     PKCEPair,
     authorization_url,
@@ -26,13 +30,17 @@ from billabex_async.auth._store import (
 
 __all__ = [
     "DEFAULT_SCOPE",
+    "REFRESH_FRACTION",
     "REFRESH_MARGIN",
     "Credentials",
     "DiscoveryError",
     "FileTokenStore",
     "InvalidGrantError",
     "KeyringTokenStore",
+    "LoginTimeoutError",
     "OAuthError",
+    "OAuthRedirectError",
+    "OAuthResponseError",
     "OAuthTokenProvider",
     "PKCEPair",
     "RegisteredClient",

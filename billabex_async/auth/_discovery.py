@@ -22,7 +22,8 @@ import aiohttp
 import attrs
 from yarl import URL
 
-from billabex_async.auth._oauth import AUTHORIZE_PATH, TOKEN_PATH, OAuthError
+from billabex_async.auth._endpoint import TOKEN_PATH
+from billabex_async.auth._oauth import AUTHORIZE_PATH, OAuthError
 from billabex_async.errors import APIConnectionError, InvalidRequestError
 
 __all__ = ["DiscoveryError", "ServerMetadata", "discover"]

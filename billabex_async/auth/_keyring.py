@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from billabex_async.auth._store import Credentials
+from billabex_async.errors import AuthRefreshError
 
 __all__ = ["KeyringTokenStore"]
 
@@ -38,8 +39,19 @@ class KeyringTokenStore:
         return f"KeyringTokenStore({self.profile!r})"
 
     def load(self) -> Credentials | None:
+        """The stored credentials, or None; ``AuthRefreshError`` if the entry is damaged."""
         raw = _keyring().get_password(SERVICE, self.profile)
-        return None if raw is None else Credentials.from_json(json.loads(raw))
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise AuthRefreshError(
+                f"the keyring entry {self.profile!r} is not credentials: run `billabex login` again"
+            )
+        return Credentials.from_json(data)
 
     def save(self, credentials: Credentials) -> None:
         _keyring().set_password(SERVICE, self.profile, json.dumps(credentials.to_json()))

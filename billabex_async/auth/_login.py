@@ -11,9 +11,10 @@ import aiohttp
 from aiohttp import web
 
 from billabex_async.auth._discovery import ServerMetadata, discover
+from billabex_async.auth._endpoint import TOKEN_PATH, endpoint_url
+from billabex_async.auth._errors import LoginTimeoutError, OAuthError
 from billabex_async.auth._oauth import (
     DEFAULT_SCOPE,
-    OAuthError,
     authorization_url,
     exchange_code,
     generate_pkce,
@@ -55,11 +56,14 @@ async def login(
     reuse that client next time. Listens on ``127.0.0.1:port`` (0 = any free
     port) for the redirect, calls ``open_browser(url)`` with the authorization
     URL (``webbrowser.open``, or print it), checks ``state``, then exchanges
-    the code. Raises ``OAuthError`` on a denied consent, a wrong state or a
-    refused exchange (its subclasses ``DiscoveryError`` and
-    ``RegistrationError`` for those steps), and ``TimeoutError`` when nobody
-    answers within ``approval_timeout`` seconds.
+    the code. Raises ``InvalidRequestError`` before anything starts if
+    ``base_url`` is not https (or http to loopback), ``OAuthError`` on a
+    denied consent, a wrong state or a refused exchange (its subclasses
+    ``DiscoveryError`` and ``RegistrationError`` for those steps), and
+    ``LoginTimeoutError`` (an ``OAuthError`` and a ``TimeoutError``) when
+    nobody answers within ``approval_timeout`` seconds.
     """
+    endpoint_url(base_url, TOKEN_PATH)  # the code and secret will go there: check it first
     if metadata is None:
         metadata = await discover(base_url, session=session)
     pkce = generate_pkce()
@@ -138,7 +142,12 @@ async def login(
             authorization_endpoint=metadata.authorization_endpoint,
         )
         open_browser(url)
-        code = await asyncio.wait_for(result, approval_timeout)
+        try:
+            code = await asyncio.wait_for(result, approval_timeout)
+        except TimeoutError:
+            raise LoginTimeoutError(
+                f"nobody approved the login within {approval_timeout:.0f}s: run it again"
+            ) from None
     finally:
         await runner.cleanup()
     tokens = await exchange_code(

@@ -3,8 +3,9 @@
 Billabex has no API keys: a person logs in once (authorization code + PKCE,
 S256) and a job keeps working with the refresh token (30 days, possibly
 rotated at each refresh). ``OAuthTokenProvider`` plugs into
-``BillabexClient(token=...)``: it refreshes five minutes before expiry and once
-after a 401, one refresh at a time, and saves a rotated refresh token.
+``BillabexClient(token=...)``: it refreshes ahead of expiry (five minutes, or a
+tenth of the token's lifetime if that is shorter) and once after a 401, one
+refresh at a time, and saves a rotated refresh token.
 
 ::
 
@@ -18,24 +19,37 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import attrs
 from yarl import URL
 
+from billabex_async._validation import check_base_url
+from billabex_async.auth._endpoint import endpoint_url, token_request
+from billabex_async.auth._errors import (
+    InvalidGrantError,
+    LoginTimeoutError,
+    OAuthError,
+    OAuthRedirectError,
+    OAuthResponseError,
+)
 from billabex_async.auth._store import Credentials, TokenSet, TokenStore
-from billabex_async.errors import APIConnectionError, AuthRefreshError
+from billabex_async.errors import AuthRefreshError
 
 __all__ = [
     "DEFAULT_SCOPE",
+    "REFRESH_FRACTION",
     "REFRESH_MARGIN",
     "InvalidGrantError",
+    "LoginTimeoutError",
     "OAuthError",
+    "OAuthRedirectError",
+    "OAuthResponseError",
     "OAuthTokenProvider",
     "PKCEPair",
     "authorization_url",
@@ -47,22 +61,15 @@ __all__ = [
 logger = logging.getLogger("billabex_async")
 
 AUTHORIZE_PATH = "api/oauth/authorize"
-TOKEN_PATH = "api/oauth/token"  # noqa: S105 - a path, not a secret
 DEFAULT_SCOPE = "accounts:all"
-REFRESH_MARGIN = 300.0  # seconds before expiry at which a token is refreshed
-TOKEN_TIMEOUT = 30.0  # seconds for one call to the token endpoint
-
-
-class OAuthError(AuthRefreshError):
-    """The authorization server refused: ``error`` is its OAuth error code."""
-
-    def __init__(self, message: str, *, error: str | None = None) -> None:
-        super().__init__(message)
-        self.error = error
-
-
-class InvalidGrantError(OAuthError):
-    """The refresh token (or code) is expired, revoked or already used: log in again."""
+REFRESH_MARGIN = 300.0  # at most this many seconds before expiry, a token is refreshed
+# ... and at most this share of its lifetime: a 60 s token refreshed 300 s
+# early would be refreshed before every request.
+REFRESH_FRACTION = 0.1
+# ... but never later than this: a token is taken before the request waits
+# for its rate-limit slot and crosses the network, and must still be valid
+# when the server reads it.
+MIN_REFRESH_MARGIN = 1.0
 
 
 @attrs.frozen
@@ -95,6 +102,7 @@ def authorization_url(
     """The URL to open in the user's browser to start the login.
 
     ``authorization_endpoint`` (from ``discover()``) defaults to Billabex's known path.
+    Raises ``InvalidRequestError`` unless the URL is https (or http to loopback).
     """
     query = {
         "response_type": "code",
@@ -105,60 +113,13 @@ def authorization_url(
         "code_challenge": code_challenge,
         "code_challenge_method": "S256",
     }
-    endpoint = (
-        URL(authorization_endpoint)
-        if authorization_endpoint
-        else URL(base_url.rstrip("/")) / AUTHORIZE_PATH
-    )
-    return str(endpoint.update_query(query))
-
-
-async def _token_request(
-    base_url: str,
-    form: dict[str, str],
-    session: aiohttp.ClientSession | None,
-    token_endpoint: str | None = None,
-) -> TokenSet:
-    url = URL(token_endpoint) if token_endpoint else URL(base_url.rstrip("/")) / TOKEN_PATH
-    owned = session is None
-    http = session or aiohttp.ClientSession()
-    try:
-        async with http.post(
-            url, data=form, timeout=aiohttp.ClientTimeout(total=TOKEN_TIMEOUT)
-        ) as resp:
-            text = await resp.text()
-            status = resp.status
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise APIConnectionError(
-            f"token endpoint unreachable ({type(exc).__name__})", method="POST", path=url.path
-        ) from exc
-    finally:
-        if owned:
-            await http.close()
-    try:
-        data = json.loads(text) if text else {}
-    except ValueError:
-        data = {}
-    if status != 200 or not isinstance(data, dict) or "access_token" not in data:
-        error = data.get("error") if isinstance(data, dict) else None
-        description = data.get("error_description") if isinstance(data, dict) else None
-        if error == "invalid_grant":
-            raise InvalidGrantError(
-                "the refresh token is expired or revoked: run `billabex login` again",
-                error=error,
-            )
-        raise OAuthError(
-            f"token endpoint answered {status}: {error or 'error'}"
-            + (f" ({description})" if description else ""),
-            error=error if isinstance(error, str) else None,
-        )
-    return TokenSet(
-        access_token=str(data["access_token"]),
-        refresh_token=data.get("refresh_token") or form.get("refresh_token"),
-        expires_at=time.time() + float(data.get("expires_in", 3600)),
-        scope=data.get("scope"),
-        token_type=str(data.get("token_type", "Bearer")),
-    )
+    if authorization_endpoint:
+        # RFC 8414 lets this endpoint carry a query of its own: keep it, and
+        # hold the rest of the URL to the https rule.
+        endpoint = URL(authorization_endpoint)
+        check_base_url(str(endpoint.with_query(None).with_fragment(None)), "authorization_endpoint")
+        return str(endpoint.update_query(query))
+    return str(endpoint_url(base_url, AUTHORIZE_PATH).with_query(query))
 
 
 async def exchange_code(
@@ -185,7 +146,7 @@ async def exchange_code(
     }
     if client_secret:
         form["client_secret"] = client_secret
-    return await _token_request(base_url, form, session, token_endpoint)
+    return await token_request(base_url, form, session, token_endpoint=token_endpoint)
 
 
 async def refresh_tokens(
@@ -201,21 +162,37 @@ async def refresh_tokens(
 
     Raises ``InvalidGrantError`` when the refresh token is expired or revoked.
     """
+    form = _refresh_form(client_id, client_secret, refresh_token)
+    return await token_request(base_url, form, session, token_endpoint=token_endpoint)
+
+
+def _refresh_form(client_id: str, client_secret: str | None, refresh_token: str) -> dict[str, str]:
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
     if client_secret:
         form["client_secret"] = client_secret
-    return await _token_request(base_url, form, session, token_endpoint)
+    return form
 
 
 class OAuthTokenProvider:
     """A ``TokenProvider`` that keeps an OAuth access token fresh and its store current.
 
-    Refreshes ``REFRESH_MARGIN`` seconds before expiry and when the API answers
-    401, one refresh at a time however many requests ask, and saves every new
-    token set (a rotated refresh token must not be lost: the old one is dead).
+    Refreshes ahead of expiry, by a tenth of the token's lifetime kept between
+    ``MIN_REFRESH_MARGIN`` (1 s) and ``refresh_margin`` (5 min: so 5 min for
+    Billabex's 1 h tokens, 6 s for a 60 s one), and when the API answers 401;
+    one refresh at a time however many requests ask; and saves every new token
+    set (a rotated refresh token must not be lost: the old one is dead).
+    ``clock`` gives unix seconds (tests pass a fake one).
     """
 
-    __slots__ = ("_credentials", "_lock", "_store", "rate_limit_key", "refresh_margin", "refreshes")
+    __slots__ = (
+        "_clock",
+        "_credentials",
+        "_lock",
+        "_store",
+        "rate_limit_key",
+        "refresh_margin",
+        "refreshes",
+    )
 
     def __init__(
         self,
@@ -223,9 +200,11 @@ class OAuthTokenProvider:
         *,
         store: TokenStore | None = None,
         refresh_margin: float = REFRESH_MARGIN,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._credentials = credentials
         self._store = store
+        self._clock = clock
         self._lock = asyncio.Lock()
         self.refresh_margin = refresh_margin
         self.refreshes = 0
@@ -243,7 +222,7 @@ class OAuthTokenProvider:
         return cls(credentials, store=store, **kwargs)
 
     def __repr__(self) -> str:
-        left = self._credentials.tokens.expires_at - time.time()
+        left = self._credentials.tokens.expires_at - self._clock()
         return (
             f"<OAuthTokenProvider client_id={self._credentials.client_id!r} expires_in={left:.0f}s>"
         )
@@ -252,9 +231,19 @@ class OAuthTokenProvider:
     def credentials(self) -> Credentials:
         return self._credentials
 
+    def margin(self, tokens: TokenSet) -> float:
+        """Seconds before ``tokens`` expire at which they are refreshed."""
+        lifetime = tokens.lifetime
+        if lifetime is None:  # stored by an older version: assume the usual hour
+            return self.refresh_margin
+        return min(self.refresh_margin, max(MIN_REFRESH_MARGIN, REFRESH_FRACTION * lifetime))
+
+    def _stale(self, tokens: TokenSet) -> bool:
+        return tokens.expires_within(self.margin(tokens), now=self._clock())
+
     async def get_token(self) -> str:
         tokens = self._credentials.tokens
-        if tokens.expires_within(self.refresh_margin):
+        if self._stale(tokens):
             return await self._refresh_if_current(tokens.access_token)
         return tokens.access_token
 
@@ -264,16 +253,17 @@ class OAuthTokenProvider:
     async def _refresh_if_current(self, stale: str) -> str:
         async with self._lock:
             current = self._credentials.tokens
-            if current.access_token != stale and not current.expires_within(self.refresh_margin):
+            if current.access_token != stale and not self._stale(current):
                 return current.access_token  # another caller refreshed meanwhile
             if not current.refresh_token:
                 raise InvalidGrantError("no refresh token: run `billabex login` again")
             creds = self._credentials
-            tokens = await refresh_tokens(
+            form = _refresh_form(creds.client_id, creds.client_secret, current.refresh_token)
+            tokens = await token_request(
                 creds.base_url,
-                client_id=creds.client_id,
-                client_secret=creds.client_secret,
-                refresh_token=current.refresh_token,
+                form,
+                None,
+                clock=self._clock,
                 token_endpoint=creds.token_endpoint,
             )
             self._credentials = attrs.evolve(creds, tokens=tokens)

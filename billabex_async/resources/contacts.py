@@ -13,14 +13,7 @@ from billabex_async._http import Response, Transport
 from billabex_async._http._idempotency import encode_json
 from billabex_async._pagination import walk_pages
 from billabex_async._types import UNSET, Unset
-from billabex_async._validation import (
-    check_email,
-    check_first,
-    check_full_name,
-    check_id,
-    check_idempotency_key,
-    check_language,
-)
+from billabex_async._validation import check_contact, check_first, check_id, check_idempotency_key
 from billabex_async.errors import APIResponseValidationError, InvalidRequestError
 from billabex_async.models import Contact, ContactCreate, ContactPage, ContactUpdate, ContactUpsert
 
@@ -65,9 +58,9 @@ def write_body(model: ContactCreate | ContactUpsert | ContactUpdate) -> str:
 
 
 def _check_write(model: ContactCreate | ContactUpsert | ContactUpdate) -> None:
-    check_full_name(model.full_name)
-    check_language(model.language)
-    check_email(model.email)
+    # Every field, types included: the models are plain attrs classes without
+    # validators, so `role=5` or `is_primary="yes"` would otherwise be sent.
+    check_contact(model)
 
 
 def _fields(
