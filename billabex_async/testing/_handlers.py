@@ -154,6 +154,13 @@ class _Api:
         self.core.store.apply(account, record, fields)
         return json_response(record.wire(), 200)
 
+    async def upsert_other_method(self, request: web.Request) -> web.Response:
+        # Without this, the {contact_id} routes would take "upsert" for an id:
+        # a 404 "no such contact", or a 405 whose Allow lists their methods.
+        raise ApiError(
+            405, "app-core.method.not-allowed", "Method not allowed here.", {"Allow": "PUT"}
+        )
+
     async def delete_contact(self, request: web.Request) -> web.Response:
         account = self._account(request)
         record = self._record(request, account)
@@ -173,6 +180,7 @@ def build_app(core: Core, oauth: OAuthServer) -> web.Application:
     router.add_post(contacts, api.create_contact)
     # Registered before {contact_id}, which would otherwise swallow "upsert".
     router.add_put(contacts + "/upsert", api.upsert_contact)
+    router.add_route("*", contacts + "/upsert", api.upsert_other_method)
     router.add_patch(contacts + "/{contact_id}", api.update_contact)
     router.add_delete(contacts + "/{contact_id}", api.delete_contact)
     oauth.add_routes(app)
