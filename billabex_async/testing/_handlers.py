@@ -82,14 +82,14 @@ class _Api:
         first = parse_first(request.query.get("first"), self.core.default_page_size)
         after = request.query.get("after")
         after_seq = 0 if after is None else decode_cursor(after, account.id, first)
-        nodes = account.page(after_seq, min(first, self.core.max_page_size))
+        nodes = self.core.reads.page(account, after_seq, min(first, self.core.max_page_size))
         # The cursor records the requested `first`, not the capped one: the
         # same query (same `first`) may go on with it.
-        end = encode_cursor(account.id, nodes[-1].seq, first) if nodes else None
+        end = encode_cursor(account.id, nodes[-1][0], first) if nodes else None
         body = b"".join(
             (
                 b'{"nodes":[',
-                b",".join(record.wire() for record in nodes),
+                b",".join(wire for _, wire in nodes),
                 b'],"pageInfo":{"endCursor":',
                 dumps(end),
                 b"}}",
@@ -116,6 +116,7 @@ class _Api:
                     )
                 return json_response(prior.response, 200)
         record = self.core.store.insert(account, fields)
+        self.core.reads.written(account, record.seq, None)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("created contact %s %r", record.id, record.full_name)
         if key is not None:
@@ -134,6 +135,7 @@ class _Api:
         match = account.matcher.find(fields.full_name, email)
         if match is None:
             record = self.core.store.insert(account, fields)
+            self.core.reads.written(account, record.seq, None)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("upsert created %s %r", record.id, record.full_name)
             return json_response(record.wire(), 201)
@@ -143,7 +145,9 @@ class _Api:
             logger.debug(
                 "upsert matched %s %r <- %r", record.id, record.full_name, fields.full_name
             )
+        before = record.wire() if self.core.reads.lag else None
         self.core.store.apply(account, record, fields)
+        self.core.reads.written(account, record.seq, before)
         return json_response(record.wire(), 200)
 
     async def update_contact(self, request: web.Request) -> web.Response:
@@ -151,7 +155,9 @@ class _Api:
         record = self._record(request, account)
         fields = validate_write(_json_body(request), required=False)
         _writable(record)
+        before = record.wire() if self.core.reads.lag else None
         self.core.store.apply(account, record, fields)
+        self.core.reads.written(account, record.seq, before)
         return json_response(record.wire(), 200)
 
     async def upsert_other_method(self, request: web.Request) -> web.Response:
@@ -165,7 +171,9 @@ class _Api:
         account = self._account(request)
         record = self._record(request, account)
         _writable(record)
+        before = record.wire() if self.core.reads.lag else None
         self.core.store.delete(account, record)
+        self.core.reads.written(account, record.seq, before)
         return web.Response(status=204)
 
 

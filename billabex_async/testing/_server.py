@@ -19,6 +19,7 @@ from billabex_async.testing._faults import FaultInjector, FaultKind, Faults, Scr
 from billabex_async.testing._handlers import build_app
 from billabex_async.testing._oauth import OAuthServer
 from billabex_async.testing._ratelimit import RateLimiter, Stats
+from billabex_async.testing._stale import StaleReads
 from billabex_async.testing._store import Store
 
 __all__ = ["FakeBillabex"]
@@ -51,6 +52,11 @@ class FakeBillabex(ContactsAdmin):
     tokens) for the client ``oauth_client_id``/``oauth_client_secret``; its
     access tokens expire after ``access_token_ttl`` seconds (``fake.token``
     never does). Set ``fake.oauth.deny = True`` to refuse consent.
+    ``read_lag`` makes list pages stale, as Billabex's projection can be: an
+    API write shows in its account's list pages only from the ``read_lag + 1``-th
+    list request after it (until then, the contact as it was, or not at all if
+    the write created it), while upsert matching sees it at once;
+    ``settle_reads()`` lands every pending write.
 
     Where the API reference is silent, the simulator assumes: a 429 counts in
     the window (it "burns budget"); X-RateLimit-Reset is when the oldest
@@ -76,6 +82,7 @@ class FakeBillabex(ContactsAdmin):
         foreign_share: float = 0.0,
         log_limit: int | None = 100_000,
         access_token_ttl: float = 3600.0,
+        read_lag: int = 0,
     ) -> None:
         if latency < 0 or jitter < 0:
             raise ValueError("latency and jitter must be >= 0 seconds")
@@ -99,6 +106,7 @@ class FakeBillabex(ContactsAdmin):
             max_page_size=max_page_size,
             default_page_size=_DEFAULT_PAGE_SIZE,
             log=deque(maxlen=log_limit),
+            reads=StaleReads(read_lag),
         )
         self._token = self._core.issue_token((WRITE_SCOPE,))
         # The authorization server: one OAuth client registered up front.
@@ -241,6 +249,10 @@ class FakeBillabex(ContactsAdmin):
             delay=delay,
         )
         return self._core.injector.script(fault)
+
+    def settle_reads(self) -> None:
+        """Make every write so far visible in list pages (ends the ``read_lag`` wait)."""
+        self._core.reads.settle()
 
     def clear_script(self) -> None:
         """Disarm every scripted fault."""
