@@ -143,6 +143,32 @@ async def test_patch_with_an_empty_email_is_422_and_changes_nothing(
     assert fake.contact(fake.account_id, ada.id) == ada
 
 
+# -- fullName: "not blank" as the spec's ECMA-262 `\S` means it ------------------
+
+
+@pytest.mark.parametrize(
+    ("full_name", "accepted"),
+    [
+        ("Ada", True),
+        (" Ada ", True),
+        ("\x1c", True),  # a control character, not a space in ECMA-262 (Python strips it)
+        ("\x85", True),  # same
+        (" \t\n\v\f\r", False),
+        ("\xa0\u2007\u3000", False),  # Unicode spaces
+        ("\ufeff", False),  # an ECMA-262 space (Python keeps it)
+    ],
+)
+def test_a_blank_full_name_is_refused_as_the_spec_pattern_means_it(
+    full_name: str, accepted: bool
+) -> None:
+    assert SCHEMAS["ContactUpdate"]["properties"]["fullName"]["pattern"] == "\\S"
+    if accepted:
+        validate_write({"fullName": full_name}, required=False)
+    else:
+        with pytest.raises(ApiError, match="fullName must be a non-empty string"):
+            validate_write({"fullName": full_name}, required=False)
+
+
 # -- pagination parameters --------------------------------------------------------
 
 

@@ -34,6 +34,10 @@ _LANGUAGE = re.compile(r"[a-z]{2}")
 _ADDRESS_PART = "[^@\\x00-\\x20\\x7f-\\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+"
 _EMAIL = re.compile(rf"{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}")
 _MAX_EMAIL = 254
+# The spec's fullName `pattern: "\S"` is an ECMA-262 regex: its spaces are these
+# (not Python's, which add \x1c-\x1f and \x85 and leave out \ufeff).
+_ECMA_SPACES = "\t\n\v\f\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_NOT_BLANK = re.compile(f"[^{_ECMA_SPACES}]")
 _DIGITS = re.compile(r"[0-9]+")
 # The spec sets no maximum on `first` and says a server may cap it: past this
 # many digits the value is read as the largest one, never refused.
@@ -100,7 +104,7 @@ def validate_write(body: object, *, required: bool) -> ContactUpdate:
     full_name: str | Unset = UNSET
     if "fullName" in body:
         value = body["fullName"]
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not _NOT_BLANK.search(value):
             raise _invalid("full-name", "fullName must be a non-empty string.")
         full_name = value
     elif required:
