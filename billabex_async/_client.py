@@ -54,6 +54,22 @@ def _api_url(base_url: str) -> URL:
     return url / API_PREFIX
 
 
+def _proxy_url(proxy: str | None, api_url: URL) -> str | None:
+    """The explicit proxy, checked; never echoed back (it may hold credentials)."""
+    if proxy is None:
+        return None
+    url = URL(proxy)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InvalidRequestError("proxy must be an http:// or https:// URL", field="proxy")
+    if api_url.scheme != "https":
+        raise InvalidRequestError(
+            "a proxy is used only with an https base_url (over plain http it would read "
+            "the bearer token)",
+            field="proxy",
+        )
+    return proxy
+
+
 class Contacts(ContactsResource):
     """``client.contacts``: the single-contact verbs plus bulk upsert and sync."""
 
@@ -140,7 +156,9 @@ class BillabexClient:
     ``timeout`` bounds each attempt, in seconds. ``session`` is an aiohttp
     session you own: the client uses it and never closes it. The pool holds
     ``max_connections`` sockets: by default as many as the rate limit lets be
-    in flight (300), or 100 without a limit.
+    in flight (300), or 100 without a limit. Requests to an https
+    ``base_url`` go through ``proxy`` when given, else through the proxy the
+    environment names (``HTTPS_PROXY``, honouring ``NO_PROXY``).
     """
 
     def __init__(
@@ -157,6 +175,7 @@ class BillabexClient:
         retry_budget: float = DEFAULT_RETRY_BUDGET,
         max_retry_after: float = MAX_RETRY_AFTER,
         on_request: Callable[[RequestEvent], None] | None = None,
+        proxy: str | None = None,
     ) -> None:
         if token is None:
             token = os.environ.get("BILLABEX_TOKEN") or None
@@ -172,6 +191,7 @@ class BillabexClient:
             base_url or os.environ.get("BILLABEX_BASE_URL") or DEFAULT_BASE_URL
         ).rstrip("/")
         self._api_url = _api_url(self.base_url)
+        self._proxy = _proxy_url(proxy, self._api_url)
         self.rate_limit = rate_limit
         self.max_retries = max_retries
         self._auth = TokenSource(token)
@@ -238,7 +258,14 @@ class BillabexClient:
             raise RuntimeError("this BillabexClient is closed")
         if self._session is None:
             # Created here, inside the running loop, and reused for pooling.
-            self._session = new_session(self._max_connections)
+            # Plain http is allowed only to loopback, and a proxy on that
+            # path would read the bearer token: only https goes through one
+            # (as a CONNECT tunnel, which carries no Authorization header).
+            self._session = new_session(
+                self._max_connections,
+                proxy=self._proxy,
+                trust_env=self._api_url.scheme == "https",
+            )
         return self._session
 
     async def __aenter__(self) -> Self:

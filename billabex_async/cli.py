@@ -76,7 +76,7 @@ cli.add_command(auth.commands["status"], "whoami")
 
 @cli.group()
 def contacts() -> None:
-    """List, upsert, delete and sync an account's contacts."""
+    """List, get, upsert, delete and sync an account's contacts."""
 
 
 @contacts.command("list")
@@ -113,6 +113,23 @@ def list_cmd(settings: Settings, account: str, as_json: bool) -> None:
 
 def _echo_contact(contact: Contact) -> None:
     click.echo(json.dumps(unstructure(contact), ensure_ascii=False))
+
+
+@contacts.command("get")
+@click.argument("account", callback=parse_uuid)
+@click.argument("contact_id", callback=parse_uuid)
+@click.pass_obj
+def get_cmd(settings: Settings, account: str, contact_id: str) -> None:
+    """Print one contact of ACCOUNT as JSON (wire format)."""
+
+    async def run() -> int:
+        async with settings.client() as client:
+            contact = await client.contacts.get(account, contact_id)
+        _echo_contact(contact)
+        return EXIT_OK
+
+    with api_errors():
+        run_async(run)
 
 
 @contacts.command("upsert")

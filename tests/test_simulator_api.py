@@ -298,10 +298,11 @@ async def test_unknown_routes_and_methods_answer_json(
     status, _, body = await call(session, fake, "GET", "/invoices")
     assert (status, body["code"]) == (404, "app-core.route.not-found")
     status, headers, body = await call(
-        session, fake, "PUT", f"{contacts_path(fake)}/{uuid.uuid4()}", {}
+        session, fake, "POST", f"{contacts_path(fake)}/{uuid.uuid4()}", {}
     )
     assert (status, body["code"]) == (405, "app-core.method.not-allowed")
     assert "PATCH" in headers["Allow"]
+    assert "POST" not in headers["Allow"]
 
 
 async def test_each_response_has_its_own_request_id(

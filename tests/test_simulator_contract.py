@@ -207,7 +207,7 @@ def test_every_link_names_a_real_operation_and_its_parameters() -> None:
             names |= shared | set(re.findall(r"{(\w+)}", path))
             operations[operation["operationId"]] = names
     links = SPEC["components"]["links"]
-    assert set(links) == {"UpdateContact", "DeleteContact", "NextPage"}
+    assert set(links) == {"GetContact", "UpdateContact", "DeleteContact", "NextPage"}
     for link in links.values():
         assert set(link["parameters"]) <= operations[link["operationId"]]
 

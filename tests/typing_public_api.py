@@ -36,6 +36,7 @@ async def contract(client: BillabexClient, account: str, contact: UUID) -> None:
         account, full_name="John Smith", language="en", email="john@acme.com"
     )
     assert_type(created.id, UUID)
+    assert_type(await client.contacts.get(account, contact), Contact)
     assert_type(await client.contacts.update(account, contact, full_name="J"), Contact)
     assert_type(await client.contacts.delete(account, contact), None)
     upserted = await client.contacts.upsert(account, full_name="A", language="en", email=None)

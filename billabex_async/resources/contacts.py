@@ -100,7 +100,7 @@ def _build(
 
 
 class ContactsResource:
-    """``client.contacts``: list, iterate, create, update, delete and upsert contacts.
+    """``client.contacts``: list, iterate, get, create, update, delete and upsert contacts.
 
     Ids are UUIDs given as ``str`` or ``uuid.UUID``. Bad input raises
     ``InvalidRequestError`` before anything is sent; server errors raise the
@@ -147,6 +147,14 @@ class ContactsResource:
 
         async for contact in walk_pages(fetch):
             yield contact
+
+    async def get(
+        self, account_id: str | UUID, contact_id: str | UUID, *, max_retries: int | None = None
+    ) -> Contact:
+        """One contact by id. Raises ``NotFoundError`` when the account or contact is absent."""
+        path = _contact_path(account_id, contact_id)
+        response = await self._transport.request("GET", path, max_retries=max_retries)
+        return _parse(response, Contact)
 
     async def create(
         self,

@@ -150,6 +150,10 @@ class _Api:
         self.core.reads.written(account, record.seq, before)
         return json_response(record.wire(), 200)
 
+    async def get_contact(self, request: web.Request) -> web.Response:
+        account = self._account(request)
+        return json_response(self._record(request, account).wire())
+
     async def update_contact(self, request: web.Request) -> web.Response:
         account = self._account(request)
         record = self._record(request, account)
@@ -189,7 +193,11 @@ def build_app(core: Core, oauth: OAuthServer) -> web.Application:
     # Registered before {contact_id}, which would otherwise swallow "upsert".
     router.add_put(contacts + "/upsert", api.upsert_contact)
     router.add_route("*", contacts + "/upsert", api.upsert_other_method)
+    router.add_get(contacts + "/{contact_id}", api.get_contact, allow_head=False)
     router.add_patch(contacts + "/{contact_id}", api.update_contact)
+    # Billabex's NetSuite connector updates with PUT where the guide says
+    # PATCH; the simulator accepts both, with PATCH's semantics.
+    router.add_put(contacts + "/{contact_id}", api.update_contact)
     router.add_delete(contacts + "/{contact_id}", api.delete_contact)
     oauth.add_routes(app)
     return app
