@@ -60,7 +60,7 @@ bench-redis: $(STAMP)
 
 # schemathesis runs openapi/contacts.yaml against FakeBillabex with every check
 # and every phase (examples, coverage, fuzzing, stateful links): seeded and
-# deterministic, under a minute, cut off at 5 (tests/run_contract.py).
+# deterministic, 30-60 s, cut off at 5 minutes (tests/run_contract.py).
 .PHONY: contract
 contract: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,redis,contract]'
