@@ -32,7 +32,7 @@ class _Lagging:
 class StaleReads:
     """Makes list pages lag behind writes by ``lag`` list requests, as a projection would.
 
-    A write through the API (create, upsert, PATCH, DELETE) shows in an
+    A write through the API (create, upsert, update, delete) shows in an
     account's list pages from the ``lag + 1``-th list request of that account
     after it; until then pages show the contact as it was (or not at all, if
     the write created it; still there, if it deleted it). Upsert matching and
