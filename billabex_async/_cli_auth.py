@@ -17,7 +17,11 @@ __all__ = ["auth", "login_cmd", "logout_cmd"]
 
 
 @click.command("login")
-@click.option("--client-id", required=True, envvar="BILLABEX_CLIENT_ID", help="OAuth client id.")
+@click.option(
+    "--client-id",
+    envvar="BILLABEX_CLIENT_ID",
+    help="OAuth client id [env BILLABEX_CLIENT_ID]; default: the stored one, else register one.",
+)
 @click.option(
     "--client-secret",
     envvar="BILLABEX_CLIENT_SECRET",
@@ -29,15 +33,25 @@ __all__ = ["auth", "login_cmd", "logout_cmd"]
 @click.pass_obj
 def login_cmd(
     settings: object,
-    client_id: str,
+    client_id: str | None,
     client_secret: str | None,
     scope: str,
     no_browser: bool,
     port: int,
 ) -> None:
-    """Log in through the browser (OAuth 2.1 + PKCE) and store the tokens."""
-    base_url = getattr(settings, "base_url", None) or DEFAULT_BASE_URL
+    """Log in through the browser (OAuth 2.1 + PKCE) and store the tokens.
+
+    Without --client-id, reuses the client stored by an earlier login to the
+    same server, or registers one (RFC 7591) and stores it with the tokens.
+    """
+    base_url = (getattr(settings, "base_url", None) or DEFAULT_BASE_URL).rstrip("/")
     store = FileTokenStore()
+    if client_id is None:
+        if client_secret:
+            raise click.UsageError("--client-secret needs --client-id")
+        stored = store.load()
+        if stored is not None and stored.base_url == base_url:
+            client_id, client_secret = stored.client_id, stored.client_secret
 
     def show(url: str) -> None:
         err.print("Open this URL to log in to Billabex:", highlight=False)
@@ -54,6 +68,8 @@ def login_cmd(
             open_browser=show,
             port=port,
         )
+        if client_id is None:
+            err.print(f"Registered OAuth client {credentials.client_id}", highlight=False)
         store.save(credentials)
         err.print(f"Logged in; credentials saved to {store.path}", highlight=False)
         return EXIT_OK
@@ -91,6 +107,9 @@ def status_cmd() -> None:
     table.add_row("credentials", str(store.path))
     table.add_row("base url", credentials.base_url)
     table.add_row("client id", credentials.client_id)
+    table.add_row(
+        "client secret", "stored (never shown)" if credentials.client_secret else "none (public)"
+    )
     table.add_row("scopes", tokens.scope or "(not stated)")
     table.add_row(
         "access token",

@@ -6,11 +6,14 @@ with the line number and the reason, and no request goes out.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import attrs
 
@@ -19,7 +22,7 @@ from billabex_async._validation import check_email, check_full_name, check_langu
 from billabex_async.errors import InvalidRequestError
 from billabex_async.models import ContactUpsert
 
-__all__ = ["InputError", "Row", "Rows", "read_rows", "write_failures"]
+__all__ = ["InputError", "Row", "Rows", "read_rows", "write_failures", "write_records"]
 
 Format = Literal["csv", "jsonl"]
 MAX_ERRORS_SHOWN = 20
@@ -71,6 +74,9 @@ class Rows:
     rows: list[Row]
     columns: list[str]
     """CSV header as written in the file (for the failures file); empty for JSONL."""
+    is_failures_file: bool = False
+    """The file has the ``failure_reason`` column ``contacts sync`` writes: it lists
+    only the rows an earlier run could not write, not everything the account should hold."""
 
 
 def _key(name: str) -> str:
@@ -191,9 +197,11 @@ def read_rows(path: Path) -> Rows:
     fmt = file_format(path)
     problems: list[tuple[int | None, str]] = []
     rows: list[Row] = []
+    failures_file = False
     try:
         records = _csv_records if fmt == "csv" else _jsonl_records
         for line, fields, raw in records(path, problems):
+            failures_file = failures_file or any(_key(k) == FAILURE_COLUMN for k in raw)
             try:
                 rows.append(Row(line, _contact(fields), raw))
             except InvalidRequestError as exc:
@@ -202,11 +210,12 @@ def read_rows(path: Path) -> Rows:
         if fmt == "csv":
             with path.open(newline="", encoding="utf-8-sig") as handle:
                 columns = next(csv.reader(handle), [])
+            failures_file = any(_key(c) == FAILURE_COLUMN for c in columns)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(path, [(None, f"cannot read the file: {exc}")]) from exc
     if problems:
         raise InputError(path, problems)
-    return Rows(path, fmt, rows, columns)
+    return Rows(path, fmt, rows, columns, failures_file)
 
 
 def write_failures(
@@ -215,21 +224,49 @@ def write_failures(
     """Write the failed rows as they were read, plus a ``failure_reason``; returns the count.
 
     The file has the input's format, so fixing it and passing it back to
-    ``contacts sync`` retries exactly those rows.
+    ``contacts sync`` retries exactly those rows. It is written to a temporary
+    file in the same folder, then renamed over ``path``: a failure midway
+    (``OSError``, raised) leaves any previous file at ``path`` untouched.
+    The file holds names and emails, so it is readable by its owner only.
     """
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed or removed
+        "w",
+        newline="",
+        encoding="utf-8",
+        dir=path.parent,
+        prefix=f".{path.name}.",
+        suffix=".tmp",
+        delete=False,
+    )
+    try:
+        with handle:
+            count = write_records(rows, failures, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)
+        raise
+    return count
+
+
+def write_records(
+    rows: Rows, failures: Iterable[tuple[Row, str]], handle: IO[str]
+) -> int:  # fmt: skip
+    """Write the rows and their reasons to an open text file, in the input's format."""
     count = 0
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        if rows.format == "csv":
-            columns = [c for c in rows.columns if _key(c) != FAILURE_COLUMN]
-            writer = csv.DictWriter(handle, [*columns, FAILURE_COLUMN], extrasaction="ignore")
-            writer.writeheader()
-            for row, reason in failures:
-                writer.writerow({**row.raw, FAILURE_COLUMN: reason})
-                count += 1
-        else:
-            for row, reason in failures:
-                record = {k: v for k, v in row.raw.items() if _key(k) != FAILURE_COLUMN}
-                record[FAILURE_COLUMN] = reason
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
+    if rows.format == "csv":
+        columns = [c for c in rows.columns if _key(c) != FAILURE_COLUMN]
+        writer = csv.DictWriter(handle, [*columns, FAILURE_COLUMN], extrasaction="ignore")
+        writer.writeheader()
+        for row, reason in failures:
+            writer.writerow({**row.raw, FAILURE_COLUMN: reason})
+            count += 1
+    else:
+        for row, reason in failures:
+            record = {k: v for k, v in row.raw.items() if _key(k) != FAILURE_COLUMN}
+            record[FAILURE_COLUMN] = reason
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
     return count

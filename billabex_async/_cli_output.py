@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
@@ -108,6 +110,15 @@ class SyncProgress:
         self._progress.stop()
         if not self._live and self._task is not None:
             self._console.print(f"  {self._done} done")
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop redrawing the bar meanwhile (a question on the terminal), then resume."""
+        self._progress.stop()
+        try:
+            yield
+        finally:
+            self._progress.start()
 
     def phase(self, description: str, total: int | None) -> None:
         """Start the next phase; the previous one leaves a one-line summary."""

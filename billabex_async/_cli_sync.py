@@ -1,4 +1,4 @@
-"""CLI layer: ``contacts sync``: list, plan, write with a progress bar, report, save failures."""
+"""CLI layer: ``contacts sync``: list, plan, ask before deleting, write, report, save failures."""
 
 from __future__ import annotations
 
@@ -6,83 +6,133 @@ import asyncio
 import time
 from pathlib import Path
 
+import attrs
+
 from billabex_async._cli_common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_USAGE,
     Settings,
     err,
     out,
+    saving_rows,
 )
-from billabex_async._cli_input import Row, Rows, write_failures
+from billabex_async._cli_consent import (
+    confirm_deletes,
+    planned_deletes,
+    printable,
+    stdin_is_terminal,
+)
+from billabex_async._cli_failures import remove_previous, save_failures
+from billabex_async._cli_input import Row, Rows
 from billabex_async._cli_output import RequestCounter, SyncProgress, changes_table, summary_table
-from billabex_async.sync import SyncResult, apply_plan, plan_sync
+from billabex_async.sync import SyncPlan, SyncResult, apply_plan, plan_sync
 
-__all__ = ["run_sync"]
+__all__ = ["SyncOptions", "run_sync"]
 
 
-async def run_sync(
-    settings: Settings,
-    account: str,
-    rows: Rows,
-    dry_run: bool,
-    delete_missing: bool,
-    concurrency: int,
-    failures_path: Path,
-) -> int:
+@attrs.frozen
+class SyncOptions:
+    """What the command line asked for."""
+
+    dry_run: bool
+    delete_missing: bool
+    concurrency: int
+    failures_path: Path
+    assume_yes: bool
+    """``--yes``: delete without asking."""
+
+
+async def _consented(plan: SyncPlan, rows: Rows, options: SyncOptions) -> bool:
+    if not planned_deletes(plan) or options.assume_yes:
+        return True
+    if not stdin_is_terminal():  # the command refuses this case before sending anything
+        return False
+    return await confirm_deletes(plan, printable(str(rows.path)))
+
+
+async def run_sync(settings: Settings, account: str, rows: Rows, options: SyncOptions) -> int:
     counter = RequestCounter()
     started = time.monotonic()
-    result = SyncResult(dry_run=dry_run)
-    interrupted = False
+    result = SyncResult(dry_run=options.dry_run)
+    interrupted = declined = wrote = False
     desired = [row.item for row in rows.rows]
-    async with settings.client(counter) as client:
-        with SyncProgress(err, client.limiter, counter) as progress:
-            try:
+    try:
+        async with settings.client(counter) as client:
+            with SyncProgress(err, client.limiter, counter) as progress:
                 progress.phase("Listing", None)
                 plan = await plan_sync(
                     client.contacts,
                     account,
                     desired,
-                    delete_missing=delete_missing,
+                    delete_missing=options.delete_missing,
                     on_listed=progress.listed,
                 )
-                if dry_run:
+                if options.dry_run:
                     result = plan.result()
                 else:
+                    with progress.paused():
+                        declined = not await _consented(plan, rows, options)
+                if not options.dry_run and not declined:
+                    try:
+                        remove_previous(options.failures_path)
+                    except OSError as exc:
+                        err.print(
+                            f"error: cannot remove {options.failures_path}: {exc.strerror}",
+                            markup=False,
+                            soft_wrap=True,
+                        )
+                        return EXIT_USAGE  # before any write
+                    wrote = True
                     writes = sum(1 for c in plan.changes if c.status == "planned")
                     progress.phase("Writing", writes)
                     await apply_plan(
                         client.contacts,
                         plan,
-                        concurrency=concurrency,
+                        concurrency=options.concurrency,
                         on_progress=progress.update,
                         result=result,
                     )
-            except asyncio.CancelledError:
-                interrupted = True  # Ctrl-C: the writes in flight were let finish
+    except asyncio.CancelledError:
+        # Ctrl-C, anywhere up to the session's close: the result holds what was
+        # done; the writes in flight were let finish, or cut by a second Ctrl-C.
+        interrupted = True
+    if declined:
+        err.print("not confirmed: nothing was written")
+        return EXIT_FAILED
     elapsed = time.monotonic() - started
-    if dry_run and result.changes:
-        out.print(changes_table(result.changes, title="Planned changes"))
-    out.print(summary_table(result, counter, elapsed))
-    if result.error is not None:
-        err.print(f"[red]stopped early:[/] {result.error}", highlight=False)
-    _report_failures(rows, result, failures_path)
+    with saving_rows():  # from here to the saved rows, Ctrl-C waits
+        if options.dry_run and result.changes:
+            out.print(changes_table(result.changes, title="Planned changes"))
+        out.print(summary_table(result, counter, elapsed))
+        if result.error is not None:
+            err.print(f"[red]stopped early:[/] {result.error}", highlight=False)
+        saved = _report_failures(rows, result, options.failures_path) if wrote else True
     if interrupted:
         err.print("[yellow]interrupted[/]: the summary shows what was done")
         return EXIT_INTERRUPTED
-    return EXIT_OK if result.ok else EXIT_FAILED
+    return EXIT_OK if result.ok and saved else EXIT_FAILED
 
 
-def _report_failures(rows: Rows, result: SyncResult, path: Path) -> None:
-    """Write the rows to retry (failed or never sent) and list the failed deletes."""
+def _report_failures(rows: Rows, result: SyncResult, path: Path) -> bool:
+    """Save the rows to retry (failed or never sent), list the failed deletes; False if unsaved."""
     retry: list[tuple[Row, str]] = []
     for change in result.changes:
         if change.index is None or change.status not in ("failed", "not_attempted"):
             continue
         reason = str(change.error) if change.error else "not attempted (the run stopped)"
         retry.append((rows.rows[change.index], reason))
-    if retry:
-        count = write_failures(rows, sorted(retry, key=lambda r: r[0].line), path)
-        err.print(f"{count} row(s) to retry written to {path} (with a failure_reason column)")
     for change in result.failed_deletes:
         err.print(f"[red]delete failed[/] {change.contact_id}: {change.error}", highlight=False)
+    if not retry:
+        return True
+    retry.sort(key=lambda r: r[0].line)
+    where = save_failures(rows, retry, path)
+    if where is not None:
+        err.print(
+            f"{len(retry)} row(s) to retry written to {where} (with a failure_reason column)",
+            markup=False,
+            soft_wrap=True,  # a path to copy: never broken across lines
+        )
+    return where == path

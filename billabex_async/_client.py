@@ -19,8 +19,9 @@ from billabex_async._http import (
     Transport,
     shared_memory_limiter,
 )
+from billabex_async._http._body import DEFAULT_MAX_RESPONSE_BYTES
 from billabex_async._http._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER
-from billabex_async._http._session import new_session, timeouts
+from billabex_async._http._session import Sessions, timeouts
 from billabex_async._types import RateLimit
 from billabex_async._version import __version__
 from billabex_async.errors import InvalidRequestError
@@ -158,7 +159,10 @@ class BillabexClient:
     ``max_connections`` sockets: by default as many as the rate limit lets be
     in flight (300), or 100 without a limit. Requests to an https
     ``base_url`` go through ``proxy`` when given, else through the proxy the
-    environment names (``HTTPS_PROXY``, honouring ``NO_PROXY``).
+    environment names (``HTTPS_PROXY``, honouring ``NO_PROXY``). A response
+    body larger than ``max_response_bytes`` (decompressed; 8 MiB by default)
+    raises ``ResponseTooLargeError``. A closed client raises ``ClientClosedError``;
+    a client belongs to the event loop that first used it.
     """
 
     def __init__(
@@ -176,6 +180,7 @@ class BillabexClient:
         max_retry_after: float = MAX_RETRY_AFTER,
         on_request: Callable[[RequestEvent], None] | None = None,
         proxy: str | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if token is None:
             token = os.environ.get("BILLABEX_TOKEN") or None
@@ -194,9 +199,16 @@ class BillabexClient:
         self._proxy = _proxy_url(proxy, self._api_url)
         self.rate_limit = rate_limit
         self.max_retries = max_retries
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1
+        ):
+            raise InvalidRequestError(
+                f"max_response_bytes must be an integer >= 1, got {max_response_bytes!r}",
+                field="max_response_bytes",
+            )
         self._auth = TokenSource(token)
-        self._owns_session = session is None
-        self._session = session
         if max_connections is None:
             # The limiter keeps at most its window's worth of requests in
             # flight; the pool matches it so a fresh window is not throttled
@@ -204,11 +216,18 @@ class BillabexClient:
             max_connections = rate_limit.requests if rate_limit is not None else 100
         if max_connections < 1:
             raise InvalidRequestError("max_connections must be >= 1", field="max_connections")
-        self._max_connections = max_connections
-        self._closed = False
+        # Plain http is allowed only to loopback, and a proxy on that path
+        # would read the bearer token: only https goes through one (as a
+        # CONNECT tunnel, which carries no Authorization header).
+        self._sessions = Sessions(
+            session,
+            max_connections,
+            proxy=self._proxy,
+            trust_env=self._api_url.scheme == "https",
+        )
         limiter = self._build_limiter(rate_limit, request_timeout=timeout)
         self._transport = Transport(
-            session_factory=self._get_session,
+            sessions=self._sessions,
             api_url=self._api_url,
             auth=self._auth,
             limiter=limiter,
@@ -217,6 +236,7 @@ class BillabexClient:
             max_retries=max_retries,
             retry_budget=retry_budget,
             max_retry_after=max_retry_after,
+            max_response_bytes=max_response_bytes,
             on_request=on_request,
         )
         self.contacts = Contacts(self._transport)
@@ -254,22 +274,12 @@ class BillabexClient:
         return self._transport.limiter
 
     def _get_session(self) -> aiohttp.ClientSession:
-        if self._closed:
-            raise RuntimeError("this BillabexClient is closed")
-        if self._session is None:
-            # Created here, inside the running loop, and reused for pooling.
-            # Plain http is allowed only to loopback, and a proxy on that
-            # path would read the bearer token: only https goes through one
-            # (as a CONNECT tunnel, which carries no Authorization header).
-            self._session = new_session(
-                self._max_connections,
-                proxy=self._proxy,
-                trust_env=self._api_url.scheme == "https",
-            )
-        return self._session
+        # Opened inside the running loop, and reused for pooling.
+        return self._sessions.get()
 
     async def __aenter__(self) -> Self:
-        self._get_session()
+        """Open the session; raises ``ClientClosedError`` once closed."""
+        self._sessions.get()
         return self
 
     async def __aexit__(
@@ -284,11 +294,10 @@ class BillabexClient:
         """Close the session if the client opened it; a caller's session is left open.
 
         A limiter with its own connections (Redis) is flushed and closed too.
+        Calls in flight fail with ``ClientClosedError``; later ones raise it
+        before sending anything.
         """
-        self._closed = True
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-        self._session = None
+        await self._sessions.close()
         aclose = getattr(self._transport.limiter, "aclose", None)
         if aclose is not None:
             await aclose()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from billabex_async._cli_auth import auth, login_cmd, logout_cmd
@@ -27,8 +28,10 @@ from billabex_async._cli_common import (
     parse_uuid,
     run_async,
 )
-from billabex_async._cli_input import InputError, read_rows
-from billabex_async._cli_sync import run_sync
+from billabex_async._cli_consent import stdin_is_terminal
+from billabex_async._cli_failures import FailuresPathError, check_failures_path
+from billabex_async._cli_input import InputError, Rows, read_rows
+from billabex_async._cli_sync import SyncOptions, run_sync
 from billabex_async._converter import unstructure
 from billabex_async._types import UNSET, RateLimit
 from billabex_async.models import Contact
@@ -193,10 +196,11 @@ def delete_cmd(settings: Settings, account: str, contact_id: str) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Only show what would change (reads only).")
 @click.option("--delete-missing", is_flag=True, help="Delete contacts the file does not list.")
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking (needed without a TTY).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
 @click.option(
     "--failures-file",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     help="Where failed rows go (default: FILE's name + .failures).",
 )
 @click.pass_obj
@@ -206,27 +210,67 @@ def sync_cmd(
     file: Path,
     dry_run: bool,
     delete_missing: bool,
+    yes: bool,
     concurrency: int,
     failures_file: Path | None,
 ) -> None:
     """Make ACCOUNT's contacts match FILE (CSV, or JSON Lines: .jsonl/.ndjson).
 
     Columns/keys: full_name (or fullName), language, email; optional role,
-    notes, is_primary. Only new and changed contacts are written.
+    notes, is_primary. Only new and changed contacts are written. With
+    --delete-missing the planned deletes are shown and confirmed first.
     """
     try:
         rows = read_rows(file)
     except InputError as exc:
         err.print(f"[red]invalid input, nothing was sent:[/]\n{exc}", highlight=False)
         sys.exit(EXIT_USAGE)
-    if not rows.rows and delete_missing:
-        err.print("[red]the file lists no contacts: refusing to delete every contact[/]")
-        sys.exit(EXIT_USAGE)
     target = failures_file or file.with_name(f"{file.stem}.failures{file.suffix}")
+    refusal = _sync_refusal(
+        rows,
+        file,
+        target,
+        given=failures_file is not None,
+        dry_run=dry_run,
+        delete_missing=delete_missing,
+        yes=yes,
+    )
+    if refusal is not None:
+        err.print(f"[red]{refusal}[/]; nothing was sent", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    options = SyncOptions(dry_run, delete_missing, concurrency, target, assume_yes=yes)
     with api_errors():
-        run_async(
-            lambda: run_sync(settings, account, rows, dry_run, delete_missing, concurrency, target)
+        run_async(lambda: run_sync(settings, account, rows, options))
+
+
+def _sync_refusal(
+    rows: Rows,
+    file: Path,
+    target: Path,
+    *,
+    given: bool,
+    dry_run: bool,
+    delete_missing: bool,
+    yes: bool,
+) -> str | None:
+    """Why ``contacts sync`` must not start, checked before any request; None if it may."""
+    if delete_missing and not rows.rows:
+        return "the file lists no contacts: refusing to delete every contact"
+    if delete_missing and rows.is_failures_file:
+        return (
+            f"{escape(str(file))} is a failures file (it has a failure_reason column): it lists "
+            "only the rows to retry, so --delete-missing would delete the others; "
+            "retry it without --delete-missing"
         )
+    if delete_missing and not dry_run and not yes and not stdin_is_terminal():
+        return "--delete-missing asks before deleting, and stdin is no terminal: pass --yes"
+    if dry_run:
+        return None  # a dry run writes no failures file
+    try:
+        check_failures_path(target, file)
+    except FailuresPathError as exc:
+        return escape(str(exc)) + ("" if given else "; choose another with --failures-file")
+    return None
 
 
 def main() -> None:

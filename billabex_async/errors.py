@@ -8,9 +8,13 @@
     │   ├── APITimeoutError                     ... because a timeout expired
     │   └── OutcomeUnknownError                 ... after a write may have applied
     ├── APIResponseValidationError              a 2xx body that does not fit the model
+    │   └── ResponseTooLargeError               ... or is larger than max_response_bytes
+    ├── PaginationError (also RuntimeError)     the server's cursors went round in a cycle
+    ├── ClientClosedError (also RuntimeError)   the client was closed (before or during a call)
+    ├── WrongEventLoopError (also RuntimeError) the client is used from another event loop
     ├── AuthRefreshError                        a token provider could not refresh
     ├── RateLimiterUnavailableError             shared limiter storage (Redis) down, fail-closed
-    └── APIStatusError                          the server answered 4xx/5xx
+    └── APIStatusError                          the server answered 3xx/4xx/5xx
         ├── BadRequestError            400
         ├── AuthenticationError        401
         ├── PermissionDeniedError      403
@@ -18,20 +22,24 @@
         ├── ConflictError              409
         ├── UnprocessableEntityError   422
         ├── RateLimitError             429   .retry_after
-        └── InternalServerError        >= 500
+        ├── InternalServerError        >= 500
+        └── UnexpectedRedirectError    3xx   .location_host (never followed)
 
 Messages name the method, path, status and the server's message; they never
-contain the bearer token (it is never passed to these classes).
+contain the bearer token: it is never passed to these classes, and server text
+that echoes it is redacted before it gets here.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
+from billabex_async._redact import redact
 from billabex_async._retry_after import parse_retry_after
 
 __all__ = [
@@ -43,15 +51,20 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BillabexError",
+    "ClientClosedError",
     "ConflictError",
     "InternalServerError",
     "InvalidRequestError",
     "NotFoundError",
     "OutcomeUnknownError",
+    "PaginationError",
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimiterUnavailableError",
+    "ResponseTooLargeError",
+    "UnexpectedRedirectError",
     "UnprocessableEntityError",
+    "WrongEventLoopError",
     "make_status_error",
 ]
 
@@ -81,6 +94,38 @@ class APIResponseValidationError(BillabexError):
         super().__init__(message)
         self.status = status
         self.body = body
+
+
+class ResponseTooLargeError(APIResponseValidationError):
+    """A 2xx body grew past ``max_response_bytes`` (counted decompressed); reading stopped.
+
+    The request itself was handled by the server: a write was applied, only
+    its answer was not read. ``limit`` is the cap, in bytes.
+    """
+
+    def __init__(self, message: str, *, status: int, limit: int) -> None:
+        super().__init__(message, status=status, body=None)
+        self.limit = limit
+
+
+class PaginationError(BillabexError, RuntimeError):
+    """The server handed back a cursor already seen in this walk: it would never end."""
+
+
+class ClientClosedError(BillabexError, RuntimeError):
+    """The client is closed: nothing more is sent.
+
+    Raised for calls made after ``close()``, and for calls in flight when it
+    ran (those may have reached the server).
+    """
+
+
+class WrongEventLoopError(BillabexError, RuntimeError):
+    """The client was used from an event loop other than the one it belongs to.
+
+    A client, its connections and its rate limiter belong to the loop that
+    first used it; create one client inside each ``asyncio.run``.
+    """
 
 
 class AuthRefreshError(BillabexError):
@@ -201,6 +246,30 @@ class InternalServerError(APIStatusError):
     """5xx: the server failed. On a write, a 502/504 leaves the outcome unknown."""
 
 
+class UnexpectedRedirectError(APIStatusError):
+    """3xx: the SDK never follows redirects, so nothing was re-sent elsewhere.
+
+    A redirect would turn a write into a GET, or send the body and token to
+    another origin. ``location_host`` names where the server pointed (the
+    host only); a write answered with a redirect was not applied here.
+    """
+
+    @property
+    def location_host(self) -> str | None:
+        location = self.headers.get("Location")
+        if location is None:
+            return None
+        try:
+            return URL(location).host
+        except ValueError:
+            return None
+
+    def _describe(self) -> str:
+        where = f"to host {self.location_host}" if self.location_host else "with no usable Location"
+        what = f"{self.method} {self.path}".strip()
+        return f"{what} -> {self.status}: redirect {where} not followed"
+
+
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -219,9 +288,18 @@ def make_status_error(
     headers: Mapping[str, str],
     method: str,
     path: str,
+    secrets: Iterable[str] = (),
 ) -> APIStatusError:
-    """Build the error class for ``status`` from a raw response."""
+    """Build the error class for ``status`` from a raw response.
+
+    Every ``secret`` (the token sent) is redacted from the body and headers
+    first: a server may echo what it was sent.
+    """
+    secrets = tuple(secrets)
     text = raw_body.decode("utf-8", "replace") if isinstance(raw_body, bytes) else raw_body
+    text = redact(text, secrets)
+    if secrets:
+        headers = CIMultiDict((k, redact(v, secrets)) for k, v in headers.items())
     body: Any
     try:
         body = json.loads(text) if text else None
@@ -231,5 +309,8 @@ def make_status_error(
     request_id = next((lowered[h] for h in REQUEST_ID_HEADERS if h in lowered), None)
     cls = _STATUS_ERRORS.get(status)
     if cls is None:
-        cls = InternalServerError if status >= 500 else APIStatusError
+        if 300 <= status < 400:
+            cls = UnexpectedRedirectError
+        else:
+            cls = InternalServerError if status >= 500 else APIStatusError
     return cls(status, request_id, body, method=method, path=path, headers=headers)

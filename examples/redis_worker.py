@@ -1,9 +1,13 @@
 """Example: one of N batch workers upserting contacts under one token's shared rate limit.
 
 Every copy reads the same CSV (columns: account_id, full_name, email,
-language) and takes every N-th row, so the copies split the work; the limit
-of 300 requests per 60 s is kept in Redis, so all copies together stay under
-it, on one machine or many::
+language) and takes the rows of the accounts it owns: a stable hash of the
+account id, modulo the number of copies. All rows of one account go to one
+copy, which orders the rows Billabex would match to the same contact (same
+email, or names within two edits) one after the other; split by row number,
+two copies could send two such rows at once and the second would overwrite
+the first, or create a duplicate. The limit of 300 requests per 60 s is kept
+in Redis, so all copies together stay under it, on one machine or many::
 
     export BILLABEX_TOKEN=...  BILLABEX_REDIS_URL=redis://localhost:6379/0
     for i in 0 1 2 3; do
@@ -23,6 +27,8 @@ import csv
 import logging
 import os
 import sys
+import uuid
+import zlib
 from collections.abc import Iterator
 
 from billabex_async import BillabexClient, ContactUpsert, RateLimit
@@ -30,11 +36,26 @@ from billabex_async import BillabexClient, ContactUpsert, RateLimit
 logger = logging.getLogger("redis_worker")
 
 
+def shard_of(account_id: str, shards: int) -> int:
+    """The copy that owns ``account_id``: the same answer in every process, on every machine.
+
+    CRC-32 of the canonical UUID (so spelling and case do not matter), not
+    Python's ``hash()``, which is salted per process. ValueError if no UUID.
+    """
+    canonical = str(uuid.UUID(account_id))
+    return zlib.crc32(canonical.encode("ascii")) % shards
+
+
 def my_rows(path: str, shard: int, shards: int) -> Iterator[tuple[str, ContactUpsert]]:
-    """This copy's (account_id, contact) pairs, read lazily: rows where index % shards == shard."""
+    """This copy's (account_id, contact) pairs, read lazily: the rows of the accounts it owns."""
     with open(path, newline="", encoding="utf-8") as file:
-        for index, row in enumerate(csv.DictReader(file)):
-            if index % shards != shard:
+        reader = csv.DictReader(file)
+        for row in reader:
+            try:
+                owner = shard_of(row["account_id"], shards)
+            except ValueError:
+                raise ValueError(f"{path}:{reader.line_num}: account_id is not a UUID") from None
+            if owner != shard:
                 continue
             contact = ContactUpsert(
                 full_name=row["full_name"],

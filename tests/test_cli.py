@@ -2,71 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import attrs
 import pytest
 
 from billabex_async.testing import FakeBillabex
-
-
-@attrs.frozen
-class Run:
-    code: int
-    out: str
-    err: str
+from tests._cli_run import HEADER, ROWS, billabex, write_csv
 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBillabex]:
     async with FakeBillabex(rate_limit=None, seed=21) as fake:
         yield fake
-
-
-async def billabex(fake: FakeBillabex, *args: str, with_token: bool = True) -> Run:
-    """Run ``python -m billabex_async ARGS`` with the simulator's URL and token in the env."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLABEX_")}
-    env |= {"BILLABEX_BASE_URL": fake.url, "NO_COLOR": "1", "COLUMNS": "200"}
-    if with_token:
-        env["BILLABEX_TOKEN"] = fake.token
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "billabex_async",
-        "--rate-limit",
-        "off",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    run = Run(process.returncode, out.decode(), err.decode())
-    assert fake.token not in run.out + run.err  # never echoed
-    return run
-
-
-def write_csv(path: Path, header: list[str], *rows: list[str]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-HEADER = ["full_name", "language", "email", "role", "is_primary"]
-ROWS = [
-    ["Ada Lovelace", "en", "ada@example.org", "CFO", "true"],
-    ["Bob Marley", "fr", "", "", ""],
-    ["Chloé Zhao", "de", "chloe@example.org", "", "no"],
-]
 
 
 async def test_sync_a_csv_file(fake: FakeBillabex, tmp_path: Path) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from billabex_async._cli_input import InputError, Row, read_rows, write_failures
+from billabex_async._cli_failures import FailuresPathError, check_failures_path, save_failures
+from billabex_async._cli_input import InputError, Row, Rows, read_rows, write_failures
 from billabex_async._types import UNSET
 
 
@@ -76,3 +79,76 @@ def test_failures_round_trip_in_the_input_format(tmp_path: Path) -> None:
         again = read_rows(out)
         assert again.rows[0].item == rows.rows[0].item
         assert "422" in out.read_text(encoding="utf-8")
+
+
+def test_a_failures_file_is_recognised_by_its_reason_column(tmp_path: Path) -> None:
+    plain = tmp_path / "c.csv"
+    plain.write_text("full_name,language\nAda Lovelace,en\n", encoding="utf-8")
+    assert not read_rows(plain).is_failures_file
+    retry = tmp_path / "c.failures.csv"
+    assert write_failures(read_rows(plain), [(read_rows(plain).rows[0], "503")], retry) == 1
+    assert read_rows(retry).is_failures_file
+    spelled = tmp_path / "d.jsonl"
+    spelled.write_text('{"fullName": "A B", "language": "en", "Failure-Reason": "x"}\n', "utf-8")
+    assert read_rows(spelled).is_failures_file
+
+
+def _one_row(tmp_path: Path) -> tuple[Rows, Row]:
+    source = tmp_path / "c.csv"
+    source.write_text("full_name,language\nAda Lovelace,en\nBob Marley,fr\n", encoding="utf-8")
+    rows = read_rows(source)
+    return rows, rows.rows[0]
+
+
+def test_a_failures_write_that_breaks_midway_leaves_the_previous_file_whole(
+    tmp_path: Path,
+) -> None:
+    rows, row = _one_row(tmp_path)
+    target = tmp_path / "c.failures.csv"
+    target.write_text("the previous run's rows\n", encoding="utf-8")
+
+    def breaking() -> Iterator[tuple[Row, str]]:
+        yield row, "503"
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        write_failures(rows, breaking(), target)
+    assert target.read_text(encoding="utf-8") == "the previous run's rows\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv", "c.failures.csv"]
+    assert write_failures(rows, [(row, "503")], target) == 1
+    assert "Ada Lovelace" in target.read_text(encoding="utf-8")
+    assert target.stat().st_mode & 0o077 == 0  # names and emails: the owner's only
+
+
+def test_failed_rows_that_cannot_go_where_asked_are_kept_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows, row = _one_row(tmp_path)
+    gone = tmp_path / "removed-meanwhile" / "c.failures.csv"
+    spare = tmp_path / "spare"
+    spare.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spare))
+    where = save_failures(rows, [(row, "503")], gone)
+    assert where is not None
+    assert where.parent.parent == spare
+    assert read_rows(where).rows[0].item == row.item
+    assert str(gone) in capsys.readouterr().err
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-tmp-either"))
+    assert save_failures(rows, [(row, "503")], gone) is None
+    printed = capsys.readouterr()
+    assert "Ada Lovelace" in printed.out  # the last resort: stdout, in the input's format
+    assert "stdout" in printed.err
+
+
+def test_the_failures_path_check(tmp_path: Path) -> None:
+    rows, _ = _one_row(tmp_path)
+    check_failures_path(tmp_path / "ok.csv", rows.path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv"]  # the probe is gone
+    for bad, why in [
+        (rows.path, "is the input file"),
+        (tmp_path / "missing" / "f.csv", "does not exist"),
+        (rows.path / "f.csv", "does not exist"),
+        (tmp_path, "not a regular file"),
+    ]:
+        with pytest.raises(FailuresPathError, match=why):
+            check_failures_path(bad, rows.path)

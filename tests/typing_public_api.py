@@ -68,6 +68,17 @@ def error_tree(exc: errors.BillabexError) -> None:
         assert_type(exc.request_id, str | None)
     if isinstance(exc, errors.RateLimitError):
         assert_type(exc.retry_after, float | None)
+    if isinstance(exc, errors.UnexpectedRedirectError):
+        assert_type(exc.location_host, str | None)
+    if isinstance(exc, errors.ResponseTooLargeError):
+        assert_type(exc.limit, int)
+    also_runtime_errors: list[RuntimeError] = [
+        errors.ClientClosedError("closed"),
+        errors.WrongEventLoopError("elsewhere"),
+        errors.PaginationError("cycle"),
+    ]
+    assert also_runtime_errors
+    BillabexClient("token", max_response_bytes=8 * 1024 * 1024)
 
 
 async def simulator() -> None:

@@ -4,31 +4,64 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import attrs
 from multidict import CIMultiDictProxy
+from yarl import URL
 
 from billabex_async._http._limiter import Limiter
+from billabex_async.errors import APIResponseValidationError
 
-__all__ = ["Attempts", "RequestEvent", "Response", "count_attempts", "int_header"]
+__all__ = ["Answer", "Attempts", "Call", "RequestEvent", "Response", "count_attempts", "emit"]
 
 logger = logging.getLogger("billabex_async")
 
 
+def _as_is(text: str) -> str:
+    return text
+
+
 @attrs.frozen
 class Response:
-    """An HTTP answer, body read: what the transport hands to the resources (2xx)."""
+    """An HTTP answer, body read: what the transport hands to the resources (2xx).
+
+    ``redact`` removes the secrets this request carried from server text, for
+    error messages (a server may echo the token back).
+    """
 
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
+    redact: Callable[[str], str] = attrs.field(default=_as_is, repr=False, eq=False, kw_only=True)
+
+    def text(self, limit: int = 2000) -> str:
+        """The body as text for an error: bad bytes replaced, secrets redacted, ``limit`` chars."""
+        return self.redact(self.body.decode("utf-8", "replace"))[:limit]
 
     def json(self) -> Any:
-        """The body parsed as JSON (None when empty)."""
-        return json.loads(self.body) if self.body else None
+        """The body parsed as JSON (None when empty).
+
+        Raises ``APIResponseValidationError`` when it is not UTF-8 JSON (a
+        proxy's HTML page, a truncated body).
+        """
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body.decode("utf-8-sig"))  # a leading BOM is tolerated
+        except UnicodeDecodeError as exc:
+            problem = f"is not UTF-8 (byte {exc.start})"
+        except ValueError as exc:  # JSONDecodeError; the text itself stays out of the message
+            problem = f"is not JSON ({type(exc).__name__} at position {getattr(exc, 'pos', '?')})"
+        kind = self.headers.get("Content-Type", "no Content-Type").split(";")[0]
+        raise APIResponseValidationError(
+            f"the {self.status} response body {problem}; Content-Type: {kind[:60]}",
+            status=self.status,
+            body=self.text(),
+        ) from None
 
 
 @attrs.frozen
@@ -45,28 +78,77 @@ class RequestEvent:
     error: str | None
 
 
+@attrs.define
+class Call:
+    """One logical request across its attempts: what it sends and what it learnt."""
+
+    method: str
+    path: str
+    url: URL
+    data: str | None
+    headers: dict[str, str]
+    max_retries: int
+    started: float
+    attempt: int = 0
+    retries_done: int = 0
+    refreshed: bool = False
+    outcome_unknown: bool = False  # an earlier attempt may have been applied
+
+
+@attrs.frozen
+class Answer:
+    """One attempt's HTTP answer, body read (any status)."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+
+def emit(
+    hook: Callable[[RequestEvent], None] | None,
+    call: Call,
+    status: int | None,
+    sent_at: float,
+    waited: float,
+    remaining: int | None,
+    error: str | None,
+) -> None:
+    """Tell the ``on_request`` hook what this attempt did; a hook that raises is logged."""
+    if hook is None:
+        return
+    event = RequestEvent(
+        method=call.method,
+        path=call.path,
+        attempt=call.attempt,
+        status=status,
+        elapsed=time.monotonic() - sent_at,
+        waited=waited,
+        rate_limit_remaining=remaining,
+        error=error,
+    )
+    try:
+        hook(event)
+    except Exception:
+        logger.exception("on_request hook raised; ignored")
+
+
 class Attempts:
     """Physical sends of one attempt, as seen inside aiohttp's own resend loop."""
 
-    __slots__ = ("count", "resent")
+    __slots__ = ("count", "holding", "resent")
 
-    def __init__(self) -> None:
+    def __init__(self, *, holding: bool) -> None:
         self.count = 0
         self.resent = False
+        # True while this attempt holds a limiter slot that still has to be
+        # released: the middleware and the transport both hand it back, and
+        # it must be handed back exactly once.
+        self.holding = holding
 
 
-def int_header(headers: Mapping[str, str], name: str) -> int | None:
-    """A header's integer value, or None when absent or not a number."""
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return int(float(value))
-    except ValueError:
-        return None
-
-
-def count_attempts(attempts: Attempts, limiter: Limiter | None) -> aiohttp.ClientMiddlewareType:
+def count_attempts(
+    attempts: Attempts, limiter: Limiter | None, closed: Callable[[], bool] = lambda: False
+) -> aiohttp.ClientMiddlewareType:
     """A client middleware that sees every physical send of one request.
 
     aiohttp silently resends an idempotent request once when a kept-alive
@@ -74,7 +156,8 @@ def count_attempts(attempts: Attempts, limiter: Limiter | None) -> aiohttp.Clien
     session. A middleware runs inside that loop, so the resend is counted:
     the first send may have reached the server, so it keeps its slot (as
     finished now) and the resend takes a new one; and the caller learns that
-    the first send's outcome is unknown.
+    the first send's outcome is unknown. Once ``closed()`` (the client was
+    closed), nothing is resent.
     """
 
     async def middleware(
@@ -83,12 +166,16 @@ def count_attempts(attempts: Attempts, limiter: Limiter | None) -> aiohttp.Clien
         attempts.count += 1
         if attempts.count > 1:
             attempts.resent = True
+            if closed():
+                raise aiohttp.ClientConnectionError("the client was closed: not resent")
             logger.debug(
                 "%s %s: aiohttp resends after a dropped connection", req.method, req.url.path
             )
             if limiter is not None:
+                attempts.holding = False
                 limiter.release()
                 await limiter.acquire()
+                attempts.holding = True
         return await handler(req)
 
     return middleware

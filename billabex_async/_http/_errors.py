@@ -10,7 +10,7 @@ import aiohttp
 from billabex_async._http._retry import Failure
 from billabex_async.errors import APIConnectionError, APITimeoutError
 
-__all__ = ["TransportFailure", "map_aiohttp_errors"]
+__all__ = ["TransportFailure", "map_aiohttp_errors", "scrub_chain"]
 
 
 class TransportFailure(Exception):
@@ -44,3 +44,29 @@ def map_aiohttp_errors(method: str, path: str) -> Iterator[None]:
         reason = type(exc).__name__ + (f": {exc}" if str(exc) else "")
         error = APIConnectionError(f"connection failed ({reason})", method=method, path=path)
         raise TransportFailure(error, Failure.UNKNOWN) from exc
+
+
+def _carries_request(exc: BaseException) -> bool:
+    # aiohttp's response errors keep the RequestInfo, whose repr shows every
+    # request header, Authorization included.
+    return isinstance(exc, aiohttp.ClientResponseError) or hasattr(exc, "request_info")
+
+
+def scrub_chain(exc: BaseException) -> None:
+    """Cut every exception that carries request headers out of ``exc``'s cause/context chain.
+
+    What remains (our errors, OSErrors, connection errors) says why it failed
+    without the bearer token.
+    """
+    stack, seen = [exc], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.__cause__ is not None and _carries_request(node.__cause__):
+            node.__cause__ = None
+            node.__suppress_context__ = True
+        if node.__context__ is not None and _carries_request(node.__context__):
+            node.__context__ = None
+        stack.extend(e for e in (node.__cause__, node.__context__) if e is not None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -10,19 +11,21 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
-import attrs
-from multidict import CIMultiDictProxy
 from yarl import URL
 
 from billabex_async._http._attempt import (
+    Answer,
     Attempts,
+    Call,
     RequestEvent,
     Response,
     count_attempts,
-    int_header,
+    emit,
 )
 from billabex_async._http._auth import TokenSource
-from billabex_async._http._errors import TransportFailure, map_aiohttp_errors
+from billabex_async._http._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, read_answer
+from billabex_async._http._errors import TransportFailure, map_aiohttp_errors, scrub_chain
+from billabex_async._http._headers import count_header, observe_headers
 from billabex_async._http._limiter import Limiter
 from billabex_async._http._retry import (
     DEFAULT_RETRY_BUDGET,
@@ -31,41 +34,28 @@ from billabex_async._http._retry import (
     RetryDecision,
     decide,
 )
+from billabex_async._http._session import Sessions
+from billabex_async._redact import redact
 from billabex_async._retry_after import parse_retry_after
-from billabex_async.errors import AuthRefreshError, OutcomeUnknownError, make_status_error
+from billabex_async.errors import (
+    AuthRefreshError,
+    BillabexError,
+    ClientClosedError,
+    OutcomeUnknownError,
+    make_status_error,
+)
 
 __all__ = ["RequestEvent", "Response", "Transport"]
 
 logger = logging.getLogger("billabex_async")
 
+_CLOSED_IN_FLIGHT = (
+    "the client was closed while this request was in flight; it may have reached the server"
+)
 _UNKNOWN_CREATE = (
     "the connection failed after the request was sent; it may have been applied, "
     "so it was not retried (a retry could duplicate it)"
 )
-
-
-@attrs.define
-class _Call:
-    """One logical request across its attempts: what it sends and what it learnt."""
-
-    method: str
-    path: str
-    url: URL
-    data: str | None
-    headers: dict[str, str]
-    max_retries: int
-    started: float = attrs.field(factory=time.monotonic)
-    attempt: int = 0
-    retries_done: int = 0
-    refreshed: bool = False
-    outcome_unknown: bool = False  # an earlier attempt may have been applied
-
-
-@attrs.frozen
-class _Answer:
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
 
 
 class Transport:
@@ -73,20 +63,24 @@ class Transport:
 
     The limiter slot is taken *before* the aiohttp call (so waiting for a slot
     never eats into the request timeout) and handed back when the response
-    headers arrive, with the server's X-RateLimit-* headers. A per-request
-    middleware counts aiohttp's own hidden resends (see ``count_attempts``).
+    headers arrive, with the server's X-RateLimit-* headers, or in a
+    ``finally`` on every other path. A per-request middleware counts
+    aiohttp's own hidden resends (see ``count_attempts``). Redirects are never
+    followed, and bodies are read decompressed up to ``max_response_bytes``.
     """
 
     __slots__ = (
         "_api_url",
         "_auth",
+        "_clock",
         "_headers",
         "_limiter",
+        "_max_response_bytes",
         "_max_retries",
         "_max_retry_after",
         "_on_request",
         "_retry_budget",
-        "_session",
+        "_sessions",
         "_sleep",
         "_timeout",
     )
@@ -94,7 +88,7 @@ class Transport:
     def __init__(
         self,
         *,
-        session_factory: Callable[[], aiohttp.ClientSession],
+        sessions: Sessions,
         api_url: URL,
         auth: TokenSource,
         limiter: Limiter | None,
@@ -103,14 +97,18 @@ class Transport:
         max_retries: int,
         retry_budget: float = DEFAULT_RETRY_BUDGET,
         max_retry_after: float = MAX_RETRY_AFTER,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         on_request: Callable[[RequestEvent], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._session = session_factory
+        self._sessions = sessions
         self._api_url = api_url
         self._auth = auth
         self._limiter = limiter
-        self._headers = dict(headers)
+        self._headers = {**headers, "Accept-Encoding": ACCEPT_ENCODING}
+        self._max_response_bytes = max_response_bytes
+        self._clock = clock  # injectable, with sleep: the retry budget on virtual time
         self._timeout = timeout
         self._max_retries = max_retries
         self._retry_budget = retry_budget
@@ -135,17 +133,34 @@ class Transport:
         """Send ``method path`` until it succeeds or the retry policy gives up.
 
         Returns the 2xx response; raises an ``APIStatusError`` subclass for an
-        error status, ``APIConnectionError``/``APITimeoutError`` when no answer
-        came, ``OutcomeUnknownError`` when a create may have been applied.
+        error status (``UnexpectedRedirectError`` for a 3xx),
+        ``APIConnectionError``/``APITimeoutError`` when no answer came,
+        ``OutcomeUnknownError`` when a create may have been applied,
+        ``APIResponseValidationError`` for an unreadable or oversized 2xx body,
+        ``ClientClosedError``/``WrongEventLoopError`` before sending anything
+        on a closed client or from another event loop. Nothing raised carries
+        the request's headers in its cause chain.
         """
+        self._sessions.check()  # before any limiter slot is taken
         call = self._prepare(method, path, json_body, params, max_retries)
+        try:
+            return await self._run(call)
+        except BillabexError as exc:
+            scrub_chain(exc)
+            raise
+
+    async def _run(self, call: Call) -> Response:
         while True:
             call.attempt += 1
+            self._sessions.check()  # close() may have run during a backoff
             token = await self._auth.get()
             call.headers["Authorization"] = f"Bearer {token}"
+            failure: TransportFailure | None = None
             try:
                 answer = await self._send_once(call)
-            except TransportFailure as failure:
+            except TransportFailure as exc:
+                failure = exc  # handled below, outside this block: no implicit __context__
+            if failure is not None:
                 delay: float | None = self._after_failure(call, failure)
             else:
                 result = await self._after_answer(call, answer, token)
@@ -163,7 +178,7 @@ class Transport:
         json_body: object,
         params: Mapping[str, str] | None,
         max_retries: int | None,
-    ) -> _Call:
+    ) -> Call:
         data = None if json_body is None else json.dumps(json_body, separators=(",", ":"))
         headers = dict(self._headers)
         if data is not None:
@@ -177,20 +192,23 @@ class Transport:
         if params:
             url = url.with_query(params)
         retries = self._max_retries if max_retries is None else max_retries
-        return _Call(method, path, url, data, headers, retries)
+        return Call(method, path, url, data, headers, retries, started=self._clock())
 
-    async def _send_once(self, call: _Call) -> _Answer:
-        """One attempt: a limiter slot, the request, the body. Raises TransportFailure."""
+    async def _send_once(self, call: Call) -> Answer:
+        """One attempt: a limiter slot, the request, the body. Raises TransportFailure.
+
+        Every path after the slot is taken (closed client, wrong loop,
+        cancellation, an unreadable body) hands the slot back exactly once.
+        """
         waited = await self._acquire()
         sent_at = time.monotonic()
-        holding = self._limiter is not None  # our slot is still in flight
-        attempts = Attempts()
-        session = self._session()
-        middlewares = (
-            *getattr(session, "_middlewares", ()),  # per-request ones replace them
-            count_attempts(attempts, self._limiter),
-        )
+        attempts = Attempts(holding=self._limiter is not None)
         try:
+            session = self._sessions.get()  # closed while waiting for the slot: raises
+            middlewares = (
+                *getattr(session, "_middlewares", ()),  # per-request ones replace them
+                count_attempts(attempts, self._limiter, lambda: self._sessions.closed),
+            )
             with map_aiohttp_errors(call.method, call.path):
                 async with session.request(
                     call.method,
@@ -199,22 +217,33 @@ class Transport:
                     headers=call.headers,
                     timeout=self._timeout,
                     middlewares=middlewares,
+                    # A redirect would turn a write into a GET, or re-send the
+                    # body and token to another origin: a 3xx is an error.
+                    allow_redirects=False,
+                    auto_decompress=False,  # read_body inflates, bounded
+                    raise_for_status=False,  # even on a caller's session: statuses are ours
                 ) as resp:
-                    holding = False
+                    attempts.holding = False
                     self._release(resp.headers)
-                    answer = _Answer(resp.status, resp.headers, await resp.read())
+                    body = await read_answer(
+                        resp, self._max_response_bytes, method=call.method, path=call.path
+                    )
+                    answer = Answer(resp.status, resp.headers, body)
         except TransportFailure as failure:
             error = str(failure.error)
-            self._emit(call, None, sent_at, waited, None, error)
+            emit(self._on_request, call, None, sent_at, waited, None, error)
+            if self._sessions.closed:
+                raise ClientClosedError(f"{call.method} {call.path}: {_CLOSED_IN_FLIGHT}") from None
             raise
         finally:
-            if holding:  # no response: the send may still have arrived
+            if attempts.holding:  # no response: the send may still have arrived
+                attempts.holding = False
                 self._release(None)
             # aiohttp resent after the connection dropped: the first send may
             # have been applied.
             call.outcome_unknown = call.outcome_unknown or attempts.resent
-        remaining = int_header(answer.headers, "X-RateLimit-Remaining")
-        self._emit(call, answer.status, sent_at, waited, remaining, None)
+        remaining = count_header(answer.headers, "X-RateLimit-Remaining")
+        emit(self._on_request, call, answer.status, sent_at, waited, remaining, None)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %d attempt=%d waited=%.3fs elapsed=%.3fs remaining=%s",
@@ -223,7 +252,7 @@ class Transport:
             )  # fmt: skip
         return answer
 
-    def _after_failure(self, call: _Call, failure: TransportFailure) -> float:
+    def _after_failure(self, call: Call, failure: TransportFailure) -> float:
         """The delay before retrying an attempt that got no answer; raises when final."""
         if failure.failure is Failure.UNKNOWN:
             call.outcome_unknown = True
@@ -240,19 +269,28 @@ class Transport:
         raise failure.error from failure.__cause__
 
     async def _after_answer(
-        self, call: _Call, answer: _Answer, token: str
+        self, call: Call, answer: Answer, token: str
     ) -> Response | float | None:
         """The response, or the delay before the next attempt (None: at once); raises when final."""
         status, headers = answer.status, answer.headers
         if 200 <= status < 300:
-            return Response(status=status, headers=headers, body=answer.body)
+            hide = functools.partial(redact, secrets=(token,))
+            return Response(status=status, headers=headers, body=answer.body, redact=hide)
         if status == 404 and call.method == "DELETE" and call.outcome_unknown:
             # An earlier attempt whose answer was lost did delete it.
             logger.debug("DELETE %s -> 404 after an unknown outcome: already deleted", call.path)
             return Response(status=204, headers=headers, body=b"")
         error = make_status_error(
-            status, answer.body, headers=headers, method=call.method, path=call.path
+            status,
+            answer.body,
+            headers=headers,
+            method=call.method,
+            path=call.path,
+            secrets=(token,),
         )
+        if 300 <= status < 400:
+            logger.warning("%s", error)  # names the Location host only
+            raise error
         if status == 401:
             if not self._auth.can_refresh or call.refreshed:
                 raise error
@@ -264,12 +302,15 @@ class Transport:
             logger.info("%s %s -> 401: token refreshed, replaying", call.method, call.path)
             return None
         retry_after = parse_retry_after(headers.get("Retry-After"))
-        if status == 429 and self._limiter is not None:
-            wait = 1.0 if retry_after is None else retry_after
-            self._limiter.pause(min(wait, self._max_retry_after))
-            retry_after = 0.0  # the limiter's pause holds this request and all others
+        paused = status == 429 and self._limiter is not None
+        if paused:
+            assert self._limiter is not None
+            retry_after = min(1.0 if retry_after is None else retry_after, self._max_retry_after)
+            self._limiter.pause(retry_after)
         if status in (502, 504):
             call.outcome_unknown = True  # a gateway lost the answer, not the request
+        # With a limiter, the pause holds this request as long as a sleep would:
+        # the budget is charged the same.
         decision = self._decide(call, Failure.STATUS, status=status, retry_after=retry_after)
         if not decision.retry:
             logger.debug(
@@ -277,11 +318,11 @@ class Transport:
             )
             raise error
         logger.info("%s %s -> %d, retrying: %s", call.method, call.path, status, decision.reason)
-        return decision.delay
+        return 0.0 if paused else decision.delay  # paused: the limiter does the waiting
 
     def _decide(
         self,
-        call: _Call,
+        call: Call,
         failure: Failure,
         *,
         status: int | None = None,
@@ -295,7 +336,7 @@ class Transport:
             retry_after=retry_after,
             retries_done=call.retries_done,
             max_retries=call.max_retries,
-            elapsed=time.monotonic() - call.started,
+            elapsed=self._clock() - call.started,
             budget=self._retry_budget,
             max_retry_after=self._max_retry_after,
         )
@@ -313,35 +354,4 @@ class Transport:
             return
         limiter.release()
         if headers is not None:
-            reset = headers.get("X-RateLimit-Reset")
-            limiter.observe(
-                limit=int_header(headers, "X-RateLimit-Limit"),
-                remaining=int_header(headers, "X-RateLimit-Remaining"),
-                reset=float(reset) if reset is not None and reset.isdigit() else None,
-            )
-
-    def _emit(
-        self,
-        call: _Call,
-        status: int | None,
-        sent_at: float,
-        waited: float,
-        remaining: int | None,
-        error: str | None,
-    ) -> None:
-        if self._on_request is None:
-            return
-        event = RequestEvent(
-            method=call.method,
-            path=call.path,
-            attempt=call.attempt,
-            status=status,
-            elapsed=time.monotonic() - sent_at,
-            waited=waited,
-            rate_limit_remaining=remaining,
-            error=error,
-        )
-        try:
-            self._on_request(event)
-        except Exception:
-            logger.exception("on_request hook raised; ignored")
+            observe_headers(limiter, headers)

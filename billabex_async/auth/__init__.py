@@ -1,5 +1,6 @@
 """Transport layer: getting and keeping a Billabex OAuth token (PKCE login, refresh, storage)."""
 
+from billabex_async.auth._discovery import DiscoveryError, ServerMetadata, discover
 from billabex_async.auth._keyring import KeyringTokenStore
 from billabex_async.auth._login import login
 from billabex_async.auth._oauth import (
@@ -14,6 +15,7 @@ from billabex_async.auth._oauth import (
     generate_pkce,
     refresh_tokens,
 )
+from billabex_async.auth._register import RegisteredClient, RegistrationError, register_client
 from billabex_async.auth._store import (
     Credentials,
     FileTokenStore,
@@ -26,18 +28,24 @@ __all__ = [
     "DEFAULT_SCOPE",
     "REFRESH_MARGIN",
     "Credentials",
+    "DiscoveryError",
     "FileTokenStore",
     "InvalidGrantError",
     "KeyringTokenStore",
     "OAuthError",
     "OAuthTokenProvider",
     "PKCEPair",
+    "RegisteredClient",
+    "RegistrationError",
+    "ServerMetadata",
     "TokenSet",
     "TokenStore",
     "authorization_url",
     "default_credentials_path",
+    "discover",
     "exchange_code",
     "generate_pkce",
     "login",
     "refresh_tokens",
+    "register_client",
 ]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import web
 
+from billabex_async.auth._discovery import ServerMetadata, discover
 from billabex_async.auth._oauth import (
     DEFAULT_SCOPE,
     OAuthError,
@@ -17,6 +18,7 @@ from billabex_async.auth._oauth import (
     exchange_code,
     generate_pkce,
 )
+from billabex_async.auth._register import register_client
 from billabex_async.auth._store import Credentials
 
 __all__ = ["login"]
@@ -35,22 +37,31 @@ _DONE_PAGE = (
 async def login(
     base_url: str,
     *,
-    client_id: str,
+    client_id: str | None = None,
     client_secret: str | None = None,
     scope: str = DEFAULT_SCOPE,
     open_browser: Callable[[str], object],
     port: int = 0,
     approval_timeout: float = LOGIN_TIMEOUT,
     session: aiohttp.ClientSession | None = None,
+    metadata: ServerMetadata | None = None,
 ) -> Credentials:
     """Run the authorization-code + PKCE flow and return the new credentials.
 
-    Listens on ``127.0.0.1:port`` (0 = any free port) for the redirect, calls
-    ``open_browser(url)`` with the authorization URL (``webbrowser.open``, or
-    print it), checks ``state``, then exchanges the code. Raises
-    ``OAuthError`` on a denied consent, a wrong state or a refused exchange,
-    and ``TimeoutError`` when nobody answers within ``approval_timeout`` seconds.
+    Finds the endpoints with ``discover(base_url)`` unless ``metadata`` is
+    given. Without a ``client_id``, first registers a public client for this
+    login's exact redirect URI (``register_client``): the credentials then
+    carry its id, and its secret if the server issued one; save them and
+    reuse that client next time. Listens on ``127.0.0.1:port`` (0 = any free
+    port) for the redirect, calls ``open_browser(url)`` with the authorization
+    URL (``webbrowser.open``, or print it), checks ``state``, then exchanges
+    the code. Raises ``OAuthError`` on a denied consent, a wrong state or a
+    refused exchange (its subclasses ``DiscoveryError`` and
+    ``RegistrationError`` for those steps), and ``TimeoutError`` when nobody
+    answers within ``approval_timeout`` seconds.
     """
+    if metadata is None:
+        metadata = await discover(base_url, session=session)
     pkce = generate_pkce()
     state = secrets.token_urlsafe(24)
     loop = asyncio.get_running_loop()
@@ -105,6 +116,18 @@ async def login(
     try:
         bound = runner.addresses[0][1]
         redirect_uri = f"http://127.0.0.1:{bound}{CALLBACK_PATH}"
+        if client_id is None:
+            # Registered after binding, for the exact URI: a server that matches
+            # redirect URIs strictly accepts it too (RFC 8252 only asks that any
+            # loopback port be accepted).
+            client = await register_client(
+                base_url,
+                redirect_uris=[redirect_uri],
+                scope=scope,
+                metadata=metadata,
+                session=session,
+            )
+            client_id, client_secret = client.client_id, client.client_secret
         url = authorization_url(
             base_url,
             client_id=client_id,
@@ -112,6 +135,7 @@ async def login(
             state=state,
             code_challenge=pkce.challenge,
             scope=scope,
+            authorization_endpoint=metadata.authorization_endpoint,
         )
         open_browser(url)
         code = await asyncio.wait_for(result, approval_timeout)
@@ -125,6 +149,7 @@ async def login(
         redirect_uri=redirect_uri,
         code_verifier=pkce.verifier,
         session=session,
+        token_endpoint=metadata.token_endpoint,
     )
     logger.info("logged in to %s as client %s", base_url, client_id)
     return Credentials(
@@ -132,4 +157,5 @@ async def login(
         client_id=client_id,
         client_secret=client_secret,
         tokens=tokens,
+        token_endpoint=metadata.token_endpoint,
     )

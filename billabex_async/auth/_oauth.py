@@ -90,8 +90,12 @@ def authorization_url(
     state: str,
     code_challenge: str,
     scope: str = DEFAULT_SCOPE,
+    authorization_endpoint: str | None = None,
 ) -> str:
-    """The URL to open in the user's browser to start the login."""
+    """The URL to open in the user's browser to start the login.
+
+    ``authorization_endpoint`` (from ``discover()``) defaults to Billabex's known path.
+    """
     query = {
         "response_type": "code",
         "client_id": client_id,
@@ -101,13 +105,21 @@ def authorization_url(
         "code_challenge": code_challenge,
         "code_challenge_method": "S256",
     }
-    return str((URL(base_url.rstrip("/")) / AUTHORIZE_PATH).with_query(query))
+    endpoint = (
+        URL(authorization_endpoint)
+        if authorization_endpoint
+        else URL(base_url.rstrip("/")) / AUTHORIZE_PATH
+    )
+    return str(endpoint.update_query(query))
 
 
 async def _token_request(
-    base_url: str, form: dict[str, str], session: aiohttp.ClientSession | None
+    base_url: str,
+    form: dict[str, str],
+    session: aiohttp.ClientSession | None,
+    token_endpoint: str | None = None,
 ) -> TokenSet:
-    url = URL(base_url.rstrip("/")) / TOKEN_PATH
+    url = URL(token_endpoint) if token_endpoint else URL(base_url.rstrip("/")) / TOKEN_PATH
     owned = session is None
     http = session or aiohttp.ClientSession()
     try:
@@ -158,8 +170,12 @@ async def exchange_code(
     redirect_uri: str,
     code_verifier: str,
     session: aiohttp.ClientSession | None = None,
+    token_endpoint: str | None = None,
 ) -> TokenSet:
-    """Trade an authorization code (and its PKCE verifier) for tokens."""
+    """Trade an authorization code (and its PKCE verifier) for tokens.
+
+    ``token_endpoint`` (from ``discover()``) defaults to Billabex's known path.
+    """
     form = {
         "grant_type": "authorization_code",
         "code": code,
@@ -169,7 +185,7 @@ async def exchange_code(
     }
     if client_secret:
         form["client_secret"] = client_secret
-    return await _token_request(base_url, form, session)
+    return await _token_request(base_url, form, session, token_endpoint)
 
 
 async def refresh_tokens(
@@ -179,6 +195,7 @@ async def refresh_tokens(
     client_secret: str | None,
     refresh_token: str,
     session: aiohttp.ClientSession | None = None,
+    token_endpoint: str | None = None,
 ) -> TokenSet:
     """A new access token from a refresh token; keeps the old refresh token unless rotated.
 
@@ -187,7 +204,7 @@ async def refresh_tokens(
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
     if client_secret:
         form["client_secret"] = client_secret
-    return await _token_request(base_url, form, session)
+    return await _token_request(base_url, form, session, token_endpoint)
 
 
 class OAuthTokenProvider:
@@ -257,6 +274,7 @@ class OAuthTokenProvider:
                 client_id=creds.client_id,
                 client_secret=creds.client_secret,
                 refresh_token=current.refresh_token,
+                token_endpoint=creds.token_endpoint,
             )
             self._credentials = attrs.evolve(creds, tokens=tokens)
             self.refreshes += 1

@@ -38,6 +38,8 @@ class Credentials:
     client_id: str
     client_secret: str | None = attrs.field(repr=False)
     tokens: TokenSet
+    # Where refreshes go, when discovery found it; None: the known path under base_url.
+    token_endpoint: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class Credentials:
             "refresh_token": self.tokens.refresh_token,
             "expires_at": self.tokens.expires_at,
             "scope": self.tokens.scope,
+            "token_endpoint": self.token_endpoint,
         }
 
     @classmethod
@@ -63,6 +66,7 @@ class Credentials:
             client_id=str(data["client_id"]),
             client_secret=data.get("client_secret"),
             tokens=tokens,
+            token_endpoint=data.get("token_endpoint"),
         )
 
 

@@ -24,10 +24,12 @@ from billabex_async.errors import (
     AuthenticationError,
     AuthRefreshError,
     BillabexError,
+    ClientClosedError,
     InvalidRequestError,
     NotFoundError,
     OutcomeUnknownError,
     PermissionDeniedError,
+    WrongEventLoopError,
 )
 from billabex_async.models import Contact
 
@@ -57,6 +59,8 @@ def stop_level(op: Op, error: BaseException, scope: Scope) -> Literal["run", "ac
     """Whether ``error`` will fail every later item: of the run, of the account, or neither."""
     if isinstance(error, AuthenticationError | AuthRefreshError):
         return "run"
+    if isinstance(error, ClientClosedError | WrongEventLoopError):
+        return "run"  # nothing more can be sent through this client
     if isinstance(error, NotFoundError) and op.kind == "upsert":
         return "account"  # PUT .../upsert names no contact: the account is unknown
     if isinstance(error, PermissionDeniedError) and not scope.wrote:
@@ -234,9 +238,14 @@ class Engine(Generic[T]):
             self._settle(op, "succeeded", future.result(), None)
             return None
         self._settle(op, "failed", None, exc)
-        if not isinstance(exc, BillabexError):
-            return exc  # a bug or a closed client, not this item's fault
-        self._maybe_stop(op, exc)
+        if not isinstance(exc, Exception):
+            return exc  # KeyboardInterrupt and the like end the run
+        if isinstance(exc, BillabexError):
+            self._maybe_stop(op, exc)
+        else:
+            # Whatever one item raised, it fails that item only: the report
+            # keeps the error, and the other items still run.
+            logger.warning("bulk: item %d failed with %s", op.index, type(exc).__name__)
         return None
 
     def _maybe_stop(self, op: Op, error: BillabexError) -> None:

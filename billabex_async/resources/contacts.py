@@ -39,17 +39,22 @@ def _contact_path(account_id: str | UUID, contact_id: str | UUID) -> str:
 
 
 def _parse(response: Response, cls: type[T]) -> T:
+    """The body as ``cls``; ``APIResponseValidationError`` when it is not JSON or does not fit."""
     data = response.json()
     try:
         return structure(data, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
         details = cattrs.transform_error(exc) if isinstance(exc, cattrs.BaseValidationError) else []
+        message = f"the {response.status} response does not fit {cls.__name__}: " + (
+            "; ".join(details) or str(exc)
+        )
+        text = response.body.decode("utf-8", "replace")
+        if response.redact(text) == text:
+            raise APIResponseValidationError(message, status=response.status, body=data) from exc
+        # The server echoed a secret: keep neither it nor the cause quoting it.
         raise APIResponseValidationError(
-            f"the {response.status} response does not fit {cls.__name__}: "
-            + ("; ".join(details) or str(exc)),
-            status=response.status,
-            body=data,
-        ) from exc
+            response.redact(message), status=response.status, body=response.text()
+        ) from None
 
 
 def _check_write(model: ContactCreate | ContactUpsert | ContactUpdate) -> None:

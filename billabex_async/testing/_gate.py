@@ -141,7 +141,8 @@ def make_gate(core: Core) -> Middleware:
     ) -> tuple[web.StreamResponse | None, Fault | None]:
         path, method = request.path, request.method
         headers.update(_rate_headers(core, None, now))
-        if path.startswith(OAUTH_PREFIX):  # the authorization server: no bearer, no window
+        # The authorization server and its metadata: no bearer, no window.
+        if path.startswith((OAUTH_PREFIX, "/.well-known/")):
             return await handler(request), None
         if not path.startswith(API_PREFIX + "/"):
             raise ApiError(404, "app-core.route.not-found", "No such endpoint.")

@@ -4,7 +4,11 @@
 redirects to the loopback ``redirect_uri`` with a code; ``POST
 /api/oauth/token`` trades a code plus its PKCE verifier, or a refresh token,
 for an access token that expires after ``access_token_ttl`` seconds. Refresh
-tokens rotate: each one works once.
+tokens rotate: each one works once; codes work once, within ``code_ttl`` (600 s,
+as Billabex documents). ``/.well-known/oauth-authorization-server`` (RFC 8414)
+and ``/.well-known/oauth-protected-resource`` (RFC 9728) describe it, and
+``POST /api/oauth/register`` registers clients (RFC 7591; checks in
+``_registration``): their redirect URIs and scopes then bind their logins.
 """
 
 from __future__ import annotations
@@ -13,12 +17,21 @@ import base64
 import hashlib
 import json
 import secrets
+import time
 
 import attrs
 from aiohttp import web
 from yarl import URL
 
 from billabex_async.testing._core import Core
+from billabex_async.testing._gate import BODY
+from billabex_async.testing._registration import (
+    RegistrationRefused,
+    redirect_allowed,
+    resource_metadata,
+    server_metadata,
+    validate_registration,
+)
 
 __all__ = ["OAuthServer"]
 
@@ -31,6 +44,7 @@ class _Grant:
     redirect_uri: str
     challenge: str
     scopes: tuple[str, ...]
+    issued: float  # core.clock() seconds
 
 
 def _error(error: str, description: str, status: int = 400) -> web.Response:
@@ -58,6 +72,13 @@ class OAuthServer:
     refresh_tokens: dict[str, tuple[str, tuple[str, ...]]] = attrs.field(factory=dict)
     refreshes: int = 0
     """Refresh grants served, for tests: one per access-token expiry."""
+    code_ttl: float = 600.0
+    publish_metadata: bool = True
+    """When False, the /.well-known documents answer 404, as on a server without them."""
+    confidential_registrations: bool = False
+    """When True, every registered client gets a secret, even one that asked for none."""
+    registered: dict[str, dict[str, object]] = attrs.field(factory=dict)
+    """Dynamically registered clients: client_id -> the metadata registered (no secret)."""
 
     def register_client(self, client_id: str, client_secret: str | None = None) -> None:
         self.clients[client_id] = client_secret
@@ -65,6 +86,42 @@ class OAuthServer:
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/api/oauth/authorize", self.authorize, allow_head=False)
         app.router.add_post("/api/oauth/token", self.token)
+        app.router.add_post("/api/oauth/register", self.register)
+        app.router.add_get(
+            "/.well-known/oauth-authorization-server", self.metadata, allow_head=False
+        )
+        app.router.add_get("/.well-known/oauth-protected-resource", self.metadata, allow_head=False)
+
+    async def metadata(self, request: web.Request) -> web.Response:
+        if not self.publish_metadata:
+            return _error("not_found", "no metadata published", 404)
+        base = str(request.url.origin())
+        document = (
+            server_metadata(base)
+            if request.path.endswith("authorization-server")
+            else resource_metadata(base)
+        )
+        return web.Response(text=json.dumps(document), content_type="application/json")
+
+    async def register(self, request: web.Request) -> web.Response:
+        try:
+            metadata = validate_registration(request[BODY])
+        except RegistrationRefused as exc:
+            return _error(exc.error, exc.description)
+        client_id = "bbx_client_" + secrets.token_urlsafe(12)
+        answer = {**metadata, "client_id": client_id, "client_id_issued_at": int(time.time())}
+        secret = None
+        public = metadata["token_endpoint_auth_method"] == "none"  # noqa: S105 - a method name
+        if not public or self.confidential_registrations:
+            secret = "bbx_secret_" + secrets.token_urlsafe(24)
+            answer |= {
+                "client_secret": secret,
+                "client_secret_expires_at": 0,
+                "token_endpoint_auth_method": "client_secret_post",
+            }
+        self.clients[client_id] = secret
+        self.registered[client_id] = metadata
+        return web.Response(text=json.dumps(answer), status=201, content_type="application/json")
 
     async def authorize(self, request: web.Request) -> web.StreamResponse:
         q = request.query
@@ -76,12 +133,22 @@ class OAuthServer:
             return _error("invalid_request", "redirect_uri must be a loopback http URL")
         if q.get("response_type") != "code" or q.get("code_challenge_method") != "S256":
             return _error("invalid_request", "needs response_type=code and S256 PKCE")
+        registered = self.registered.get(client_id)
+        if registered is not None:
+            uris = registered["redirect_uris"]
+            assert isinstance(uris, list)
+            if not redirect_allowed(uris, redirect_uri):
+                return _error("invalid_request", "redirect_uri is not registered for this client")
         state = q.get("state", "")
         if self.deny:
             return _redirect(target.update_query(error="access_denied", state=state))
         code = secrets.token_urlsafe(16)
         scopes = tuple(q.get("scope", "accounts:all").split())
-        self.codes[code] = _Grant(client_id, redirect_uri, q.get("code_challenge", ""), scopes)
+        if registered is not None and not set(scopes) <= set(str(registered["scope"]).split()):
+            return _redirect(target.update_query(error="invalid_scope", state=state))
+        self.codes[code] = _Grant(
+            client_id, redirect_uri, q.get("code_challenge", ""), scopes, self.core.clock()
+        )
         return _redirect(target.update_query(code=code, state=state))
 
     async def token(self, request: web.Request) -> web.Response:
@@ -97,6 +164,8 @@ class OAuthServer:
             grant = self.codes.pop(str(form.get("code", "")), None)  # single use
             if grant is None or grant.client_id != client_id:
                 return _error("invalid_grant", "unknown or used code")
+            if self.core.clock() - grant.issued > self.code_ttl:
+                return _error("invalid_grant", "the code expired")
             if form.get("redirect_uri") != grant.redirect_uri:
                 return _error("invalid_grant", "redirect_uri differs from the authorization")
             verifier = str(form.get("code_verifier", ""))

@@ -51,7 +51,10 @@ class FakeBillabex(ContactsAdmin):
     approves at once, ``/api/oauth/token`` checks PKCE and rotates refresh
     tokens) for the client ``oauth_client_id``/``oauth_client_secret``; its
     access tokens expire after ``access_token_ttl`` seconds (``fake.token``
-    never does). Set ``fake.oauth.deny = True`` to refuse consent.
+    never does). Set ``fake.oauth.deny = True`` to refuse consent. It also
+    publishes its RFC 8414 metadata and registers clients (RFC 7591, ``POST
+    /api/oauth/register``), so ``billabex login`` works with no client id;
+    ``fake.oauth.publish_metadata = False`` hides the metadata.
     ``read_lag`` makes list pages stale, as Billabex's projection can be: an
     API write shows in its account's list pages only from the ``read_lag + 1``-th
     list request after it (until then, the contact as it was, or not at all if

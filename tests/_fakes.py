@@ -1,0 +1,65 @@
+"""Test helpers: a limiter that records how it is used, and a clock that jumps."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class JumpClock:
+    """Virtual seconds: ``sleep(d)`` moves time forward by ``d`` at once."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        self.now += max(0.0, delay)
+        await asyncio.sleep(0)
+
+
+class RecordingLimiter:
+    """The ``Limiter`` protocol, keeping count: every acquire must be released once.
+
+    ``pause`` holds later acquires on ``clock``; ``gate``, when set, holds
+    every acquire until the test opens it.
+    """
+
+    def __init__(self, clock: JumpClock | None = None) -> None:
+        self.clock = clock or JumpClock()
+        self.acquired = 0
+        self.released = 0
+        self.pauses: list[float] = []
+        self.observed: list[tuple[int | None, int | None, float | None]] = []
+        self.paused_until = 0.0
+        self.waits: list[float] = []  # how long each acquire was held by a pause
+        self.gate: asyncio.Event | None = None
+        self.waiting = asyncio.Event()  # set once an acquire is held at the gate
+
+    @property
+    def in_flight(self) -> int:
+        return self.acquired - self.released
+
+    async def acquire(self) -> None:
+        if self.gate is not None:
+            self.waiting.set()
+            await self.gate.wait()
+        wait = self.paused_until - self.clock()
+        if wait > 0:
+            self.waits.append(wait)
+            await self.clock.sleep(wait)
+        self.acquired += 1
+
+    def release(self) -> None:
+        self.released += 1
+        assert self.released <= self.acquired, "a slot was released twice"
+
+    def observe(self, *, limit: int | None, remaining: int | None, reset: float | None) -> None:
+        self.observed.append((limit, remaining, reset))
+
+    def pause(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
