@@ -76,6 +76,14 @@ bench-simulator: $(STAMP)
 bench-redis: $(STAMP)
 	$(PY) bench/bench_redis.py
 
+# schemathesis runs openapi/contacts.yaml against FakeBillabex with every check
+# and every phase (examples, coverage, fuzzing, stateful links): seeded and
+# deterministic, 30-60 s, cut off at 5 minutes (tests/run_contract.py).
+.PHONY: contract
+contract: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,redis,contract]'
+	$(PY) -m tests.run_contract
+
 # The simulator on a fixed port, for pointing your own code or the CLI at it.
 serve: $(STAMP)
 	$(PY) -m billabex_async.testing --port 8080 --seed-contacts 100

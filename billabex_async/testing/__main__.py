@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jitter", type=float, default=0.0, help="extra random seconds")
     parser.add_argument("--foreign-share", type=float, default=0.0)
     parser.add_argument("--max-page-size", type=int, default=100)
+    parser.add_argument(
+        "--read-lag", type=int, default=0, metavar="N", help="list pages show a write N lists late"
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--seed-contacts", type=int, default=0, metavar="N")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
@@ -63,6 +66,7 @@ async def serve(args: argparse.Namespace) -> None:
         jitter=args.jitter,
         foreign_share=args.foreign_share,
         max_page_size=args.max_page_size,
+        read_lag=args.read_lag,
         seed=args.seed,
         port=args.port,
         host=args.host,

@@ -12,6 +12,7 @@ import attrs
 from billabex_async.testing._faults import FaultInjector
 from billabex_async.testing._idempotency import IdempotencyStore
 from billabex_async.testing._ratelimit import RateLimiter, Stats
+from billabex_async.testing._stale import StaleReads
 from billabex_async.testing._store import Store
 
 __all__ = ["READ_SCOPES", "WRITE_SCOPE", "Core", "RequestRecord", "Token"]
@@ -74,6 +75,8 @@ class Core:
     tokens: dict[str, Token] = attrs.field(factory=dict)
     request_count: int = 0
     token_count: int = 0
+    reads: StaleReads = attrs.field(factory=StaleReads)
+    """How far list pages lag behind writes (none by default)."""
 
     def issue_token(self, scopes: Iterable[str], *, lifetime: float | None = None) -> str:
         token = "bbx_fake_" + secrets.token_urlsafe(24)

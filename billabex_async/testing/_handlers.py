@@ -83,14 +83,14 @@ class _Api:
         first = parse_first(request.query.get("first"), self.core.default_page_size)
         after = request.query.get("after")
         after_seq = 0 if after is None else decode_cursor(after, account.id, first)
-        nodes = account.page(after_seq, min(first, self.core.max_page_size))
+        nodes = self.core.reads.page(account, after_seq, min(first, self.core.max_page_size))
         # The cursor records the requested `first`, not the capped one: the
         # same query (same `first`) may go on with it.
-        end = encode_cursor(account.id, nodes[-1].seq, first) if nodes else None
+        end = encode_cursor(account.id, nodes[-1][0], first) if nodes else None
         body = b"".join(
             (
                 b'{"nodes":[',
-                b",".join(record.wire() for record in nodes),
+                b",".join(wire for _, wire in nodes),
                 b'],"pageInfo":{"endCursor":',
                 dumps(end),
                 b"}}",
@@ -102,6 +102,7 @@ class _Api:
         account = self._account(request)
         fields = validate_write(_json_body(request), required=True)
         record = self.core.store.insert(account, fields)
+        self.core.reads.written(account, record.seq, None)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("created contact %s %r", record.id, record.full_name)
         return json_response(record.wire(), 201)
@@ -116,6 +117,7 @@ class _Api:
         match = account.matcher.find(fields.full_name, email)
         if match is None:
             record = self.core.store.insert(account, fields)
+            self.core.reads.written(account, record.seq, None)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("upsert created %s %r", record.id, record.full_name)
             return json_response(record.wire(), 201)
@@ -125,7 +127,9 @@ class _Api:
             logger.debug(
                 "upsert matched %s %r <- %r", record.id, record.full_name, fields.full_name
             )
+        before = record.wire() if self.core.reads.lag else None
         self.core.store.apply(account, record, fields)
+        self.core.reads.written(account, record.seq, before)
         return json_response(record.wire(), 200)
 
     async def get_contact(self, request: web.Request) -> web.Response:
@@ -137,14 +141,25 @@ class _Api:
         record = self._record(request, account)
         fields = validate_write(_json_body(request), required=False)
         _writable(record)
+        before = record.wire() if self.core.reads.lag else None
         self.core.store.apply(account, record, fields)
+        self.core.reads.written(account, record.seq, before)
         return json_response(record.wire(), 200)
+
+    async def upsert_other_method(self, request: web.Request) -> web.Response:
+        # Without this, the {contact_id} routes would take "upsert" for an id:
+        # a 404 "no such contact", or a 405 whose Allow lists their methods.
+        raise ApiError(
+            405, "app-core.method.not-allowed", "Method not allowed here.", {"Allow": "PUT"}
+        )
 
     async def delete_contact(self, request: web.Request) -> web.Response:
         account = self._account(request)
         record = self._record(request, account)
         _writable(record)
+        before = record.wire() if self.core.reads.lag else None
         self.core.store.delete(account, record)
+        self.core.reads.written(account, record.seq, before)
         return web.Response(status=204)
 
 
@@ -162,6 +177,7 @@ def build_app(core: Core, oauth: OAuthServer) -> web.Application:
     router.add_post(contacts, api.create_contact)
     # Registered before {contact_id}, which would otherwise swallow "upsert".
     router.add_put(contacts + "/upsert", api.upsert_contact)
+    router.add_route("*", contacts + "/upsert", api.upsert_other_method)
     router.add_get(contacts + "/{contact_id}", api.get_contact, allow_head=False)
     router.add_patch(contacts + "/{contact_id}", api.update_contact)
     # Billabex's NetSuite connector updates with PUT where the guide says

@@ -21,6 +21,7 @@ from billabex_async.testing._idempotency import DEFAULT_IDEMPOTENCY_WINDOW, Idem
 from billabex_async.testing._oauth import OAuthServer
 from billabex_async.testing._ratelimit import RateLimiter, Stats
 from billabex_async.testing._rules import Matching
+from billabex_async.testing._stale import StaleReads
 from billabex_async.testing._store import Store
 
 __all__ = ["FakeBillabex"]
@@ -59,6 +60,11 @@ class FakeBillabex(ContactsAdmin):
     ``matching`` (a ``Matching``; default: the documented rules) plays a server
     whose upsert matching differs from the SDK's prediction; ``fake.matching``
     can be changed at any time.
+    ``read_lag`` makes list pages stale, as Billabex's projection can be: an
+    API write shows in its account's list pages only from the ``read_lag + 1``-th
+    list request after it (until then, the contact as it was, or not at all if
+    the write created it), while upsert matching sees it at once;
+    ``settle_reads()`` lands every pending write.
 
     Where the API reference is silent, the simulator assumes: a 429 counts in
     the window (it "burns budget"); X-RateLimit-Reset is when the oldest
@@ -91,6 +97,7 @@ class FakeBillabex(ContactsAdmin):
         access_token_ttl: float = 3600.0,
         idempotency_window: float | None = DEFAULT_IDEMPOTENCY_WINDOW,
         matching: Matching | None = None,
+        read_lag: int = 0,
     ) -> None:
         if latency < 0 or jitter < 0:
             raise ValueError("latency and jitter must be >= 0 seconds")
@@ -115,6 +122,7 @@ class FakeBillabex(ContactsAdmin):
             default_page_size=_DEFAULT_PAGE_SIZE,
             log=deque(maxlen=log_limit),
             idempotency=IdempotencyStore(idempotency_window, clock),
+            reads=StaleReads(read_lag),
         )
         self._token = self._core.issue_token((WRITE_SCOPE,))
         # The authorization server: one OAuth client registered up front.
@@ -266,6 +274,10 @@ class FakeBillabex(ContactsAdmin):
             delay=delay,
         )
         return self._core.injector.script(fault)
+
+    def settle_reads(self) -> None:
+        """Make every write so far visible in list pages (ends the ``read_lag`` wait)."""
+        self._core.reads.settle()
 
     def clear_script(self) -> None:
         """Disarm every scripted fault."""

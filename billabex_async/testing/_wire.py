@@ -28,10 +28,20 @@ __all__ = [
 ]
 
 _LANGUAGE = re.compile(r"[a-z]{2}")
-# "Plausible", not RFC 5322: one @, no whitespace, a dot in the domain.
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# "Plausible", not RFC 5322: one @, a dot in the domain, no space or control
+# character (ASCII, C1, or a Unicode space). The class is spelled out rather
+# than \s so that it means what the spec's `pattern` means in every engine.
+_ADDRESS_PART = "[^@\\x00-\\x20\\x7f-\\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+"
+_EMAIL = re.compile(rf"{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}")
 _MAX_EMAIL = 254
-_DIGITS = re.compile(r"[0-9]{1,9}")
+# The spec's fullName `pattern: "\S"` is an ECMA-262 regex: its spaces are these
+# (not Python's, which add \x1c-\x1f and \x85 and leave out \ufeff).
+_ECMA_SPACES = "\t\n\v\f\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_NOT_BLANK = re.compile(f"[^{_ECMA_SPACES}]")
+_DIGITS = re.compile(r"[0-9]+")
+# The spec sets no maximum on `first` and says a server may cap it: past this
+# many digits the value is read as the largest one, never refused.
+_MAX_FIRST_DIGITS = 18
 
 
 class ApiError(Exception):
@@ -94,7 +104,7 @@ def validate_write(body: object, *, required: bool) -> ContactUpdate:
     full_name: str | Unset = UNSET
     if "fullName" in body:
         value = body["fullName"]
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not _NOT_BLANK.search(value):
             raise _invalid("full-name", "fullName must be a non-empty string.")
         full_name = value
     elif required:
@@ -137,11 +147,12 @@ def parse_first(raw: str | None, default: int) -> int:
     """The requested page size (before capping); 400 unless a whole number >= 1."""
     if raw is None:
         return default
-    if not _DIGITS.fullmatch(raw) or int(raw) < 1:
+    digits = raw.lstrip("0")
+    if not _DIGITS.fullmatch(raw) or not digits:
         raise ApiError(
             400, "app-contacts.pagination.invalid-first", "first must be an integer >= 1."
         )
-    return int(raw)
+    return int(digits) if len(digits) <= _MAX_FIRST_DIGITS else 10**_MAX_FIRST_DIGITS
 
 
 def encode_cursor(account_id: str, seq: int, first: int) -> str:
