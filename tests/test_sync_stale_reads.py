@@ -120,3 +120,32 @@ async def test_successive_syncs_on_stale_lists_keep_each_person_once(
         fake.settle_reads()
         await client.contacts.sync(fake.account_id, list(last.values()))
         assert stored(fake) == wanted(list(last.values()))
+
+
+async def test_delete_missing_on_a_stale_list_keeps_the_contact_an_upsert_renamed() -> None:
+    """The stale page shows an old email; the server matches the current one.
+
+    Run 1 moves Alice to a new address. Run 2, on a list that has not caught up,
+    renames her: the plan (old address on the page) predicts a create plus a
+    delete of Alice, but the server's upsert matches her by her current email
+    and answers with her id, so that delete must not be sent.
+    """
+    async with (
+        FakeBillabex(rate_limit=None, read_lag=10, seed=5) as fake,
+        BillabexClient(token=fake.token, base_url=fake.url, rate_limit=None) as client,
+    ):
+        alice = fake.add_contact(
+            fake.account_id, full_name="Alice Martin", email="alice@old.example"
+        )
+        fake.settle_reads()
+        first = [ContactUpsert(full_name="Alice Martin", language="en", email="alice@new.example")]
+        await client.contacts.sync(fake.account_id, first, delete_missing=True)
+        renamed = [
+            ContactUpsert(full_name="Alicia Stone", language="en", email="alice@new.example")
+        ]
+        result = await client.contacts.sync(fake.account_id, renamed, delete_missing=True)
+        held = fake.contacts(fake.account_id)
+    assert [(c.id, c.full_name) for c in held] == [(alice.id, "Alicia Stone")]
+    assert result.deleted == 0
+    assert result.kept == 1
+    assert "DELETE" not in [r.method for r in fake.requests]
