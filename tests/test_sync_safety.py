@@ -514,3 +514,30 @@ async def test_the_cli_names_its_flag_and_max_deletes_lifts_the_guard(
     done = await billabex(fake, *sync, "--yes", "--max-deletes", "18")
     assert done.code == 0, done.err
     assert {c.full_name for c in fake.contacts(fake.account_id)} == {r[0] for r in rows}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ContactUpsert(full_name=5, language="en"),  # type: ignore[arg-type]
+        ContactUpsert(full_name="Ada", language="en", email=["a@b.c"]),  # type: ignore[arg-type]
+        ContactUpsert(full_name="Ada\x00", language="en"),
+    ],
+    ids=["int-name", "list-email", "nul-name"],
+)
+async def test_an_invalid_desired_item_fails_alone_and_withholds_the_deletes(
+    fake: FakeBillabex, client: BillabexClient, bad: ContactUpsert
+) -> None:
+    add(fake, "Grace Hopper", "Alan Turing")
+    desired = [upsert("Grace Hopper", language="fr"), bad]
+    dry = await client.contacts.sync(fake.account_id, desired, delete_missing=True, dry_run=True)
+    assert [f.index for f in dry.failed] == [1]
+    assert isinstance(dry.failed[0].error, InvalidRequestError)
+    result = await client.contacts.sync(fake.account_id, desired, delete_missing=True)
+    assert [f.index for f in result.failed] == [1]
+    assert result.updated == 1
+    assert result.deleted == 0  # Alan is not deleted
+    assert result.deletes_skipped == 1
+    assert not result.ok
+    assert names(fake) == {"Grace Hopper", "Alan Turing"}
+    assert "DELETE" not in methods(fake)

@@ -21,7 +21,7 @@ from billabex_async.errors import NotFoundError
 from billabex_async.models import Contact
 from billabex_async.resources import ContactsResource
 from billabex_async.sync._guards import empty_account_reason, refused
-from billabex_async.sync._model import SyncPlan, SyncResult, Write
+from billabex_async.sync._model import SyncPlan, SyncResult, Write, rejected
 
 __all__ = ["apply_plan"]
 
@@ -199,6 +199,7 @@ async def apply_plan(
     result = SyncResult() if result is None else result
     result.unchanged, result.listed, result.changes = plan.unchanged, plan.listed, plan.changes
     result.skipped = sum(1 for change in plan.changes if change.status == "skipped")
+    result.failed.extend(rejected(plan.account_id, c) for c in plan.changes if c.status == "failed")
     if plan.refusals:
         result.refusals = list(plan.refusals)
         raise refused(plan.refusals)

@@ -21,6 +21,7 @@ __all__ = [
     "SyncPlan",
     "SyncResult",
     "Write",
+    "rejected",
 ]
 
 ChangeKind = Literal["create", "update", "delete"]
@@ -121,6 +122,14 @@ class SyncResult:
         )
 
 
+def rejected(account_id: str, change: SyncChange) -> BulkFailure:
+    """The failure record of a desired item the planner refused (bad fields)."""
+    assert change.index is not None
+    assert change.item is not None
+    assert change.error is not None
+    return BulkFailure(change.index, change.item, change.error, account_id)
+
+
 class Write(NamedTuple):
     change: SyncChange
     item: ContactUpsert
@@ -153,7 +162,9 @@ class SyncPlan:
         result.changes = self.changes
         result.refusals = list(self.refusals)
         for change in self.changes:
-            if change.status == "skipped":
+            if change.status == "failed":  # refused by validation: would not be sent
+                result.failed.append(rejected(self.account_id, change))
+            elif change.status == "skipped":
                 result.skipped += 1
             elif change.kind == "create":
                 result.created += 1

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from billabex_async._matching import Matcher, normalize_email
 from billabex_async._types import UNSET
+from billabex_async._validation import check_contact
 from billabex_async.bulk._engine import account_key
 from billabex_async.errors import InvalidRequestError
 from billabex_async.models import Contact, ContactUpsert
@@ -166,6 +167,15 @@ async def plan_sync(
             raise InvalidRequestError(
                 f"desired item {index} is a {type(item).__name__}, not a ContactUpsert"
             )
+        try:
+            check_contact(item)
+        except InvalidRequestError as exc:
+            # Never matched (its fields may not even be text) and never sent:
+            # it fails alone, as in bulk_upsert, and its failure withholds deletes.
+            failed = SyncChange("create", str(item.full_name), None, index, {}, item)
+            failed.status, failed.error = "failed", exc
+            plan.changes.append(failed)
+            continue
         found = matcher.find(item.full_name, item.email)
         if found is None:
             key = f"new:{index}"
