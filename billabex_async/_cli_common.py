@@ -15,6 +15,7 @@ from uuid import UUID
 import attrs
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from billabex_async._cli_output import RequestCounter
 from billabex_async._client import BillabexClient
@@ -102,7 +103,8 @@ def api_errors() -> Iterator[None]:
     try:
         yield
     except BillabexError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        # The message is server or user text: never read as rich markup.
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED)
 
 

@@ -10,9 +10,11 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 
 from billabex_async import BillabexClient, errors
 from billabex_async.testing import FakeBillabex
+from tests.conftest import TOKEN, ScriptedServer
 
 API = "/api/public/v1"
 
@@ -119,3 +121,33 @@ async def test_cli_contacts_get_prints_the_contact_as_json(fake: FakeBillabex) -
     code, _, err = await run(str(uuid.uuid4()))
     assert code == 1
     assert "404" in err or "not found" in err.lower()
+
+
+async def test_cli_prints_server_text_literally_never_as_markup(scripted: ScriptedServer) -> None:
+    """A message with rich markup in it ([/x] closes nothing) must print as sent, not crash."""
+
+    async def not_found(request: web.Request) -> web.Response:
+        body = {"message": "no [/x] contact [bold]here[/bold]", "code": "app.not-found"}
+        return web.json_response(body, status=404)
+
+    scripted.script(not_found)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLABEX_")}
+    env |= {"BILLABEX_BASE_URL": scripted.url, "BILLABEX_TOKEN": TOKEN, "NO_COLOR": "1"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "billabex_async",
+        "--rate-limit",
+        "off",
+        "contacts",
+        "get",
+        str(uuid.uuid4()),
+        str(uuid.uuid4()),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    _, err = await process.communicate()
+    assert process.returncode == 1, err.decode()
+    assert "no [/x] contact [bold]here[/bold]" in err.decode()
+    assert "Traceback" not in err.decode()
