@@ -37,6 +37,7 @@ __all__ = [
     "check_notes",
     "check_role",
     "check_token",
+    "is_loopback",
     "redact_url",
     "show",
 ]
@@ -255,8 +256,11 @@ def redact_url(text: str) -> str:
     return _URL_CREDENTIALS.sub("//***@", text)
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` is this machine: ``localhost`` or a loopback address."""
+    if host is None:
+        return False
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -294,7 +298,7 @@ def check_base_url(value: object, field: str = "base_url") -> URL:
         )
     if url.scheme not in ("https", "http") or not host:
         raise InvalidRequestError(f"{field} must be an http(s) URL, got {shown}", field=field)
-    if url.scheme == "http" and not _loopback(host):
+    if url.scheme == "http" and not is_loopback(host):
         raise InvalidRequestError(
             f"{field} must use https (plain http is accepted only for localhost), got {shown}",
             field=field,

@@ -13,7 +13,6 @@ document is an error, never a silent fallback.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 from typing import Any
@@ -22,9 +21,10 @@ import aiohttp
 import attrs
 from yarl import URL
 
+from billabex_async._validation import check_base_url, is_loopback
 from billabex_async.auth._endpoint import TOKEN_PATH
 from billabex_async.auth._oauth import AUTHORIZE_PATH, OAuthError
-from billabex_async.errors import APIConnectionError, InvalidRequestError
+from billabex_async.errors import APIConnectionError
 
 __all__ = ["DiscoveryError", "ServerMetadata", "discover"]
 
@@ -70,33 +70,6 @@ class ServerMetadata:
             registration_endpoint=str(base / REGISTER_PATH),
             published=False,
         )
-
-
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` is this machine: ``localhost`` or a loopback address."""
-    if host is None:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_base_url(base_url: str) -> URL:
-    """``base_url`` as a URL, or ``InvalidRequestError`` unless https (or loopback http)."""
-    url = _url(base_url.rstrip("/"))
-    if url is None or not url.is_absolute() or url.scheme not in ("https", "http"):
-        raise InvalidRequestError(
-            f"base_url must be an absolute https URL, got {base_url!r}", field="base_url"
-        )
-    if url.scheme == "http" and not is_loopback(url.host):
-        raise InvalidRequestError(
-            f"base_url must be https (http only on a loopback host), got {base_url!r}",
-            field="base_url",
-        )
-    return url
 
 
 def _origin(url: URL) -> tuple[str, str | None, int | None]:

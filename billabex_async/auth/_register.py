@@ -19,8 +19,9 @@ import aiohttp
 import attrs
 from yarl import URL
 
+from billabex_async._validation import check_base_url, is_loopback
 from billabex_async._version import __version__
-from billabex_async.auth._discovery import ServerMetadata, check_base_url, discover, is_loopback
+from billabex_async.auth._discovery import ServerMetadata, discover
 from billabex_async.auth._oauth import DEFAULT_SCOPE, OAuthError
 from billabex_async.errors import APIConnectionError, InvalidRequestError
 
