@@ -22,9 +22,8 @@ import attrs
 from yarl import URL
 
 from billabex_async._validation import check_base_url, is_loopback
-from billabex_async.auth._endpoint import TOKEN_PATH
+from billabex_async.auth._endpoint import TOKEN_PATH, exchange
 from billabex_async.auth._oauth import AUTHORIZE_PATH, OAuthError
-from billabex_async.errors import APIConnectionError
 
 __all__ = ["DiscoveryError", "ServerMetadata", "discover"]
 
@@ -175,24 +174,16 @@ async def discover(
     """
     check_base_url(base_url)
     url = metadata_url(base_url)
-    owned = session is None
-    http = session or aiohttp.ClientSession()
-    try:
-        async with http.get(
-            url,
-            allow_redirects=False,
-            headers={"Accept": "application/json"},
-            timeout=aiohttp.ClientTimeout(total=DISCOVERY_TIMEOUT),
-        ) as resp:
-            status = resp.status
-            raw = await resp.content.read(MAX_DOCUMENT + 1)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise APIConnectionError(
-            f"server metadata unreachable ({type(exc).__name__})", method="GET", path=url.path
-        ) from exc
-    finally:
-        if owned:
-            await http.close()
+    answer = await exchange(
+        "GET",
+        url,
+        what="server metadata",
+        timeout=DISCOVERY_TIMEOUT,
+        limit=MAX_DOCUMENT,
+        session=session,
+        headers={"Accept": "application/json"},
+    )
+    status, raw = answer.status, answer.body
     if status in _ABSENT:
         logger.info("%s publishes no OAuth metadata: using the known paths", base_url)
         return ServerMetadata.known_paths(base_url)
@@ -200,7 +191,7 @@ async def discover(
         raise DiscoveryError(f"the server metadata answered a redirect ({status}): not followed")
     if status != 200:
         raise DiscoveryError(f"the server metadata answered {status}")
-    if len(raw) > MAX_DOCUMENT:
+    if answer.too_large:
         raise DiscoveryError(f"the server metadata is larger than {MAX_DOCUMENT} bytes")
     try:
         data = json.loads(raw)

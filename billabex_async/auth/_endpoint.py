@@ -14,8 +14,10 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import aiohttp
+import attrs
 from yarl import URL
 
 from billabex_async._validation import check_base_url, check_token, show
@@ -29,7 +31,7 @@ from billabex_async.auth._redact import redact
 from billabex_async.auth._store import TokenSet
 from billabex_async.errors import APIConnectionError, APITimeoutError, InvalidRequestError
 
-__all__ = ["TOKEN_PATH", "TOKEN_TIMEOUT", "endpoint_url", "token_request"]
+__all__ = ["TOKEN_PATH", "TOKEN_TIMEOUT", "Exchange", "endpoint_url", "exchange", "token_request"]
 
 TOKEN_PATH = "api/oauth/token"  # noqa: S105 - a path, not a secret
 TOKEN_TIMEOUT = 30.0  # seconds for one call to the token endpoint
@@ -44,6 +46,65 @@ _DIGITS = re.compile(r"[0-9]{1,12}")
 def endpoint_url(base_url: str, path: str) -> URL:
     """``base_url/path``, refused (``InvalidRequestError``) unless https or loopback http."""
     return check_base_url(base_url) / path
+
+
+@attrs.frozen
+class Exchange:
+    """One OAuth answer: its status, its ``Location``, and at most ``limit`` body bytes."""
+
+    status: int
+    location: str | None
+    body: bytes
+    too_large: bool
+    """The body went past ``limit``: ``body`` is cut there."""
+
+
+async def exchange(
+    method: str,
+    url: URL,
+    *,
+    what: str,
+    timeout: float,  # noqa: ASYNC109 - aiohttp's per-request total, not a cancel scope
+    limit: int,
+    session: aiohttp.ClientSession | None,
+    **kwargs: Any,
+) -> Exchange:
+    """Send one OAuth request: redirects never followed, the body read up to ``limit`` bytes.
+
+    ``what`` names the endpoint in errors: ``APITimeoutError`` when no answer
+    came within ``timeout`` seconds, ``APIConnectionError`` when none came at
+    all. ``kwargs`` go to aiohttp (``data=``, ``json=``, ``headers=``).
+    """
+    owned = session is None
+    http = session or aiohttp.ClientSession()
+    try:
+        async with http.request(
+            method,
+            url,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            **kwargs,
+        ) as resp:
+            body = bytearray()
+            async for chunk in resp.content.iter_any():
+                body += chunk
+                if len(body) > limit:
+                    break
+            too_large = len(body) > limit
+            return Exchange(
+                resp.status, resp.headers.get("Location"), bytes(body[:limit]), too_large
+            )
+    except TimeoutError as exc:
+        raise APITimeoutError(
+            f"{what} did not answer within {timeout:.0f}s", method=method, path=url.path
+        ) from exc
+    except aiohttp.ClientError as exc:
+        raise APIConnectionError(
+            f"{what} unreachable ({type(exc).__name__})", method=method, path=url.path
+        ) from exc
+    finally:
+        if owned:
+            await http.close()
 
 
 async def token_request(
@@ -70,37 +131,20 @@ async def token_request(
         else endpoint_url(base_url, TOKEN_PATH)
     )
     secrets = [form.get(name) for name in _SECRET_FIELDS]
-    owned = session is None
-    http = session or aiohttp.ClientSession()
-    try:
-        async with http.post(
-            url,
-            data=dict(form),
-            timeout=aiohttp.ClientTimeout(total=TOKEN_TIMEOUT),
-            allow_redirects=False,
-        ) as resp:
-            status, location = resp.status, resp.headers.get("Location")
-            body = bytearray()
-            async for chunk in resp.content.iter_any():
-                body += chunk
-                if len(body) > MAX_ANSWER:
-                    raise OAuthResponseError(
-                        f"token endpoint answered {status} with more than {MAX_ANSWER} bytes",
-                        status=status,
-                    )
-    except TimeoutError as exc:
-        raise APITimeoutError(
-            f"token endpoint did not answer within {TOKEN_TIMEOUT:.0f}s",
-            method="POST",
-            path=url.path,
-        ) from exc
-    except aiohttp.ClientError as exc:
-        raise APIConnectionError(
-            f"token endpoint unreachable ({type(exc).__name__})", method="POST", path=url.path
-        ) from exc
-    finally:
-        if owned:
-            await http.close()
+    answer = await exchange(
+        "POST",
+        url,
+        what="token endpoint",
+        timeout=TOKEN_TIMEOUT,
+        limit=MAX_ANSWER,
+        session=session,
+        data=dict(form),
+    )
+    status, location, body = answer.status, answer.location, answer.body
+    if answer.too_large:
+        raise OAuthResponseError(
+            f"token endpoint answered {status} with more than {MAX_ANSWER} bytes", status=status
+        )
     if 300 <= status < 400:
         host = _host(location)
         raise OAuthRedirectError(
@@ -109,7 +153,7 @@ async def token_request(
             status=status,
             location_host=host,
         )
-    data = _json(bytes(body))
+    data = _json(body)
     if status != 200 or (isinstance(data, dict) and "error" in data and "access_token" not in data):
         raise _refusal(status, data, secrets)
     if not isinstance(data, dict):

@@ -22,8 +22,9 @@ from yarl import URL
 from billabex_async._validation import check_base_url, is_loopback
 from billabex_async._version import __version__
 from billabex_async.auth._discovery import ServerMetadata, discover
+from billabex_async.auth._endpoint import exchange
 from billabex_async.auth._oauth import DEFAULT_SCOPE, OAuthError
-from billabex_async.errors import APIConnectionError, InvalidRequestError
+from billabex_async.errors import InvalidRequestError
 
 __all__ = ["CLIENT_NAME", "RegisteredClient", "RegistrationError", "register_client"]
 
@@ -207,32 +208,21 @@ async def register_client(
         "software_id": "billabex-async",
         "software_version": __version__,
     }
-    url = URL(endpoint)
-    owned = session is None
-    http = session or aiohttp.ClientSession()
-    try:
-        async with http.post(
-            url,
-            json=body,
-            allow_redirects=False,
-            headers={"Accept": "application/json"},
-            timeout=aiohttp.ClientTimeout(total=REGISTER_TIMEOUT),
-        ) as resp:
-            status = resp.status
-            raw = await resp.content.read(MAX_ANSWER + 1)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise APIConnectionError(
-            f"registration endpoint unreachable ({type(exc).__name__})",
-            method="POST",
-            path=url.path,
-        ) from exc
-    finally:
-        if owned:
-            await http.close()
+    answer = await exchange(
+        "POST",
+        URL(endpoint),
+        what="registration endpoint",
+        timeout=REGISTER_TIMEOUT,
+        limit=MAX_ANSWER,
+        session=session,
+        json=body,
+        headers={"Accept": "application/json"},
+    )
+    status, raw = answer.status, answer.body
     if 300 <= status < 400:
         raise RegistrationError(f"the registration endpoint answered a redirect ({status})")
     try:
-        data: object = json.loads(raw) if raw and len(raw) <= MAX_ANSWER else None
+        data: object = json.loads(raw) if raw and not answer.too_large else None
     except ValueError:
         data = None
     if status == 404 and not metadata.published:
