@@ -117,12 +117,14 @@ class SlidingWindowLimiter:
     def limit(self) -> int:
         """Requests allowed per window now: the smallest limit set, capped by the server's."""
         with self._lock:
+            self._drop_forgotten()
             return self._window.primary(self._clock())[0]
 
     @property
     def window(self) -> float:
         """The window, in seconds, of the limit ``limit`` reports."""
         with self._lock:
+            self._drop_forgotten()
             return self._window.primary(self._clock())[1]
 
     def __repr__(self) -> str:
