@@ -206,11 +206,6 @@ class BillabexClient:
     ) -> Limiter | None:
         if rate_limit is None:
             return None
-        if not isinstance(rate_limit, RateLimit):
-            raise InvalidRequestError(
-                f"rate_limit must be a RateLimit or None, got {type(rate_limit).__name__}",
-                field="rate_limit",
-            )
         if rate_limit.storage == "memory":
             # One window per token, whatever RateLimit each client passed: this
             # client's limit holds alongside the others' until it is collected.

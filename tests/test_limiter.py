@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from billabex_async._http import SlidingWindowLimiter, TokenSource
-from billabex_async.errors import AuthRefreshError
+from billabex_async.errors import AuthRefreshError, InvalidRequestError
 
 from ._virtual_time import VirtualClock
 
@@ -223,3 +226,103 @@ async def test_observe_reads_the_count_by_the_servers_own_limit() -> None:
     assert limiter.used() == 50
     limiter.observe(limit=300, remaining=0, reset=None)  # full: cap at our window
     assert limiter.used() == 100
+
+
+async def test_a_server_announced_limit_lapses_a_window_after_its_last_mention() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
+    limiter.observe(limit=2, remaining=None, reset=None)
+    assert limiter.limit == 2
+    clock.now = 0.6
+    limiter.observe(limit=2, remaining=None, reset=None)  # still said: still holds
+    clock.now = 1.5
+    assert limiter.limit == 2
+    clock.now = 1.7  # a window after the last response that said so
+    assert limiter.limit == 10
+
+
+async def test_a_server_announced_limit_never_raises_ours() -> None:
+    limiter = SlidingWindowLimiter(10, 1.0)
+    limiter.observe(limit=500, remaining=None, reset=None)
+    assert limiter.limit == 10
+    limiter.observe(limit=0, remaining=None, reset=None)  # nonsense: ignored
+    assert limiter.limit == 10
+
+
+async def test_senders_get_the_configured_limit_back_once_the_lower_one_lapses() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
+    limiter.observe(limit=1, remaining=None, reset=None)
+    granted: list[float] = []
+
+    async def sender() -> None:
+        await limiter.acquire()
+        granted.append(clock())
+        limiter.release()
+
+    await clock.run(*(sender() for _ in range(5)))
+    # One slot while the server's 1 holds, then all four at once: not one per window.
+    assert granted[0] == 0.0
+    assert granted[1:] == [pytest.approx(1.005, abs=0.01)] * 4
+
+
+async def test_every_limit_added_holds_and_the_smallest_is_reported() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
+    limiter.add_limit(4, 1.0)
+    assert limiter.limit == 4
+    intervals = await _drive(limiter, clock, workers=8, requests=40, latency=(0.0, 0.2))
+    assert len(intervals) == 40
+    assert _worst_window_count(intervals, 1.0) <= 4
+
+
+def test_limiter_bounds_are_checked_like_rate_limits() -> None:
+    for limit, window in [(0, 1.0), (5, 0.0), (5, float("nan")), (1.5, 1.0)]:
+        with pytest.raises(InvalidRequestError):
+            SlidingWindowLimiter(limit, window)  # type: ignore[arg-type]
+    limiter = SlidingWindowLimiter(5, 1.0)
+    with pytest.raises(InvalidRequestError):
+        limiter.add_limit(-1, 1.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    limits=st.lists(
+        st.tuples(st.integers(1, 12), st.sampled_from([0.5, 1.0, 3.0])), min_size=1, max_size=3
+    ),
+    workers=st.integers(1, 10),
+    latency=st.floats(0.0, 0.8),
+    seed=st.integers(0, 1000),
+)
+def test_no_window_of_any_limit_ever_overfills(
+    limits: list[tuple[int, float]], workers: int, latency: float, seed: int
+) -> None:
+    async def scenario() -> list[tuple[float, float]]:
+        clock = VirtualClock()
+        (first_limit, first_window), *rest = limits
+        limiter = SlidingWindowLimiter(first_limit, first_window, clock=clock, sleep=clock.sleep)
+        for limit, window in rest:
+            limiter.add_limit(limit, window)
+        return await _drive(
+            limiter, clock, workers=workers, requests=40, latency=(0.0, latency), seed=seed
+        )
+
+    intervals = asyncio.run(scenario())
+    assert len(intervals) == 40
+    for limit, window in limits:
+        assert _worst_window_count(intervals, window) <= limit
+
+
+async def test_observe_holds_foreign_requests_only_until_reset() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(10, 60.0, clock=clock, sleep=clock.sleep)
+    # The server counts all 10, and frees its window in 5 s.
+    limiter.observe(limit=10, remaining=0, reset=time.time() + 5.0)
+    assert limiter.used() == 10
+
+    async def sender() -> float:
+        await limiter.acquire()
+        return clock()
+
+    [granted_at] = await clock.run(sender())
+    assert 4.0 <= granted_at <= 5.1
