@@ -216,6 +216,10 @@ class SlidingWindowLimiter:
 
     def _wake(self) -> None:
         """Grant slots to waiters in order, then arm the timers for the rest."""
+        if not self._waiters and not self._forgotten:
+            # Nobody to serve (read without the lock: a waiter that queues
+            # meanwhile calls _wake itself once queued).
+            return
         try:
             here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:  # a finalizer or a thread without a loop

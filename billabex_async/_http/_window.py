@@ -127,8 +127,19 @@ class Window:
         """Take a slot (in flight from now) if every limit allows one; False if not."""
         if now < self._paused_until:
             return False
-        for limit, window in self.limits(now):
-            if self.counted(now, window) >= limit:
+        cap = self._cap(now)
+        self._expire(now)
+        # counted(), inlined: this runs on every request.
+        base = self._in_flight + len(self._phantoms)
+        finished = self._finished
+        for limit, window in self._limits.values():
+            if cap is not None and cap < limit:
+                limit = cap
+            if window >= self._longest:
+                recent = len(finished)
+            else:
+                recent = len(finished) - self._first_counting(now, window)
+            if base + recent >= limit:
                 return False
         self._in_flight += 1
         return True
