@@ -14,14 +14,13 @@ import functools
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from billabex_async._http._window import EDGE_MARGIN, Window
 from billabex_async._types import check_rate
 
-__all__ = ["EDGE_MARGIN", "Limiter", "SlidingWindowLimiter", "shared_memory_limiter"]
+__all__ = ["EDGE_MARGIN", "Limiter", "SlidingWindowLimiter"]
 
 logger = logging.getLogger("billabex_async")
 
@@ -54,8 +53,11 @@ class _Waiter:
 
 
 class _Timer:
-    """The wake-up of one event loop that has waiters: ``at`` is guarded by the lock,
-    ``task`` is only touched from that loop."""
+    """The wake-up of one event loop that has waiters.
+
+    ``at`` (when it fires) is guarded by the lock; ``task`` is only touched
+    from that loop.
+    """
 
     __slots__ = ("at", "task", "waiters")
 
@@ -86,8 +88,16 @@ class SlidingWindowLimiter:
     ``sleep`` are injectable so tests run on virtual time.
     """
 
-    __slots__ = ("__weakref__", "_clock", "_forgotten", "_lock", "_sleep", "_timers", "_waiters",
-                 "_window")  # fmt: skip
+    __slots__ = (
+        "__weakref__",
+        "_clock",
+        "_forgotten",
+        "_lock",
+        "_sleep",
+        "_timers",
+        "_waiters",
+        "_window",
+    )
 
     def __init__(
         self,
@@ -294,31 +304,3 @@ class SlidingWindowLimiter:
                 timer.at = float("inf")
         timer.task = None
         self._wake()
-
-
-# One limiter per token key in this process, so every client using the same
-# token shares one window, as the server does, whatever RateLimit each passed.
-_SHARED: weakref.WeakValueDictionary[str, SlidingWindowLimiter] = weakref.WeakValueDictionary()
-_SHARED_LOCK = threading.Lock()
-
-
-def shared_memory_limiter(
-    key: str, limit: int, window: float, *, owner: object | None = None
-) -> SlidingWindowLimiter:
-    """The process-wide limiter for ``key`` (a hash of the token), created on first use.
-
-    ``limit`` per ``window`` seconds is added to it, so the smallest limit of
-    every client on the token holds; with an ``owner``, that limit is
-    dropped once the owner is garbage-collected.
-    """
-    with _SHARED_LOCK:
-        limiter = _SHARED.get(key)
-        if limiter is None:
-            limiter = SlidingWindowLimiter(limit, window)
-            _SHARED[key] = limiter
-            handle = 0
-        else:
-            handle = limiter.add_limit(limit, window)
-    if owner is not None:
-        weakref.finalize(owner, limiter.forget_limit, handle)
-    return limiter
