@@ -4,6 +4,8 @@ requests reach the server in any window, yet runs close to the limit."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 import random
 import time
 
@@ -11,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billabex_async._http import SlidingWindowLimiter, TokenSource
+from billabex_async._http import SlidingWindowLimiter, TokenSource, shared_memory_limiter
+from billabex_async._http._window import Window
 from billabex_async.errors import AuthRefreshError, InvalidRequestError
 
 from ._virtual_time import VirtualClock
@@ -326,3 +329,102 @@ async def test_observe_holds_foreign_requests_only_until_reset() -> None:
 
     [granted_at] = await clock.run(sender())
     assert 4.0 <= granted_at <= 5.1
+
+
+def test_the_last_limit_always_stays_and_unknown_handles_are_ignored() -> None:
+    window = Window(5, 1.0)
+    window.remove_limit(0)
+    window.remove_limit(42)
+    assert window.limits(0.0) == [(5, 1.0)]
+    extra = window.add_limit(3, 1.0)
+    window.remove_limit(extra)
+    assert window.limits(0.0) == [(5, 1.0)]
+
+
+def test_on_a_tie_the_longer_window_is_reported() -> None:
+    limiter = SlidingWindowLimiter(10, 1.0)
+    limiter.add_limit(10, 5.0)
+    assert (limiter.limit, limiter.window) == (10, 5.0)
+    limiter.add_limit(4, 60.0)
+    assert (limiter.limit, limiter.window) == (4, 60.0)
+
+
+async def test_a_short_pause_lasts_exactly_as_long() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
+    limiter.pause(-1.0)  # nonsense: no pause at all
+    limiter.pause(0.3)
+
+    async def sender() -> float:
+        await limiter.acquire()
+        return clock()
+
+    assert await clock.run(sender()) == [pytest.approx(0.3)]
+
+
+async def test_pauses_and_announced_limits_are_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="billabex_async")
+    limiter = SlidingWindowLimiter(10, 1.0)
+    limiter.pause(5.0)
+    limiter.pause(1.0)  # shorter: changes nothing, says nothing
+    limiter.observe(limit=10, remaining=None, reset=None)  # our own limit: nothing to say
+    limiter.observe(limit=2, remaining=None, reset=None)
+    limiter.observe(limit=2, remaining=None, reset=None)  # the same again
+    assert [r.getMessage() for r in caplog.records] == [
+        "rate limited by the server: every sender paused 5.00s",
+        "the server announces 2 requests per window: applied",
+    ]
+
+
+async def test_remaining_is_read_against_our_limit_when_the_server_sends_none() -> None:
+    limiter = SlidingWindowLimiter(10, 60.0)
+    limiter.observe(limit=None, remaining=2, reset=None)
+    assert limiter.used() == 8
+    other = SlidingWindowLimiter(10, 60.0)
+    other.observe(limit=0, remaining=3, reset=None)  # a zero limit is no limit: ours
+    assert other.used() == 7
+    one = SlidingWindowLimiter(10, 60.0)
+    one.observe(limit=10, remaining=9, reset=None)  # a single foreign request counts too
+    assert one.used() == 1
+
+
+async def test_repr_shows_the_servers_cap_and_the_pause_left() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
+    assert "paused=0.00s" in repr(limiter)
+    limiter.observe(limit=3, remaining=None, reset=None)
+    limiter.pause(2.5)
+    assert repr(limiter).startswith("<SlidingWindowLimiter 3/1s ")
+    assert "paused=2.50s" in repr(limiter)
+
+
+def test_the_first_clients_limit_also_goes_with_it() -> None:
+    class Owner:
+        """Stands for a client: only its lifetime matters."""
+
+    strict, loose = Owner(), Owner()
+    limiter = shared_memory_limiter("test-first-client-limit", 5, 1.0, owner=strict)
+    assert shared_memory_limiter("test-first-client-limit", 10, 1.0, owner=loose) is limiter
+    assert limiter.limit == 5
+    del strict
+    gc.collect()
+    assert limiter.limit == 10
+    del loose
+
+
+async def test_a_waiter_cancelled_as_its_slot_is_granted_hands_it_back() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(1, 10.0, clock=clock, sleep=clock.sleep)
+    await limiter.acquire()
+    waiter = asyncio.ensure_future(limiter.acquire())
+    await clock.settle()
+    limiter.release()  # counts one window more
+    clock.now = 10.1
+    limiter._wake()  # what the timer does at that time: the waiter is granted
+    waiter.cancel()  # ...and cancelled before it could run
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert limiter.used() == 0  # its slot went back
+    assert "in_flight=0" in repr(limiter)
