@@ -77,6 +77,16 @@ def test_usable_storage_is_accepted(storage: str) -> None:
     assert RateLimit(300, 60.0, storage=storage).storage == storage
 
 
+def test_a_redis_option_redis_py_cannot_read_is_refused_when_the_client_is_built() -> None:
+    pytest.importorskip("redis")
+    storage = f"redis://:{PASSWORD}@cache.internal:6379/0?socket_timeout=soon"
+    with pytest.raises(InvalidRequestError) as caught:
+        BillabexClient(TOKEN, rate_limit=RateLimit(storage=storage))
+    assert caught.value.field == "storage"
+    assert PASSWORD not in str(caught.value)
+    assert caught.value.__cause__ is None
+
+
 def test_a_bad_storage_error_setting_is_refused() -> None:
     with pytest.raises(InvalidRequestError, match="on_storage_error"):
         RateLimit(on_storage_error="ignore")  # type: ignore[arg-type]

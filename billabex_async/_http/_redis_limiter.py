@@ -15,7 +15,7 @@ from billabex_async._http import _redis_scripts as scripts
 from billabex_async._http._limiter import EDGE_MARGIN, SlidingWindowLimiter
 from billabex_async._http._ordered import OrderedSender
 from billabex_async._types import RateLimit, check_rate
-from billabex_async.errors import RateLimiterUnavailableError
+from billabex_async.errors import InvalidRequestError, RateLimiterUnavailableError
 
 try:
     import redis.asyncio as aioredis
@@ -161,12 +161,18 @@ class RedisLimiter:
         self._keys = scripts.keys_for(key)
         self._floor = scripts.floor_key(key)
         # Credentials stay inside redis-py; URL options (socket_timeout=...) win.
-        self._redis = aioredis.Redis.from_url(
-            url,
-            socket_timeout=SOCKET_TIMEOUT,
-            socket_connect_timeout=CONNECT_TIMEOUT,
-            retry=Retry(NoBackoff(), 1),  # one immediate retry: a pooled socket gone stale
-        )
+        try:
+            self._redis = aioredis.Redis.from_url(
+                url,
+                socket_timeout=SOCKET_TIMEOUT,
+                socket_connect_timeout=CONNECT_TIMEOUT,
+                retry=Retry(NoBackoff(), 1),  # one immediate retry: a pooled socket gone stale
+            )
+        except (ValueError, TypeError) as exc:  # an option redis-py cannot read
+            raise InvalidRequestError(
+                f"RateLimit.storage {_redacted(url)!r} is not usable: {_scrubbed(exc, url)}",
+                field="storage",
+            ) from None
         self._scripts = {
             name: self._redis.register_script(getattr(scripts, name))
             for name in ("ACQUIRE", "RELEASE", "OBSERVE", "PAUSE", "HOLD", "STATUS")
