@@ -337,7 +337,9 @@ def test_the_last_limit_always_stays_and_unknown_handles_are_ignored() -> None:
     window.remove_limit(42)
     assert window.limits(0.0) == [(5, 1.0)]
     extra = window.add_limit(3, 1.0)
+    window.remove_limit(42)  # unknown, with two limits set: ignored
     window.remove_limit(extra)
+    window.remove_limit(extra)  # twice: ignored
     assert window.limits(0.0) == [(5, 1.0)]
 
 
@@ -366,16 +368,25 @@ async def test_pauses_and_announced_limits_are_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="billabex_async")
-    limiter = SlidingWindowLimiter(10, 1.0)
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
+
+    def said() -> list[str]:
+        messages = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        return messages
+
     limiter.pause(5.0)
-    limiter.pause(1.0)  # shorter: changes nothing, says nothing
+    assert said() == ["rate limited by the server: every sender paused 5.00s"]
+    limiter.pause(5.0)  # the same pause again: changes nothing, says nothing
+    limiter.pause(1.0)
+    assert said() == []
     limiter.observe(limit=10, remaining=None, reset=None)  # our own limit: nothing to say
+    assert said() == []
     limiter.observe(limit=2, remaining=None, reset=None)
+    assert said() == ["the server announces 2 requests per window: applied"]
     limiter.observe(limit=2, remaining=None, reset=None)  # the same again
-    assert [r.getMessage() for r in caplog.records] == [
-        "rate limited by the server: every sender paused 5.00s",
-        "the server announces 2 requests per window: applied",
-    ]
+    assert said() == []
 
 
 async def test_remaining_is_read_against_our_limit_when_the_server_sends_none() -> None:
@@ -394,10 +405,13 @@ async def test_repr_shows_the_servers_cap_and_the_pause_left() -> None:
     clock = VirtualClock()
     limiter = SlidingWindowLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
     assert "paused=0.00s" in repr(limiter)
+    clock.now = 1.0
+    await limiter.acquire()
     limiter.observe(limit=3, remaining=None, reset=None)
     limiter.pause(2.5)
-    assert repr(limiter).startswith("<SlidingWindowLimiter 3/1s ")
-    assert "paused=2.50s" in repr(limiter)
+    assert repr(limiter) == (
+        "<SlidingWindowLimiter 3/1s in_flight=1 counted=1 waiting=0 paused=2.50s>"
+    )
 
 
 def test_the_first_clients_limit_also_goes_with_it() -> None:
@@ -428,3 +442,64 @@ async def test_a_waiter_cancelled_as_its_slot_is_granted_hands_it_back() -> None
         await waiter
     assert limiter.used() == 0  # its slot went back
     assert "in_flight=0" in repr(limiter)
+
+
+async def test_a_shorter_windows_count_leaves_out_older_slots() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
+    limiter.add_limit(100, 10.0)  # keeps finished slots for 10 s
+    for _ in range(3):
+        await limiter.acquire()
+        limiter.release()
+    clock.now = 5.0
+    assert (limiter.limit, limiter.window) == (10, 1.0)
+    assert limiter.used() == 0  # none in the last second
+    await limiter.acquire()
+    assert limiter.used() == 1
+
+
+async def test_a_grant_cancelled_in_flight_hands_back_one_slot_only() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(2, 10.0, clock=clock, sleep=clock.sleep)
+    await limiter.acquire()
+    await limiter.acquire()
+    waiter = asyncio.ensure_future(limiter.acquire())
+    await clock.settle()
+    limiter.release()
+    clock.now = 10.1
+    limiter._wake()  # granted...
+    waiter.cancel()  # ...and cancelled before it ran
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert "in_flight=1 " in repr(limiter)  # the other one is still out
+
+
+async def test_waiters_resume_when_the_servers_lower_limit_lapses() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
+    await limiter.acquire()
+    limiter.observe(limit=1, remaining=None, reset=None)  # holds until 1.005
+    clock.now = 0.5
+    limiter.release()  # counts until 1.505
+
+    async def sender() -> float:
+        await limiter.acquire()
+        return clock()
+
+    # Free once the server's 1 lapses, not when our own slot expires.
+    assert await clock.run(sender()) == [pytest.approx(1.005)]
+
+
+async def test_the_earliest_foreign_request_to_expire_frees_the_next_slot() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(2, 60.0, clock=clock, sleep=clock.sleep)
+    limiter.observe(limit=10, remaining=9, reset=time.time() + 2.0)  # one until ~2 s
+    limiter.observe(limit=10, remaining=8, reset=time.time() + 5.0)  # one more until ~5 s
+    assert limiter.used() == 2
+
+    async def sender() -> float:
+        await limiter.acquire()
+        return clock()
+
+    [granted_at] = await clock.run(sender())
+    assert 1.5 <= granted_at <= 2.1

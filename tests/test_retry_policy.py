@@ -177,6 +177,7 @@ def test_each_verdict_says_why(
     verdict = _verdict(method, failure, status)
     assert verdict.reason == reason
     if not verdict.retry:
+        assert verdict.retry is False
         assert verdict.delay == 0.0
     else:
         assert verdict.delay == 0.25  # rand 0.5 of the first ceiling, 0.5 s
