@@ -7,7 +7,9 @@ import asyncio
 import gc
 import logging
 import random
+import threading
 import time
+import weakref
 
 import pytest
 from hypothesis import given, settings
@@ -503,3 +505,47 @@ async def test_the_earliest_foreign_request_to_expire_frees_the_next_slot() -> N
 
     [granted_at] = await clock.run(sender())
     assert 1.5 <= granted_at <= 2.1
+
+
+def test_a_finished_event_loop_is_not_kept_alive_by_the_limiter() -> None:
+    limiter = SlidingWindowLimiter(1, 0.05)
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def burst() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+
+        async def one() -> None:
+            await limiter.acquire()
+            limiter.release()
+
+        await asyncio.gather(*(one() for _ in range(3)))  # two of them wait
+
+    for _ in range(2):  # as a CLI or a job calling asyncio.run twice does
+        asyncio.run(burst())
+    gc.collect()
+    assert [ref() for ref in loops] == [None, None]
+
+
+async def test_a_waiter_whose_loop_was_closed_gives_its_slot_back() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(1, 10.0, clock=clock, sleep=clock.sleep)
+    await limiter.acquire()
+
+    tasks: list[asyncio.Task[None]] = []
+
+    def abandoned_waiter() -> None:
+        # Another thread's loop queues a waiter, then closes without cancelling it.
+        loop = asyncio.new_event_loop()
+        tasks.append(loop.create_task(limiter.acquire()))
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.close()
+
+    thread = threading.Thread(target=abandoned_waiter)
+    thread.start()
+    thread.join()
+    limiter.release()
+    clock.now = 10.1
+    limiter._wake()  # what the timer does then: the slot goes to the dead waiter...
+    assert "in_flight=0 " in repr(limiter)  # ...and straight back
+    async with asyncio.timeout(5.0):  # a lost slot would block this forever
+        await limiter.acquire()
