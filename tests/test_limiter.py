@@ -549,3 +549,35 @@ async def test_a_waiter_whose_loop_was_closed_gives_its_slot_back() -> None:
     assert "in_flight=0 " in repr(limiter)  # ...and straight back
     async with asyncio.timeout(5.0):  # a lost slot would block this forever
         await limiter.acquire()
+
+
+async def test_foreign_requests_are_held_only_until_a_close_reset() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(1, 60.0, clock=clock, sleep=clock.sleep)
+    limiter.observe(limit=1, remaining=0, reset=time.time() + 0.4)
+
+    async def sender() -> float:
+        await limiter.acquire()
+        return clock()
+
+    [granted_at] = await clock.run(sender())
+    assert 0.2 <= granted_at <= 0.5
+
+
+async def test_a_shorter_window_keeps_the_edge_margin() -> None:
+    clock = VirtualClock()
+    limiter = SlidingWindowLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
+    limiter.add_limit(100, 10.0)
+    await limiter.acquire()
+    limiter.release()
+    clock.now = 1.004  # one window later, but inside the 5 ms margin: still counted
+    assert limiter.used() == 1
+    clock.now = 1.006
+    assert limiter.used() == 0
+
+
+async def test_remaining_without_a_limit_is_read_against_the_servers_last_one() -> None:
+    limiter = SlidingWindowLimiter(10, 60.0)
+    limiter.observe(limit=3, remaining=None, reset=None)
+    limiter.observe(limit=None, remaining=1, reset=None)  # 2 of the server's 3 used
+    assert limiter.used() == 2
