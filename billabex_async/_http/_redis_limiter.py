@@ -143,7 +143,9 @@ class RedisLimiter:
     ) -> None:
         check_rate(limit, window)
         if on_error not in ("fallback", "raise"):
-            raise ValueError(f"on_error must be 'fallback' or 'raise', got {on_error!r}")
+            raise InvalidRequestError(
+                f"on_error must be 'fallback' or 'raise', got {on_error!r}", field="on_error"
+            )
         self.configured_limit = limit
         self._limit = limit  # lowered when the server (or another process) says so
         self.window = window
