@@ -22,7 +22,7 @@ from billabex_async._http import (
 from billabex_async._http._body import DEFAULT_MAX_RESPONSE_BYTES
 from billabex_async._http._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER
 from billabex_async._http._session import Sessions, timeouts
-from billabex_async._types import RateLimit
+from billabex_async._types import RateLimit, redact_url
 from billabex_async._validation import check_base_url
 from billabex_async._version import __version__
 from billabex_async.errors import InvalidRequestError
@@ -270,25 +270,23 @@ class BillabexClient:
         if rate_limit is None:
             return None
         if rate_limit.storage == "memory":
+            # One window per token, whatever RateLimit each client passed: this
+            # client's limit holds alongside the others' until it is collected.
             return shared_memory_limiter(
-                self._auth.rate_limit_key, rate_limit.requests, rate_limit.window
+                self._auth.rate_limit_key, rate_limit.requests, rate_limit.window, owner=self
             )
-        if rate_limit.storage.startswith(("redis://", "rediss://", "unix://")):
-            from billabex_async._http._redis_limiter import RedisLimiter
+        # RateLimit checked the URL: anything else is a Redis one.
+        from billabex_async._http._redis_limiter import RedisLimiter
 
-            return RedisLimiter.from_rate_limit(
-                rate_limit, key=self._auth.rate_limit_key, request_timeout=request_timeout
-            )
-        raise InvalidRequestError(
-            f"RateLimit.storage must be 'memory' or a redis:// URL, got {rate_limit.storage!r}",
-            field="rate_limit",
+        return RedisLimiter.from_rate_limit(
+            rate_limit, key=self._auth.rate_limit_key, request_timeout=request_timeout
         )
 
     def __repr__(self) -> str:
-        # Never the token: only where requests go and how they are paced.
+        # Never the token nor a password: only where requests go and how they are paced.
         return (
-            f"<BillabexClient base_url={self.base_url!r} rate_limit={self.rate_limit!r} "
-            f"max_retries={self.max_retries}>"
+            f"<BillabexClient base_url={redact_url(self.base_url)!r} "
+            f"rate_limit={self.rate_limit!r} max_retries={self.max_retries}>"
         )
 
     @property

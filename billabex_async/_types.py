@@ -1,17 +1,26 @@
 """Base layer: the UNSET sentinel, the open enum base and the RateLimit setting.
 
 Everything here is imported by the generated models and by the simulator, so
-it depends on nothing but the standard library and attrs.
+it depends on nothing but the standard library, attrs and the exception tree.
 """
 
 from __future__ import annotations
 
 import enum
+import math
+import operator
 from typing import Final, Literal
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
-__all__ = ["UNSET", "OpenStrEnum", "RateLimit", "Unset"]
+from billabex_async.errors import InvalidRequestError
+
+__all__ = ["UNSET", "OpenStrEnum", "RateLimit", "Unset", "check_rate", "redact_url"]
+
+STORAGE_SCHEMES = ("redis", "rediss", "unix")
+# Query options whose value is a credential (redis-py passes unknown ones on).
+_SECRET_OPTIONS = ("pass", "secret", "token", "auth")
 
 
 class Unset(enum.Enum):
@@ -52,6 +61,102 @@ class OpenStrEnum(enum.StrEnum):
         return member
 
 
+def redact_url(url: str, *, hide_user: bool = False) -> str:
+    """``url`` with the password of its userinfo and of credential options shown as ``***``.
+
+    For reprs, logs and messages; anything that does not parse as a URL is
+    returned as ``***`` (it may be a secret pasted in the wrong place).
+    ``hide_user`` hides the whole userinfo, for URLs that should carry none.
+    """
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        secret_options = any(
+            any(s in k.lower() for s in _SECRET_OPTIONS) for k, _ in parse_qsl(parts.query)
+        )
+        has_userinfo = "@" in netloc
+        if parts.password is None and not secret_options and not (hide_user and has_userinfo):
+            return url
+        if hide_user and has_userinfo:
+            netloc = f"***@{netloc.rpartition('@')[2]}"
+        elif parts.password is not None:
+            user = quote(parts.username or "", safe="")
+            host = netloc.rpartition("@")[2]
+            netloc = f"{user}:***@{host}"
+        query = parts.query
+        if query:
+            options = parse_qsl(query, keep_blank_values=True)
+            query = urlencode(
+                [(k, "***" if any(s in k.lower() for s in _SECRET_OPTIONS) else v)
+                 for k, v in options],
+                safe="*",
+            )  # fmt: skip
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return "***"
+
+
+def check_rate(requests: object, window: object) -> None:
+    """Raise ``InvalidRequestError`` unless ``requests`` is an int >= 1 and
+    ``window`` a finite number of seconds > 0: the one check of every limiter's bounds."""
+    try:
+        count = operator.index(requests)  # type: ignore[arg-type]
+    except TypeError:
+        count = 0
+    if isinstance(requests, bool) or count < 1:
+        raise InvalidRequestError(
+            f"RateLimit.requests must be an int >= 1, got {requests!r}", field="requests"
+        )
+    if (
+        isinstance(window, bool)
+        or not isinstance(window, int | float)
+        or not math.isfinite(window)
+        or window <= 0
+    ):
+        raise InvalidRequestError(
+            f"RateLimit.window must be a finite number of seconds > 0, got {window!r}",
+            field="window",
+        )
+
+
+def _check_storage(storage: object) -> None:
+    if storage == "memory":
+        return
+    shown = redact_url(storage) if isinstance(storage, str) else type(storage).__name__
+    problem = None
+    try:
+        parts = urlsplit(storage) if isinstance(storage, str) else None
+        _ = parts.port if parts is not None else None  # a port that is no number raises
+    except ValueError:
+        parts, problem = None, "it does not parse as a URL"
+    if parts is None or parts.scheme not in STORAGE_SCHEMES:
+        problem = problem or "use 'memory' or a redis://, rediss:// or unix:// URL"
+    elif parts.scheme == "unix":
+        if not parts.path:
+            problem = "a unix:// URL needs the socket's path"
+    elif not parts.hostname:
+        problem = "a redis URL needs a host"
+    elif parts.path.strip("/") and not parts.path.strip("/").isdigit():
+        problem = "the database (the URL's path) must be a number"
+    if problem is not None:
+        raise InvalidRequestError(
+            f"RateLimit.storage {shown!r} is not usable: {problem}", field="storage"
+        )
+
+
+def _validate(instance: RateLimit, attribute: attrs.Attribute[float], _: float) -> None:
+    if attribute.name == "window":  # the last of the two bounds: both are set now
+        check_rate(instance.requests, instance.window)
+
+
+def _check_on_error(_: object, __: attrs.Attribute[str], value: object) -> None:
+    if value not in ("fallback", "raise"):
+        raise InvalidRequestError(
+            f"RateLimit.on_storage_error must be 'fallback' or 'raise', got {value!r}",
+            field="on_storage_error",
+        )
+
+
 @attrs.frozen
 class RateLimit:
     """At most ``requests`` requests in any sliding window of ``window`` seconds.
@@ -62,25 +167,22 @@ class RateLimit:
     ``on_storage_error`` says what happens while that Redis is unreachable:
     ``"fallback"`` limits each process on its own (a warning is logged) and
     returns to Redis when it answers again; ``"raise"`` fails closed, every
-    request raising ``RateLimiterUnavailableError``.
+    request raising ``RateLimiterUnavailableError``. Bad values raise
+    ``InvalidRequestError`` here, before any client is built; the repr
+    hides the storage URL's password.
     """
 
     requests: int = attrs.field(default=300)
-    window: float = attrs.field(default=60.0)
-    storage: str = attrs.field(default="memory", kw_only=True)
-    on_storage_error: Literal["fallback", "raise"] = attrs.field(
-        default="fallback", kw_only=True, validator=attrs.validators.in_(("fallback", "raise"))
+    window: float = attrs.field(default=60.0, validator=_validate)
+    storage: str = attrs.field(
+        default="memory",
+        kw_only=True,
+        validator=lambda _, __, value: _check_storage(value),
+        repr=lambda value: repr(redact_url(value)),
     )
-
-    @requests.validator
-    def _check_requests(self, _: attrs.Attribute[int], value: int) -> None:
-        if value < 1:
-            raise ValueError(f"RateLimit.requests must be >= 1, got {value}")
-
-    @window.validator
-    def _check_window(self, _: attrs.Attribute[float], value: float) -> None:
-        if not value > 0:
-            raise ValueError(f"RateLimit.window must be > 0 seconds, got {value}")
+    on_storage_error: Literal["fallback", "raise"] = attrs.field(
+        default="fallback", kw_only=True, validator=_check_on_error
+    )
 
     @property
     def rate(self) -> float:

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from yarl import URL
 
-from billabex_async._types import UNSET
+from billabex_async._types import UNSET, redact_url
 from billabex_async.errors import InvalidRequestError
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "check_role",
     "check_token",
     "is_loopback",
-    "redact_url",
     "show",
 ]
 
@@ -218,7 +217,6 @@ def check_idempotency_key(value: str | None) -> None:
 # What an HTTP header value may carry: visible ASCII. A bearer token is
 # narrower still (RFC 6750), but anything else here would fail in aiohttp.
 _NOT_VISIBLE_ASCII = re.compile("[^\x21-\x7e]")
-_URL_CREDENTIALS = re.compile(r"//[^/?#@]*@")
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 
 
@@ -251,11 +249,6 @@ def check_token(value: object, *, source: str = "token") -> str:
     return token
 
 
-def redact_url(text: str) -> str:
-    """``text`` with any ``user:password@`` of a URL replaced by ``***@``."""
-    return _URL_CREDENTIALS.sub("//***@", text)
-
-
 def is_loopback(host: str | None) -> bool:
     """Whether ``host`` is this machine: ``localhost`` or a loopback address."""
     if host is None:
@@ -277,7 +270,7 @@ def check_base_url(value: object, field: str = "base_url") -> URL:
     if not isinstance(value, str):
         raise _fail(field, "must be a string", value)
     text = value.strip().rstrip("/")
-    shown = show(redact_url(text))
+    shown = show(redact_url(text, hide_user=True))
     if _SPACE_OR_CONTROL.search(text):
         raise InvalidRequestError(
             f"{field} must be a URL without spaces or control characters, got {shown}",

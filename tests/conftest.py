@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import attrs
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+from billabex_async._http import _shared
 
 TOKEN = "sk-test-7f3a9c1e5b2d4086"  # a fake bearer token; tests assert it never leaks
 
@@ -83,3 +85,14 @@ async def scripted() -> AsyncIterator[ScriptedServer]:
         yield holder[0]
     finally:
         await server.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit_windows() -> Iterator[None]:
+    """Each test starts as a fresh process does: no token's window left by an earlier test.
+
+    Clients on one token share its limiter for as long as any of them lives,
+    and a closed client lingers until the garbage collector breaks its cycles.
+    """
+    yield
+    _shared._SHARED.clear()

@@ -1,6 +1,6 @@
 """The package's layering: each module imports only from the layers below it.
 
-generated/base -> converter -> transport (errors, _http) -> resources ->
+errors/generated/base -> converter -> transport (_http) -> resources ->
 bulk/sync -> client -> package -> cli. The simulator depends on the models
 alone, and aiohttp is imported at run time only by the transport, the
 simulator and the CLI.
@@ -18,9 +18,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "billabex_async"
 
 # Lower index = lower layer. A module may import its own layer and below.
 LAYERS: list[set[str]] = [
-    {"_generated", "_types", "_matching", "_redact", "_retry_after", "_version"},
+    # errors is at the bottom: any layer may raise (RateLimit validates itself).
+    {"_generated", "_types", "_matching", "_redact", "_retry_after", "_version", "errors"},
     {"_converter", "models"},
-    {"errors", "_http", "_validation", "auth"},
+    {"_http", "_validation", "auth"},
     {"resources", "_pagination"},
     {"bulk", "sync"},
     {"_client"},

@@ -23,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from billabex_async import BillabexClient, RateLimit
 from billabex_async._http._redis_limiter import RedisLimiter
-from billabex_async._http._redis_scripts import KEY_PREFIX, keys_for
+from billabex_async._http._redis_scripts import KEY_PREFIX, floor_key, keys_for
 from billabex_async.errors import RateLimiterUnavailableError
 from billabex_async.testing import FakeBillabex
 
@@ -212,6 +212,35 @@ async def test_a_lowered_limit_reaches_other_instances(make: MakeLimiter) -> Non
     assert await b.try_acquire() == 0.0
     assert await b.try_acquire() > 0
     assert b.limit == 2
+
+
+async def test_a_lowered_limit_lapses_one_window_after_its_last_mention(
+    make: MakeLimiter, raw: aioredis.Redis, key: str
+) -> None:
+    a = make(10, 30.0)
+    a.observe(limit=2, remaining=None, reset=None)
+    await a.flush()
+    _, _, limit_key = keys_for(key)
+    # Kept for one window (not for good), renewed by each response that says so.
+    assert 29_000 < await raw.pttl(limit_key) <= 30_010
+    a.observe(limit=5, remaining=None, reset=None)  # higher: the lower one stands
+    await a.flush()
+    assert await raw.get(limit_key) == b"2"
+    await raw.delete(limit_key)  # what its expiry does one window later
+    assert await a.try_acquire() == 0.0
+    assert a.limit == 10  # the configured limit is back
+
+
+async def test_the_smallest_configured_limit_wins_across_instances(
+    make: MakeLimiter, raw: aioredis.Redis, key: str
+) -> None:
+    loose, strict = make(5, 30.0), make(3, 30.0)
+    assert await strict.try_acquire() == 0.0  # strict asks first: its limit is the floor
+    for _ in range(2):
+        assert await loose.try_acquire() == 0.0
+    assert await loose.try_acquire() > 0  # 3 in the window: full for everyone
+    assert loose.limit == 3
+    assert 29_000 < await raw.pttl(floor_key(key)) <= 30_000  # lapses once strict is gone
 
 
 async def test_cancelled_acquire_leaks_no_slot(make: MakeLimiter) -> None:

@@ -1,32 +1,28 @@
 """Transport layer: the sliding-window rate limiter every request goes through.
 
-Billabex counts *arrivals* per access token over a sliding 60 s window. A
-request arrives at the server somewhere between the moment we send it and the
-moment its response comes back, so the only count that can never overshoot
-is: a slot is taken when the request is sent, stays "in flight" until its
-response, and keeps counting until one window after that response. That costs
-``latency / window`` of throughput (0.2 % at 100 ms and 60 s) and buys zero
-429s, whatever the latency jitter.
+One limiter per access token in a process, whatever event loop or thread
+its clients run in: the server counts per token, so the window is shared.
+Its counts (``Window``) sit behind a ``threading.Lock``; asyncio objects are
+only touched from their own loop (``call_soon_threadsafe`` crosses over).
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
+import collections
+import functools
 import logging
+import threading
 import time
-import weakref
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-__all__ = ["Limiter", "SlidingWindowLimiter", "shared_memory_limiter"]
+from billabex_async._http._window import EDGE_MARGIN, Window
+from billabex_async._types import check_rate
+
+__all__ = ["EDGE_MARGIN", "Limiter", "SlidingWindowLimiter"]
 
 logger = logging.getLogger("billabex_async")
-
-# Expiries get this much extra, so a response and the server's window edge
-# falling on the same instant never counts as free a slot the server still holds.
-EDGE_MARGIN = 0.005
 
 
 class Limiter(Protocol):
@@ -45,6 +41,32 @@ class Limiter(Protocol):
         """Stop every sender for ``seconds`` (the server answered 429)."""
 
 
+class _Waiter:
+    """One ``acquire()`` in the queue; ``granted`` is set (under the lock) with its slot."""
+
+    __slots__ = ("future", "granted", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[None] = loop.create_future()
+        self.granted = False
+
+
+class _Timer:
+    """The wake-up of one event loop that has waiters.
+
+    ``at`` (when it fires) is guarded by the lock; ``task`` is only touched
+    from that loop.
+    """
+
+    __slots__ = ("at", "task", "waiters")
+
+    def __init__(self) -> None:
+        self.at = float("inf")
+        self.task: asyncio.Task[None] | None = None
+        self.waiters = 0
+
+
 class SlidingWindowLimiter:
     """At most ``limit`` requests in any sliding window of ``window`` seconds.
 
@@ -57,24 +79,24 @@ class SlidingWindowLimiter:
         finally:
             limiter.release()         # counts until now + window
 
-    Waiters are served first come, first served. ``pause()`` holds everyone
-    (a 429's Retry-After); ``observe()`` adds the requests the server counted
-    but we did not (another process spending the same token).
-    ``clock`` and ``sleep`` are injectable so tests run on virtual time.
+    Waiters are served first come, first served, across every event loop
+    and thread that uses the limiter. ``pause()`` holds everyone (a 429's
+    Retry-After); ``observe()`` adds the requests the server counted but we
+    did not (another process spending the same token) and applies a lower
+    limit the server announces, for one window after it last said so.
+    ``add_limit()`` makes another client's limit hold too. ``clock`` and
+    ``sleep`` are injectable so tests run on virtual time.
     """
 
     __slots__ = (
         "__weakref__",
         "_clock",
-        "_expiries",
-        "_in_flight",
-        "_limit",
-        "_paused_until",
+        "_forgotten",
+        "_lock",
         "_sleep",
-        "_timer",
-        "_timer_at",
+        "_timers",
         "_waiters",
-        "window",
+        "_window",
     )
 
     def __init__(
@@ -85,158 +107,200 @@ class SlidingWindowLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if limit < 1 or window <= 0:
-            raise ValueError("limit must be >= 1 and window > 0")
-        self._limit = limit
-        self.window = window
+        check_rate(limit, window)
         self._clock = clock
         self._sleep = sleep
-        # Min-heap of clock times at which finished slots stop counting.
-        self._expiries: list[float] = []
-        # Slots whose request is sent and whose response has not arrived.
-        self._in_flight = 0
-        # No slot is granted before this clock time (429 Retry-After).
-        self._paused_until = 0.0
-        # Callers waiting for a slot, oldest first; each future is resolved
-        # once its slot has been taken on its behalf.
-        self._waiters: deque[asyncio.Future[None]] = deque()
-        # The one task that sleeps until the next expiry or the pause's end.
-        self._timer: asyncio.Task[None] | None = None
-        self._timer_at = 0.0
+        # Guards _window, _waiters, _timers and each _Timer.at: any thread may call in.
+        self._lock = threading.Lock()
+        self._window = Window(limit, window)
+        # Callers waiting for a slot, oldest first, from any loop; each is
+        # granted its slot under the lock, then resolved on its own loop.
+        self._waiters: collections.deque[_Waiter] = collections.deque()
+        # The loops that have waiters, each with the one task that sleeps
+        # until the next expiry or the pause's end.
+        self._timers: dict[asyncio.AbstractEventLoop, _Timer] = {}
+        # Limit handles whose client was garbage-collected. A finalizer may
+        # run while this thread holds the lock, so it only appends here.
+        self._forgotten: collections.deque[int] = collections.deque()
 
     @property
     def limit(self) -> int:
-        """Requests allowed per window (lowered if the server announces less)."""
-        return self._limit
+        """Requests allowed per window now: the smallest limit set, capped by the server's."""
+        with self._lock:
+            self._drop_forgotten()
+            return self._window.primary(self._clock())[0]
+
+    @property
+    def window(self) -> float:
+        """The window, in seconds, of the limit ``limit`` reports."""
+        with self._lock:
+            self._drop_forgotten()
+            return self._window.primary(self._clock())[1]
 
     def __repr__(self) -> str:
-        now = self._clock()
-        self._expire(now)
-        paused = max(0.0, self._paused_until - now)
+        with self._lock:
+            now = self._clock()
+            limit, window = self._window.primary(now)
+            counted = self._window.counted(now, window)
+            in_flight, waiting = self._window.in_flight, len(self._waiters)
+            paused = max(0.0, self._window.paused_until - now)
         return (
-            f"<SlidingWindowLimiter {self._limit}/{self.window:g}s in_flight={self._in_flight} "
-            f"counted={self._in_flight + len(self._expiries)} waiting={len(self._waiters)} "
-            f"paused={paused:.2f}s>"
+            f"<SlidingWindowLimiter {limit}/{window:g}s in_flight={in_flight} "
+            f"counted={counted} waiting={waiting} paused={paused:.2f}s>"
         )
 
     def used(self) -> int:
-        """Slots counted right now: in flight plus finished within the window."""
-        self._expire(self._clock())
-        return self._in_flight + len(self._expiries)
+        """Slots counted right now (in the window of ``limit``): in flight plus finished."""
+        with self._lock:
+            now = self._clock()
+            return self._window.counted(now, self._window.primary(now)[1])
+
+    def add_limit(self, limit: int, window: float) -> int:
+        """Also hold at most ``limit`` requests per ``window`` seconds; returns a handle.
+
+        Clients sharing this limiter each add theirs, so the strictest holds.
+        """
+        check_rate(limit, window)
+        with self._lock:
+            return self._window.add_limit(limit, window)
+
+    def forget_limit(self, handle: int) -> None:
+        """Drop a limit ``add_limit`` returned (safe from a finalizer or any thread)."""
+        self._forgotten.append(handle)
 
     async def acquire(self) -> None:
-        if not self._waiters and self._try_take(self._clock()):
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(future)
+        with self._lock:
+            self._drop_forgotten()
+            if not self._waiters and self._window.try_take(self._clock()):
+                return
+            loop = asyncio.get_running_loop()
+            waiter = _Waiter(loop)
+            self._waiters.append(waiter)
+            self._timers.setdefault(loop, _Timer()).waiters += 1
         self._wake()
         try:
-            await future
+            await waiter.future
         except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                # Granted and cancelled in the same tick: hand the slot back.
-                self._in_flight -= 1
+            with self._lock:
+                if not waiter.granted:
+                    self._waiters.remove(waiter)
+                    self._left(loop)
+                    handed_back = False
+                else:
+                    # Granted as the cancel landed; if the result was set
+                    # the slot is ours to hand back, else _deliver does it.
+                    handed_back = waiter.future.done() and not waiter.future.cancelled()
+                    if handed_back:
+                        self._window.cancel()
+            if handed_back:
                 self._wake()
-            else:
-                self._waiters.remove(future)
             raise
 
     def release(self) -> None:
-        self._in_flight -= 1
-        heapq.heappush(self._expiries, self._clock() + self.window + EDGE_MARGIN)
+        with self._lock:
+            self._window.finish(self._clock())
         self._wake()
 
     def observe(self, *, limit: int | None, remaining: int | None, reset: float | None) -> None:
-        now = self._clock()
-        if limit is not None and 0 < limit < self._limit:
-            logger.info("rate limit lowered to %d per window by the server", limit)
-            self._limit = limit
-        if remaining is None:
-            return
-        self._expire(now)
-        # The server's count, by its own limit (ours may be set lower).
-        server_used = (limit if limit is not None and limit > 0 else self._limit) - max(
-            0, remaining
-        )
-        ours = self._in_flight + len(self._expiries)
-        # Never more than a window's worth: a bogus header cannot stall us forever.
-        missing = min(server_used, self._limit) - ours
-        if missing <= 0:
-            return
-        # Someone else spends this token's budget. Count their requests until
-        # the server says the window frees up; never longer than one window.
-        until = now + self.window
-        if reset is not None:
-            until = min(until, now + max(0.0, reset - time.time()))
-        logger.debug("server counts %d requests we did not send; holding them", missing)
-        for _ in range(missing):
-            heapq.heappush(self._expiries, until + EDGE_MARGIN)
+        reset_in = None if reset is None else reset - time.time()
+        with self._lock:
+            self._window.observe(self._clock(), limit=limit, remaining=remaining, reset_in=reset_in)
 
     def pause(self, seconds: float) -> None:
-        until = self._clock() + max(0.0, seconds)
-        if until > self._paused_until:
-            self._paused_until = until
+        with self._lock:
+            paused = self._window.pause(self._clock(), seconds)
+        if paused:
             logger.info("rate limited by the server: every sender paused %.2fs", seconds)
 
-    def _expire(self, now: float) -> None:
-        expiries = self._expiries
-        while expiries and expiries[0] <= now:
-            heapq.heappop(expiries)
+    def _drop_forgotten(self) -> None:
+        while self._forgotten:
+            self._window.remove_limit(self._forgotten.popleft())
 
-    def _try_take(self, now: float) -> bool:
-        if now < self._paused_until:
-            return False
-        self._expire(now)
-        if self._in_flight + len(self._expiries) >= self._limit:
-            return False
-        self._in_flight += 1
-        return True
+    def _left(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A waiter of ``loop`` left the queue (under the lock)."""
+        timer = self._timers[loop]
+        timer.waiters -= 1
+        if not timer.waiters:
+            # Its task, if any, still fires once, harmlessly.
+            del self._timers[loop]
 
     def _wake(self) -> None:
-        """Grant slots to waiters in order, then arm the timer for the rest."""
-        now = self._clock()
-        waiters = self._waiters
-        while waiters:
-            if waiters[0].done():  # cancelled while queued
-                waiters.popleft()
-                continue
-            if not self._try_take(now):
-                break
-            waiters.popleft().set_result(None)
-        if not waiters:
+        """Grant slots to waiters in order, then arm the timers for the rest."""
+        if not self._waiters and not self._forgotten:
+            # Nobody to serve (read without the lock: a waiter that queues
+            # meanwhile calls _wake itself once queued).
             return
-        # Blocked: by a pause, by finished slots still in the window, or only
-        # by in-flight requests (then a release will wake us, no timer needed).
-        if now < self._paused_until:
-            at = self._paused_until
-        elif self._expiries:
-            at = self._expiries[0]
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # a finalizer or a thread without a loop
+            here = None
+        granted: list[_Waiter] = []
+        arm: list[tuple[asyncio.AbstractEventLoop, _Timer]] = []
+        with self._lock:
+            self._drop_forgotten()
+            now = self._clock()
+            waiters = self._waiters
+            while waiters and self._window.try_take(now):
+                waiter = waiters.popleft()
+                waiter.granted = True
+                self._left(waiter.loop)
+                granted.append(waiter)
+            # Blocked: by a pause, by finished slots still in a window, or
+            # only by in-flight requests (then a release will wake us).
+            at = self._window.next_change(now) if waiters else None
+            if at is not None:
+                for loop, timer in self._timers.items():
+                    if at < timer.at:
+                        timer.at = at
+                        arm.append((loop, timer))
+        lost = False
+        for waiter in granted:
+            if not self._call_in(waiter.loop, here, functools.partial(self._deliver, waiter)):
+                with self._lock:  # its loop is closed: nobody waits there any more
+                    self._window.cancel()
+                lost = True
+        for loop, timer in arm:
+            self._call_in(loop, here, functools.partial(self._arm, timer))
+        if lost:
+            self._wake()
+
+    @staticmethod
+    def _call_in(
+        loop: asyncio.AbstractEventLoop,
+        here: asyncio.AbstractEventLoop | None,
+        callback: Callable[[], None],
+    ) -> bool:
+        """Run ``callback`` on ``loop`` (now if it is this thread's); False if it is closed."""
+        if loop is here:
+            callback()
+            return True
+        try:
+            loop.call_soon_threadsafe(callback)
+        except RuntimeError:
+            return False
+        return True
+
+    def _deliver(self, waiter: _Waiter) -> None:
+        """On the waiter's loop: hand it its slot, or back if it was cancelled meanwhile."""
+        if waiter.future.cancelled():
+            with self._lock:
+                self._window.cancel()
+            self._wake()
         else:
-            return
-        if self._timer is not None and not self._timer.done() and self._timer_at <= at:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = at
-        self._timer = asyncio.get_running_loop().create_task(self._sleep_until(at))
+            waiter.future.set_result(None)
 
-    async def _sleep_until(self, at: float) -> None:
+    def _arm(self, timer: _Timer) -> None:
+        """On the timer's loop: (re)start its task for the time ``timer.at`` now holds."""
+        with self._lock:
+            at = timer.at
+        if timer.task is not None:
+            timer.task.cancel()
+        timer.task = asyncio.get_running_loop().create_task(self._sleep_until(timer, at))
+
+    async def _sleep_until(self, timer: _Timer, at: float) -> None:
         await self._sleep(max(0.0, at - self._clock()))
-        self._timer = None
+        with self._lock:
+            if timer.at == at:
+                timer.at = float("inf")
+        timer.task = None
         self._wake()
-
-
-# One limiter per (token key, limit, window) in this process, so every client
-# using the same token shares the window, as the server does.
-_SHARED: weakref.WeakValueDictionary[tuple[str, int, float], SlidingWindowLimiter] = (
-    weakref.WeakValueDictionary()
-)
-
-
-def shared_memory_limiter(key: str, limit: int, window: float) -> SlidingWindowLimiter:
-    """The process-wide limiter for ``key`` (a hash of the token), created on first use."""
-    limiter = _SHARED.get((key, limit, window))
-    if limiter is None:
-        limiter = SlidingWindowLimiter(limit, window)
-        _SHARED[(key, limit, window)] = limiter
-    return limiter

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from billabex_async._http import _redis_scripts as scripts
 from billabex_async._http._limiter import EDGE_MARGIN, SlidingWindowLimiter
 from billabex_async._http._ordered import OrderedSender
-from billabex_async._types import RateLimit
-from billabex_async.errors import RateLimiterUnavailableError
+from billabex_async._types import RateLimit, check_rate
+from billabex_async.errors import InvalidRequestError, RateLimiterUnavailableError
 
 try:
     import redis.asyncio as aioredis
@@ -43,8 +43,6 @@ DEFAULT_REQUEST_TIMEOUT = 30.0
 MAX_POLL = 1.0
 # Seconds between attempts to reach Redis again while on the local fallback.
 RETRY_INTERVAL = 5.0
-# A lowered limit announced by the server is remembered this long (seconds).
-LIMIT_TTL = 3600.0
 # The rate limiter is on every request's path: fail fast rather than hang.
 SOCKET_TIMEOUT = 2.0
 CONNECT_TIMEOUT = 1.0
@@ -52,6 +50,13 @@ CONNECT_TIMEOUT = 1.0
 FLUSH_TIMEOUT = 2.0
 # What can go wrong talking to Redis: its own errors and raw socket ones.
 _STORAGE_ERRORS = (RedisError, OSError)
+
+
+def _scrubbed(exc: BaseException, url: str) -> str:
+    """``exc`` as text, without the URL's password should redis-py ever quote it."""
+    text = f"{type(exc).__name__}: {exc}"
+    password = urlsplit(url).password
+    return text.replace(password, "***") if password else text
 
 
 def _redacted(url: str) -> str:
@@ -99,6 +104,7 @@ class RedisLimiter:
         "_closed",
         "_down",
         "_fallback",
+        "_floor",
         "_id",
         "_in_flight",
         "_key",
@@ -135,10 +141,11 @@ class RedisLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if limit < 1 or window <= 0:
-            raise ValueError("limit must be >= 1 and window > 0")
+        check_rate(limit, window)
         if on_error not in ("fallback", "raise"):
-            raise ValueError(f"on_error must be 'fallback' or 'raise', got {on_error!r}")
+            raise InvalidRequestError(
+                f"on_error must be 'fallback' or 'raise', got {on_error!r}", field="on_error"
+            )
         self.configured_limit = limit
         self._limit = limit  # lowered when the server (or another process) says so
         self.window = window
@@ -154,13 +161,20 @@ class RedisLimiter:
         self._url = url
         self._key = key
         self._keys = scripts.keys_for(key)
+        self._floor = scripts.floor_key(key)
         # Credentials stay inside redis-py; URL options (socket_timeout=...) win.
-        self._redis = aioredis.Redis.from_url(
-            url,
-            socket_timeout=SOCKET_TIMEOUT,
-            socket_connect_timeout=CONNECT_TIMEOUT,
-            retry=Retry(NoBackoff(), 1),  # one immediate retry: a pooled socket gone stale
-        )
+        try:
+            self._redis = aioredis.Redis.from_url(
+                url,
+                socket_timeout=SOCKET_TIMEOUT,
+                socket_connect_timeout=CONNECT_TIMEOUT,
+                retry=Retry(NoBackoff(), 1),  # one immediate retry: a pooled socket gone stale
+            )
+        except (ValueError, TypeError) as exc:  # an option redis-py cannot read
+            raise InvalidRequestError(
+                f"RateLimit.storage {_redacted(url)!r} is not usable: {_scrubbed(exc, url)}",
+                field="storage",
+            ) from None
         self._scripts = {
             name: self._redis.register_script(getattr(scripts, name))
             for name in ("ACQUIRE", "RELEASE", "OBSERVE", "PAUSE", "HOLD", "STATUS")
@@ -255,7 +269,7 @@ class RedisLimiter:
                     if self.on_error == "raise":
                         raise RateLimiterUnavailableError(
                             f"rate limiter storage {self.storage} is unreachable "
-                            f"({type(exc).__name__}: {exc}); request not sent "
+                            f"({_scrubbed(exc, self._url)}); request not sent "
                             "(on_storage_error='raise')"
                         ) from exc
                     continue
@@ -273,7 +287,9 @@ class RedisLimiter:
         try:
             return await self._try_take()
         except _STORAGE_ERRORS as exc:
-            raise RateLimiterUnavailableError(f"{self.storage}: {exc}") from exc
+            raise RateLimiterUnavailableError(
+                f"{self.storage}: {_scrubbed(exc, self._url)}"
+            ) from exc
 
     async def _try_take(self) -> float:
         self._seq += 1
@@ -282,8 +298,8 @@ class RedisLimiter:
         cancels = task.cancelling() if task is not None else 0
         try:
             reply = await self._scripts["ACQUIRE"](
-                keys=self._keys,
-                args=[self._limit, self._lease_ms, member, self.window * 1000],
+                keys=[*self._keys, self._floor],
+                args=[self.configured_limit, self._lease_ms, member, self.window * 1000],
             )
         except asyncio.CancelledError:
             # The script may have run: nothing was sent, so the slot goes back.
@@ -297,8 +313,8 @@ class RedisLimiter:
                 self._submit(lambda: self._redis.zrem(self._keys[0], member))
             raise asyncio.CancelledError
         if limit < self._limit:  # another process heard the server announce less
-            self._limit = limit
             self._fallback.observe(limit=limit, remaining=None, reset=None)
+        self._limit = limit  # in force now: lowered limits lapse in Redis
         if granted:
             self._in_flight.append(member)
             return 0.0
@@ -339,11 +355,13 @@ class RedisLimiter:
             self.window * 1000,
             f"{self._id}:p{self._seq}:",
             EDGE_MARGIN * 1000,
-            LIMIT_TTL * 1000,
+            (self.window + EDGE_MARGIN) * 1000,
         ]
 
         async def send() -> None:
-            reply = await self._scripts["OBSERVE"](keys=[self._keys[0], self._keys[2]], args=args)
+            reply = await self._scripts["OBSERVE"](
+                keys=[self._keys[0], self._keys[2], self._floor], args=args
+            )
             if int(reply[1]):
                 logger.debug("server counts %d requests Redis did not; holding them", reply[1])
 
@@ -365,9 +383,13 @@ class RedisLimiter:
         Raises ``RateLimiterUnavailableError`` when Redis does not answer.
         """
         try:
-            reply = await self._scripts["STATUS"](keys=self._keys, args=[self.configured_limit])
+            reply = await self._scripts["STATUS"](
+                keys=[*self._keys, self._floor], args=[self.configured_limit]
+            )
         except _STORAGE_ERRORS as exc:
-            raise RateLimiterUnavailableError(f"{self.storage}: {exc}") from exc
+            raise RateLimiterUnavailableError(
+                f"{self.storage}: {_scrubbed(exc, self._url)}"
+            ) from exc
         return int(reply[0])
 
     async def ping(self) -> bool:
@@ -431,8 +453,8 @@ class RedisLimiter:
             else "requests fail with RateLimiterUnavailableError until it answers"
         )
         logger.warning(
-            "rate limiter storage %s unreachable (%s: %s); %s",
-            self.storage, type(exc).__name__, exc, consequence,
+            "rate limiter storage %s unreachable (%s); %s",
+            self.storage, _scrubbed(exc, self._url), consequence,
         )  # fmt: skip
 
     def _recovered(self) -> None:

@@ -12,7 +12,17 @@ sit on one Redis Cluster slot.
 
 from __future__ import annotations
 
-__all__ = ["ACQUIRE", "HOLD", "KEY_PREFIX", "OBSERVE", "PAUSE", "RELEASE", "STATUS", "keys_for"]
+__all__ = [
+    "ACQUIRE",
+    "HOLD",
+    "KEY_PREFIX",
+    "OBSERVE",
+    "PAUSE",
+    "RELEASE",
+    "STATUS",
+    "floor_key",
+    "keys_for",
+]
 
 KEY_PREFIX = "billabex:ratelimit:"
 
@@ -23,6 +33,11 @@ def keys_for(key: str) -> tuple[str, str, str]:
     return f"{base}:slots", f"{base}:paused", f"{base}:limit"
 
 
+def floor_key(key: str) -> str:
+    """The key holding the smallest limit any process configured for this token lately."""
+    return f"{KEY_PREFIX}{{{key}}}:floor"
+
+
 # Shared by the scripts: the server's clock in ms, and "keep KEY alive >= MS".
 _PRELUDE = """
 local t = redis.call('TIME')
@@ -31,21 +46,32 @@ local function keep(key, ms)
   ms = math.ceil(ms)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
 end
-local function effective_limit(configured, limit_key)
+local function effective_limit(configured, limit_key, floor_key)
+  local limit = configured
+  local floor = tonumber(redis.call('GET', floor_key))
+  if floor and floor < limit then limit = floor end
   local shared = tonumber(redis.call('GET', limit_key))
-  if shared and shared < configured then return shared end
-  return configured
+  if shared and shared < limit then limit = shared end
+  return limit
 end
 """
 
 ACQUIRE = (
     _PRELUDE
     + """
--- KEYS: slots (zset member -> expiry ms), paused (until ms), limit (lowered limit)
+-- KEYS: slots (zset member -> expiry ms), paused (until ms), limit (lowered
+-- by the server), floor (smallest configured limit of the token's processes)
 -- ARGV: configured limit, lease ms, member id, window ms
 -- Returns {1, limit} when the slot is taken (scored now + lease: "in flight",
 -- so a crashed sender's slot still expires), else {0, limit, ms to wait}.
-local limit = effective_limit(tonumber(ARGV[1]), KEYS[3])
+-- The smallest configured limit wins, for one window after its process
+-- last asked for a slot.
+local configured = tonumber(ARGV[1])
+local floor = tonumber(redis.call('GET', KEYS[4]))
+if not floor or configured <= floor then
+  redis.call('SET', KEYS[4], configured, 'PX', math.ceil(tonumber(ARGV[4])))
+end
+local limit = effective_limit(configured, KEYS[3], KEYS[4])
 local paused = tonumber(redis.call('GET', KEYS[2]))
 if paused and paused > now then return {0, limit, math.ceil(paused - now)} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -80,15 +106,20 @@ return 1
 OBSERVE = (
     _PRELUDE
     + """
--- KEYS: slots, limit. ARGV: configured limit, header limit or '', header
--- remaining or '', header reset (unix ms) or '', window ms, phantom id
--- prefix, edge margin ms, lowered-limit ttl ms
+-- KEYS: slots, limit, floor. ARGV: configured limit, header limit or '',
+-- header remaining or '', header reset (unix ms) or '', window ms, phantom
+-- id prefix, edge margin ms, lowered-limit ttl ms (one window)
 -- Returns {limit now in force, phantoms added}.
-local limit = effective_limit(tonumber(ARGV[1]), KEYS[2])
+-- The lowest limit the server announced within the last window holds; it
+-- lapses one window after the last response that said so.
+local limit = effective_limit(tonumber(ARGV[1]), KEYS[2], KEYS[3])
 local server_limit = tonumber(ARGV[2])
-if server_limit and server_limit > 0 and server_limit < limit then
-  limit = server_limit
-  redis.call('SET', KEYS[2], limit, 'PX', math.ceil(tonumber(ARGV[8])))
+if server_limit and server_limit > 0 then
+  local shared = tonumber(redis.call('GET', KEYS[2]))
+  if not shared or server_limit <= shared then
+    redis.call('SET', KEYS[2], server_limit, 'PX', math.ceil(tonumber(ARGV[8])))
+  end
+  if server_limit < limit then limit = server_limit end
 end
 local remaining = tonumber(ARGV[3])
 if not remaining then return {limit, 0} end
@@ -142,11 +173,12 @@ return 1
 STATUS = (
     _PRELUDE
     + """
--- KEYS: slots, paused, limit. ARGV: configured limit.
+-- KEYS: slots, paused, limit, floor. ARGV: configured limit.
 -- Returns {slots counted, limit in force, ms of pause left}.
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local paused = tonumber(redis.call('GET', KEYS[2])) or 0
 local left = math.max(0, math.ceil(paused - now))
-return {redis.call('ZCARD', KEYS[1]), effective_limit(tonumber(ARGV[1]), KEYS[3]), left}
+local limit = effective_limit(tonumber(ARGV[1]), KEYS[3], KEYS[4])
+return {redis.call('ZCARD', KEYS[1]), limit, left}
 """
 )
