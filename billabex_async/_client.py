@@ -211,8 +211,13 @@ class BillabexClient:
             raise InvalidRequestError(
                 "no access token: pass token=... or set BILLABEX_TOKEN", field="token"
             )
-        if max_retries < 0:
-            raise InvalidRequestError("max_retries must be >= 0", field="max_retries")
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise InvalidRequestError(
+                f"rate_limit must be a RateLimit or None, got {type(rate_limit).__name__}",
+                field="rate_limit",
+            )
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidRequestError("max_retries must be an integer >= 0", field="max_retries")
         if timeout <= 0 or connect_timeout <= 0:
             raise InvalidRequestError("timeouts must be > 0 seconds", field="timeout")
         raw_url = base_url or os.environ.get("BILLABEX_BASE_URL") or DEFAULT_BASE_URL

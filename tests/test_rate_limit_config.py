@@ -146,3 +146,10 @@ async def test_redis_errors_and_warnings_hide_the_password(
     assert "unreachable" in caplog.text
     for text in (str(caught.value), str(probed.value), caplog.text, repr(falling_back)):
         assert PASSWORD not in text
+
+
+@pytest.mark.parametrize("bad", [300, "300/60", (300, 60.0)])
+def test_a_rate_limit_that_is_not_a_rate_limit_is_a_typed_error(bad: object) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        BillabexClient("t", rate_limit=bad)  # type: ignore[arg-type]
+    assert caught.value.field == "rate_limit"
