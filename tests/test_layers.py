@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "billabex_async"
 
 # Lower index = lower layer. A module may import its own layer and below.
 LAYERS: list[set[str]] = [
-    {"_generated", "_types", "_matching", "_redact", "_retry_after", "_version"},
+    {"_generated", "_types", "_matching", "_fuzzy_index", "_redact", "_retry_after", "_version"},
     {"_converter", "models"},
     {"errors", "_http", "_validation", "auth"},
     {"resources", "_pagination"},
