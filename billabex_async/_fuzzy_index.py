@@ -90,11 +90,23 @@ class DeletionIndex:
     ([(1, 0)], [])
     """
 
-    __slots__ = ("_free", "_layout", "_limit_used", "_live", "_mask", "_names", "_table", "_used")
+    __slots__ = (
+        "_counts",
+        "_free",
+        "_layout",
+        "_limit_used",
+        "_live",
+        "_mask",
+        "_names",
+        "_table",
+        "_used",
+    )
 
     def __init__(self) -> None:
         # slot -> its name, None once removed; removed slots are reused.
         self._names: list[str | None] = []
+        # slot -> how many keys its name has (at most 28 + 11), to count the dead ones.
+        self._counts = array("B")
         self._free: list[int] = []
         self._live = 0  # keys of the current names
         self._used = 0  # keys in the table, the removed names' included
@@ -116,20 +128,22 @@ class DeletionIndex:
     @property
     def nbytes(self) -> int:
         """Memory held by the key table and the slot list (not the name strings)."""
-        return len(self._table) * self._table.itemsize + 8 * (len(self._names) + len(self._free))
+        return len(self._table) * self._table.itemsize + 9 * len(self._names) + 8 * len(self._free)
 
     def name(self, slot: int) -> str | None:
         return self._names[slot]
 
     def add(self, name: str) -> int:
         """Store a normalised name; returns its slot."""
+        keys = index_keys(name)
         if self._free:
             slot = self._free.pop()
             self._names[slot] = name
+            self._counts[slot] = len(keys)
         else:
             slot = len(self._names)
             self._names.append(name)
-        keys = index_keys(name)
+            self._counts.append(len(keys))
         self._live += len(keys)
         if self._used + len(keys) > self._limit_used or slot + 1 >= 1 << self._layout[1]:
             self._rebuild()
@@ -139,11 +153,10 @@ class DeletionIndex:
 
     def remove(self, slot: int) -> None:
         """Forget the name in ``slot`` (its keys go at the next rebuild)."""
-        name = self._names[slot]
-        assert name is not None
+        assert self._names[slot] is not None
         self._names[slot] = None
         self._free.append(slot)
-        self._live -= len(index_keys(name))
+        self._live -= self._counts[slot]
 
     def matches(self, wanted: str) -> list[tuple[int, int]]:
         """``(distance, slot)`` of every stored name that matches ``wanted`` (normalised)."""

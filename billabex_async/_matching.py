@@ -94,13 +94,17 @@ class Matcher(Generic[K]):
     (1, 1, 1)
     """
 
-    __slots__ = ("_by_email", "_entries", "_index", "_key_at", "_seq")
+    __slots__ = ("_by_email", "_by_name", "_entries", "_index", "_key_at", "_seq")
 
     def __init__(self) -> None:
         # normalised email -> keys holding it, oldest first (the real API may
         # hold duplicates created before an email was set; the oldest wins).
         self._by_email: dict[str, list[K]] = {}
         self._entries: dict[K, _Entry] = {}
+        # normalised name -> keys holding exactly it: an exact match is the
+        # closest there is, so the common case (a name already there) needs
+        # no fuzzy lookup at all.
+        self._by_name: dict[str, list[K]] = {}
         self._index = DeletionIndex()
         # fuzzy-index slot -> the key whose name is there.
         self._key_at: list[K | None] = []
@@ -122,10 +126,11 @@ class Matcher(Generic[K]):
             entry = _Entry(self._seq, self._place(key, name), name, None)
             self._entries[key] = entry
             self._seq += 1
+            self._by_name.setdefault(name, []).append(key)
         elif entry.name != name:
-            self._index.remove(entry.slot)
-            self._key_at[entry.slot] = None
+            self._unindex_name(key, entry)
             entry.slot, entry.name = self._place(key, name), name
+            self._by_name.setdefault(name, []).append(key)
         if entry.email != address:
             self._unindex_email(key, entry)
             entry.email = address
@@ -138,8 +143,7 @@ class Matcher(Generic[K]):
         entry = self._entries.pop(key, None)
         if entry is None:
             return
-        self._index.remove(entry.slot)
-        self._key_at[entry.slot] = None
+        self._unindex_name(key, entry)
         self._unindex_email(key, entry)
 
     def find(self, full_name: str, email: str | None) -> K | None:
@@ -152,9 +156,13 @@ class Matcher(Generic[K]):
 
     def find_by_name(self, full_name: str) -> K | None:
         """The closest contact by the fuzzy-name rule alone, or None."""
+        wanted = normalize_name(full_name)
+        exact = self._by_name.get(wanted)
+        if exact:
+            return min(exact, key=self._seq_of)
         best: K | None = None
         best_rank: tuple[int, int] | None = None
-        for distance, slot in self._index.matches(normalize_name(full_name)):
+        for distance, slot in self._index.matches(wanted):
             key = self._key_at[slot]
             assert key is not None
             rank = (distance, self._entries[key].seq)
@@ -177,6 +185,14 @@ class Matcher(Generic[K]):
         else:
             self._key_at[slot] = key
         return slot
+
+    def _unindex_name(self, key: K, entry: _Entry) -> None:
+        self._index.remove(entry.slot)
+        self._key_at[entry.slot] = None
+        keys = self._by_name[entry.name]
+        keys.remove(key)
+        if not keys:
+            del self._by_name[entry.name]
 
     def _unindex_email(self, key: K, entry: _Entry) -> None:
         if entry.email is None:
