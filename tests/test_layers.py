@@ -19,7 +19,16 @@ PACKAGE = Path(__file__).resolve().parent.parent / "billabex_async"
 # Lower index = lower layer. A module may import its own layer and below.
 LAYERS: list[set[str]] = [
     # errors is at the bottom: any layer may raise (RateLimit validates itself).
-    {"_generated", "_types", "_matching", "_redact", "_retry_after", "_version", "errors"},
+    {
+        "_generated",
+        "_types",
+        "_matching",
+        "_fuzzy_index",
+        "_redact",
+        "_retry_after",
+        "_version",
+        "errors",
+    },
     {"_converter", "models"},
     {"_http", "_validation", "auth"},
     {"resources", "_pagination"},

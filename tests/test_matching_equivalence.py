@@ -1,0 +1,180 @@
+"""Property: the indexed ``Matcher`` answers exactly as the matching rules, written plainly.
+
+The reference below scans every contact and applies the rules word for word
+(email first, case-insensitive; then the closest name within
+``min(2, shorter length // 5)`` edits on NFC, stripped, lower-cased names;
+ties to the oldest). Hypothesis drives both through the same interleaved
+adds, renames, removals and lookups, on names made by editing a few base
+names (so many are one or two edits apart), with accents, case variants and
+lengths around the 5- and 10-character thresholds.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import unicodedata
+from collections.abc import Callable
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz.distance import Levenshtein
+
+from billabex_async._fuzzy_index import DeletionIndex
+from billabex_async._matching import Matcher
+
+
+class Reference:
+    """The rules, with nothing clever: a list scan."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[int, tuple[int, str, str | None]] = {}  # key -> (age, name, email)
+        self.seq = 0
+
+    @staticmethod
+    def name(full_name: str) -> str:
+        return unicodedata.normalize("NFC", full_name).strip().lower()
+
+    def add(self, key: int, full_name: str, email: str | None) -> None:
+        known = self.contacts.get(key)
+        age = known[0] if known is not None else self.seq
+        self.seq += known is None
+        address = email.strip().lower() if email else None
+        self.contacts[key] = (age, self.name(full_name), address)
+
+    def remove(self, key: int) -> None:
+        self.contacts.pop(key, None)
+
+    def find(self, full_name: str, email: str | None) -> int | None:
+        if email:
+            wanted_email = email.strip().lower()
+            owners = [(age, k) for k, (age, _, e) in self.contacts.items() if e == wanted_email]
+            if owners:
+                return min(owners)[1]
+        wanted = self.name(full_name)
+        best: tuple[int, int, int] | None = None
+        for key, (age, name, _) in self.contacts.items():
+            limit = min(2, min(len(wanted), len(name)) // 5)
+            distance = Levenshtein.distance(wanted, name)
+            if distance <= limit and (best is None or (distance, age) < best[:2]):
+                best = (distance, age, key)
+        return None if best is None else best[2]
+
+
+BASES = ["Ann", "Josée", "Renée Dupont", "Hans Groß", "Jon Smith", "Müller-Lüdenscheidt Ines"]
+ALPHABET = "aeinorsé ÉJ"
+
+
+@st.composite
+def names(draw: st.DrawFn) -> str:
+    """A base name, a cut of it, or either with up to three random edits; cased at random."""
+    text = draw(st.sampled_from(BASES))
+    if draw(st.booleans()):
+        text = text[: draw(st.integers(3, 11))]
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(text)))
+        char = draw(st.sampled_from(ALPHABET))
+        how = draw(st.sampled_from(["insert", "delete", "replace"]))
+        if how == "insert":
+            text = text[:at] + char + text[at:]
+        elif how == "delete":
+            text = text[:at] + text[at + 1 :]
+        else:
+            text = text[:at] + char + text[at + 1 :]
+    cases: list[Callable[[str], str]] = [str, str.upper, str.lower, str.title]
+    text = draw(st.sampled_from(cases))(text)
+    if draw(st.booleans()):  # decomposed accents: equal once NFC-normalised
+        text = unicodedata.normalize("NFD", text)
+    return draw(st.sampled_from(["", " "])) + text + draw(st.sampled_from(["", "  "]))
+
+
+emails = st.none() | st.sampled_from(["a@x.io", "A@X.io", " b@x.io", "c@x.io"])
+keys = st.integers(0, 12)
+
+
+@st.composite
+def operations(draw: st.DrawFn) -> list[tuple[object, ...]]:
+    """Adds, removes and finds; names come mostly from a small pool, so many coincide."""
+    pool = draw(st.lists(names(), min_size=1, max_size=5))
+    name = st.sampled_from(pool) | names()
+    return draw(
+        st.lists(
+            st.one_of(
+                st.tuples(st.just("add"), keys, name, emails),
+                st.tuples(st.just("remove"), keys),
+                st.tuples(st.just("find"), name, emails),
+            ),
+            max_size=40,
+        )
+    )
+
+
+@settings(max_examples=250, deadline=None)
+@given(operations())
+def test_matcher_answers_like_the_plain_rules(ops: list[tuple[object, ...]]) -> None:
+    matcher: Matcher[int] = Matcher()
+    reference = Reference()
+    for op in ops:
+        if op[0] == "add":
+            _, key, name, email = op
+            assert isinstance(key, int)
+            assert isinstance(name, str)
+            assert email is None or isinstance(email, str)
+            matcher.add(key, name, email)
+            reference.add(key, name, email)
+        elif op[0] == "remove":
+            assert isinstance(op[1], int)
+            matcher.remove(op[1])
+            reference.remove(op[1])
+        else:
+            _, name, email = op
+            assert isinstance(name, str)
+            assert email is None or isinstance(email, str)
+            assert matcher.find(name, email) == reference.find(name, email), (name, email)
+    assert len(matcher) == len(reference.contacts)
+    for _, name, _ in reference.contacts.values():  # every stored name finds itself
+        assert matcher.find_by_name(name) is not None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(names(), min_size=1, max_size=40), names())
+def test_index_finds_every_name_within_the_rule(stored: list[str], query: str) -> None:
+    index = DeletionIndex()
+    normalised = [Reference.name(n) for n in stored]
+    slots = {index.add(n): n for n in normalised}
+    wanted = Reference.name(query)
+    expected = set()
+    for slot, name in slots.items():
+        limit = min(2, min(len(wanted), len(name)) // 5)
+        distance = Levenshtein.distance(wanted, name)
+        if distance <= limit:
+            expected.add((distance, slot))
+    assert set(index.matches(wanted)) == expected
+
+
+def test_names_of_exactly_ten_characters_tolerate_two_edits() -> None:
+    """The boundary where a name's keys change kind: 10 characters have both kinds."""
+    index = DeletionIndex()
+    ten = index.add("renee dupo")
+    thirteen = index.add("renee dupontx")
+    assert sorted(index.matches("renee dupont")) == [(1, thirteen), (2, ten)]
+    assert index.matches("xenee dupq") == [(2, ten)]  # two substitutions, 10 vs 10
+    assert index.matches("renee dup") == [(1, ten)]  # 9 vs 10: one edit allowed
+    assert index.matches("renee du") == []  # 8 vs 10: two edits, one allowed
+
+
+def test_the_index_survives_rebuilds_and_slot_reuse() -> None:
+    """Thousands of names force table growth; removals leave stale keys that must not match."""
+    rng = random.Random(7)
+    stored = ["".join(rng.choices(string.ascii_lowercase, k=12)) for _ in range(3000)]
+    index = DeletionIndex()
+    slots = [index.add(name) for name in stored]
+    for slot in slots[::2]:
+        index.remove(slot)
+    reused = index.add("someone else entirely")
+    assert reused in slots[::2]  # a freed slot, whose old keys are still in the table
+    assert index.matches(stored[0]) == []  # its old name is gone
+    assert index.matches(stored[1]) == [(0, slots[1])]
+    assert index.matches(stored[3][:-1]) == [(1, slots[3])]
+    assert index.matches("someone else entirelx") == [(1, reused)]
+    assert len(index) == 1501
