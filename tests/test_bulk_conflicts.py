@@ -47,7 +47,7 @@ class Jittered(ContactsResource):
         self.least = least  # loop turns each upsert stays in flight, at least
 
     async def upsert(
-        self, account_id: str | UUID, data: ContactUpsert | None = None, **_: Any
+        self, account_id: str | UUID, data: ContactUpsert | None = None, **fields: Any
     ) -> Contact:
         assert data is not None
         me = self.position[id(data)]
