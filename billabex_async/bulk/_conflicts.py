@@ -43,6 +43,41 @@ _PIECES: list[tuple[int, int]] = [(2, 0), (2, 2), (3, 0), (3, 3), (3, 6)]
 _SLOTS = {1: (0, 1), 2: (2, 3, 4)}
 _SLOT_THRESHOLD = (1, 1, 2, 2, 2)
 
+
+def _plan(size: int) -> tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]:
+    """For a name of ``size`` characters: the (slot, start, end) slices it is indexed
+    by, and the ones it probes (each piece at every offset its edits can shift it to).
+    """
+    own = name_threshold("x" * size, "x" * size)
+    if own == 0:
+        return (), ()
+    index = tuple((slot, *_span(slot)) for slot in _SLOTS[own])
+    probes = []
+    for slot, (length, start) in enumerate(_PIECES):
+        shift = min(own, _SLOT_THRESHOLD[slot])
+        for at in range(max(0, start - shift), min(size - length, start + shift) + 1):
+            probes.append((slot, at, at + length))
+    return index, tuple(probes)
+
+
+def _span(slot: int) -> tuple[int, int]:
+    length, start = _PIECES[slot]
+    return start, start + length
+
+
+# By name length: what _plan says, computed once per length.
+_PLANS: dict[int, tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]] = {}
+
+
+def _plan_for(
+    size: int,
+) -> tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]:
+    plan = _PLANS.get(size)
+    if plan is None:
+        plan = _PLANS[size] = _plan(size)
+    return plan
+
+
 SATURATION = 4096
 """Keys a scope indexes at most; past that it runs its writes one at a time until drained."""
 
@@ -209,22 +244,18 @@ class Scope:
                 if (g := entry.root()) not in found:
                     found.append(g)
                 continue
-            own = name_threshold(name, name)
-            if own == 0 or not by_name:
+            probes = _plan_for(len(name))[1]
+            if not probes or not by_name:
                 continue  # matches only exactly
             seen: set[str] = set()
-            size = len(name)
-            for slot, (length, start) in enumerate(_PIECES):
-                shift = min(own, _SLOT_THRESHOLD[slot])
-                pieces = by_piece[slot]
-                for at in range(max(0, start - shift), min(size - length, start + shift) + 1):
-                    for other in pieces.get(name[at : at + length], ()):
-                        if other in seen:
-                            continue
-                        seen.add(other)
-                        g = by_name[other].root()
-                        if g not in found and names_match(name, other):
-                            found.append(g)
+            for slot, start, end in probes:
+                for other in by_piece[slot].get(name[start:end], ()):
+                    if other in seen:
+                        continue
+                    seen.add(other)
+                    g = by_name[other].root()
+                    if g not in found and names_match(name, other):
+                        found.append(g)
         return found
 
     def _merge(self, groups: list[_Group]) -> _Group:
@@ -279,9 +310,8 @@ class Scope:
         for name in op.names:
             if name not in self.by_name:
                 self.by_name[name] = group
-                for slot in _SLOTS.get(name_threshold(name, name), ()):
-                    length, start = _PIECES[slot]
-                    self.by_piece[slot].setdefault(name[start : start + length], []).append(name)
+                for slot, start, end in _plan_for(len(name))[0]:
+                    self.by_piece[slot].setdefault(name[start:end], []).append(name)
                 group.names.append(name)
                 self.keys += 1
 
@@ -295,10 +325,9 @@ class Scope:
             del self.by_id[key]
         for name in group.names:
             del self.by_name[name]
-            for slot in _SLOTS.get(name_threshold(name, name), ()):
-                length, start = _PIECES[slot]
+            for slot, start, end in _plan_for(len(name))[0]:
                 pieces = self.by_piece[slot]
-                piece = name[start : start + length]
+                piece = name[start:end]
                 names = pieces[piece]
                 names.remove(name)
                 if not names:
