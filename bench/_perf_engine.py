@@ -191,7 +191,8 @@ async def _limited(
         assert fake.stats.rate_limited == 0
         log = fake.requests
     t0 = log[0].time
-    return utilisation([r.time - t0 for r in log if r.status == 200], limit)
+    ok = [r.time - t0 for r in log if r.status is not None and 200 <= r.status < 300]
+    return utilisation(ok, limit)
 
 
 def theory(n: int, limit: RateLimit, latency: float) -> float:
