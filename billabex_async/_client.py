@@ -77,7 +77,7 @@ class Contacts(ContactsResource):
         account_id: str | UUID,
         contacts: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
         *,
-        concurrency: int = bulk.DEFAULT_CONCURRENCY,
+        concurrency: int | None = None,
         on_progress: ProgressCallback | None = None,
         report: bulk.BulkReport | None = None,
         resume_from: bulk.BulkReport | None = None,
@@ -107,7 +107,7 @@ class Contacts(ContactsResource):
         account_id: str | UUID,
         contacts: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
         *,
-        concurrency: int = bulk.DEFAULT_CONCURRENCY,
+        concurrency: int | None = None,
         report: bulk.BulkReport | None = None,
         resume_from: bulk.BulkReport | None = None,
     ) -> AsyncGenerator[bulk.BulkOutcome, None]:
@@ -132,7 +132,7 @@ class Contacts(ContactsResource):
         max_delete_share: float | None = None,
         allow_empty_account: bool = False,
         delete_after_failures: bool = False,
-        concurrency: int = bulk.DEFAULT_CONCURRENCY,
+        concurrency: int | None = None,
         on_progress: ProgressCallback | None = None,
         result: sync.SyncResult | None = None,
     ) -> sync.SyncResult:
@@ -333,7 +333,7 @@ class BillabexClient:
         pairs: Iterable[tuple[str | UUID, ContactUpsert]]
         | AsyncIterable[tuple[str | UUID, ContactUpsert]],
         *,
-        concurrency: int = bulk.DEFAULT_CONCURRENCY,
+        concurrency: int | None = None,
         on_progress: ProgressCallback | None = None,
         report: bulk.BulkReport | None = None,
         resume_from: bulk.BulkReport | None = None,
@@ -357,7 +357,7 @@ class BillabexClient:
         pairs: Iterable[tuple[str | UUID, ContactUpsert]]
         | AsyncIterable[tuple[str | UUID, ContactUpsert]],
         *,
-        concurrency: int = bulk.DEFAULT_CONCURRENCY,
+        concurrency: int | None = None,
         report: bulk.BulkReport | None = None,
         resume_from: bulk.BulkReport | None = None,
     ) -> AsyncGenerator[bulk.BulkOutcome, None]:

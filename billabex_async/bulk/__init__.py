@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
 from uuid import UUID
 
 from billabex_async._validation import check_idempotency_key
+from billabex_async.bulk._adaptive import workers
 from billabex_async.bulk._conflicts import Op
 from billabex_async.bulk._engine import LOOKAHEAD, Engine, ProgressCallback, Settled, account_key
 from billabex_async.bulk._report import BulkFailure, BulkOutcome, BulkReport, Status
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 DEFAULT_CONCURRENCY = 8
+"""Writes in flight without a rate limit to follow; with one, the default adapts (``_adaptive``)."""
 DEFAULT_CANCEL_GRACE = 5.0
 """Seconds in-flight requests get to finish after a cancellation."""
 
@@ -96,7 +98,7 @@ async def iter_upsert(
     account_id: str | UUID,
     items: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     report: BulkReport | None = None,
     on_progress: ProgressCallback | None = None,
     cancel_grace: float = DEFAULT_CANCEL_GRACE,
@@ -114,7 +116,7 @@ async def iter_upsert(
     engine: Engine[ContactUpsert] = Engine(
         items,
         lambda index, item: _upsert_op(contacts, index, account, item, report.key_for(index)),
-        concurrency=concurrency,
+        concurrency=workers(contacts, concurrency, fixed=DEFAULT_CONCURRENCY),
         report=report,
         on_progress=on_progress,
         cancel_grace=cancel_grace,
@@ -132,7 +134,7 @@ async def iter_upsert_pairs(
     pairs: Iterable[tuple[str | UUID, ContactUpsert]]
     | AsyncIterable[tuple[str | UUID, ContactUpsert]],
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     report: BulkReport | None = None,
     on_progress: ProgressCallback | None = None,
     cancel_grace: float = DEFAULT_CANCEL_GRACE,
@@ -149,7 +151,7 @@ async def iter_upsert_pairs(
     engine: Engine[tuple[str | UUID, ContactUpsert]] = Engine(
         pairs,
         make_op,
-        concurrency=concurrency,
+        concurrency=workers(contacts, concurrency, fixed=DEFAULT_CONCURRENCY),
         report=report,
         on_progress=on_progress,
         cancel_grace=cancel_grace,
@@ -167,7 +169,7 @@ async def bulk_upsert_account(
     account_id: str | UUID,
     items: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     on_progress: ProgressCallback | None = None,
     report: BulkReport | None = None,
     cancel_grace: float = DEFAULT_CANCEL_GRACE,
@@ -175,6 +177,10 @@ async def bulk_upsert_account(
 ) -> BulkReport:
     """Upsert many contacts of one account, ``concurrency`` requests at a time.
 
+    ``concurrency=None`` (the default) follows the client's rate limit and
+    the latency measured: enough requests in flight to send a window's
+    allowance within a tenth of the window (at most the limit, and 100);
+    8 when the client has no rate limit. An int fixes it.
     ``items`` (iterable or async iterable) is read lazily: at most
     ``4 * concurrency`` items are held, whatever its length. Items the server
     would match to the same contact (same email, or fuzzy-matching names) are
@@ -218,7 +224,7 @@ async def bulk_upsert(
     pairs: Iterable[tuple[str | UUID, ContactUpsert]]
     | AsyncIterable[tuple[str | UUID, ContactUpsert]],
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     on_progress: ProgressCallback | None = None,
     report: BulkReport | None = None,
     cancel_grace: float = DEFAULT_CANCEL_GRACE,

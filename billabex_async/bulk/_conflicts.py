@@ -4,7 +4,20 @@ Billabex matches an upsert by email, then by fuzzy name (``_matching``). Two
 writes that could land on one contact must reach the server one after the
 other, in input order, or concurrency would change the outcome (duplicates,
 the wrong final values). ``Scope.admit`` finds, for each new write, the
-unsettled earlier ones it conflicts with.
+unsettled earlier ones it must wait for.
+
+Unsettled writes that conflict, directly or through one another, form a
+*group*: its keys are every email, contact id and name its writes carried
+(the contact an earlier write renamed may still carry the old name when a
+later one lands), and its *tail* is its latest write, which waits, directly
+or not, for every other one. A new write that matches a group's keys waits
+for that tail only, and joins the group (merging the groups it bridges); a
+group dissolves when its last write settles. Each key belongs to one live
+group, so matching is a dict probe: emails and ids directly; names by
+pigeonhole: ``k`` edits leave at least one of a name's ``k + 1`` leading
+pieces intact, shifted by at most ``k``, so every name within the distance
+shares a piece at a nearby offset, and each candidate is confirmed with
+``names_match``. That costs a few probes per name, whatever the window.
 """
 
 from __future__ import annotations
@@ -13,8 +26,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Literal
 
 from billabex_async._matching import (
-    MAX_NAME_DISTANCE,
-    Matcher,
+    name_threshold,
     names_match,
     normalize_email,
     normalize_name,
@@ -22,7 +34,52 @@ from billabex_async._matching import (
 from billabex_async.errors import BillabexError
 from billabex_async.models import Contact, ContactUpsert
 
-__all__ = ["Op", "Scope", "names_conflict"]
+__all__ = ["SATURATION", "Op", "Scope"]
+
+# The pieces a name is indexed by, as (length, start), by the name's own
+# threshold (``name_threshold``): 2 edits -> three 3-character pieces, 1 edit ->
+# two 2-character pieces. Names under 5 characters match only exactly.
+_PIECES: list[tuple[int, int]] = [(2, 0), (2, 2), (3, 0), (3, 3), (3, 6)]
+_SLOTS = {1: (0, 1), 2: (2, 3, 4)}
+_SLOT_THRESHOLD = (1, 1, 2, 2, 2)
+
+
+def _plan(size: int) -> tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]:
+    """For a name of ``size`` characters: the (slot, start, end) slices it is indexed
+    by, and the ones it probes (each piece at every offset its edits can shift it to).
+    """
+    own = name_threshold("x" * size, "x" * size)
+    if own == 0:
+        return (), ()
+    index = tuple((slot, *_span(slot)) for slot in _SLOTS[own])
+    probes = []
+    for slot, (length, start) in enumerate(_PIECES):
+        shift = min(own, _SLOT_THRESHOLD[slot])
+        for at in range(max(0, start - shift), min(size - length, start + shift) + 1):
+            probes.append((slot, at, at + length))
+    return index, tuple(probes)
+
+
+def _span(slot: int) -> tuple[int, int]:
+    length, start = _PIECES[slot]
+    return start, start + length
+
+
+# By name length: what _plan says, computed once per length.
+_PLANS: dict[int, tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]] = {}
+
+
+def _plan_for(
+    size: int,
+) -> tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]:
+    plan = _PLANS.get(size)
+    if plan is None:
+        plan = _PLANS[size] = _plan(size)
+    return plan
+
+
+SATURATION = 4096
+"""Keys a scope indexes at most; past that it runs its writes one at a time until drained."""
 
 
 class Op:
@@ -32,6 +89,7 @@ class Op:
         "account",
         "dependents",
         "emails",
+        "group",
         "idempotency_key",
         "ids",
         "index",
@@ -39,6 +97,7 @@ class Op:
         "kind",
         "names",
         "run",
+        "settled",
         "waits",
     )
 
@@ -64,33 +123,62 @@ class Op:
         self.names = {normalize_name(n) for n in names if isinstance(n, str)}
         self.ids = set(ids)
         self.idempotency_key = idempotency_key  # what ``run`` sends, for the report
-        self.waits = 0  # unsettled earlier ops this one conflicts with
+        self.waits = 0  # unsettled earlier ops this one waits for
         self.dependents: list[Op] = []  # later ops waiting for this one
+        self.group: _Group | None = None
+        self.settled = False
 
 
-def names_conflict(a: set[str], b: set[str]) -> bool:
-    # Length difference bounds the edit distance: skip the scorer for most pairs.
-    return any(
-        abs(len(x) - len(y)) <= MAX_NAME_DISTANCE and names_match(x, y) for x in a for y in b
-    )
+class _Group:
+    """Unsettled ops that conflict, directly or through each other, and their keys."""
+
+    __slots__ = ("emails", "ids", "names", "open", "parent", "tail")
+
+    def __init__(self) -> None:
+        self.parent: _Group | None = None  # set when merged into a larger group
+        self.tail: Op | None = None  # the latest op; it waits for all the others
+        self.open = 0  # unsettled ops
+        self.names: list[str] = []
+        self.emails: list[str] = []
+        self.ids: list[str] = []
+
+    def root(self) -> _Group:
+        group = self
+        while group.parent is not None:
+            group = group.parent
+        node = self
+        while node.parent is not None and node.parent is not group:  # path compression
+            node.parent, node = group, node.parent
+        return group
 
 
 class Scope:
     """The unsettled ops of one account, indexed for conflict checks."""
 
-    __slots__ = ("answered", "by_email", "by_id", "names", "open", "probe", "stopped", "wrote")
+    __slots__ = (
+        "answered",
+        "by_email",
+        "by_id",
+        "by_name",
+        "by_piece",
+        "keys",
+        "probe",
+        "serial",
+        "stopped",
+        "wrote",
+    )
 
     def __init__(self) -> None:
-        # Email (normalised) or contact id -> the latest unsettled op holding it;
-        # depending on the latest one chains every op sharing the key in order.
-        self.by_email: dict[str, Op] = {}
-        self.by_id: dict[str, Op] = {}
-        # Every unsettled op by index; fuzzy names are not transitive, so a new
-        # op that matches any is compared with each (at most the window).
-        self.open: dict[int, Op] = {}
-        # Their names, for the common question "does this name match any?":
-        # one batch call instead of one comparison per open op.
-        self.names: Matcher[tuple[int, str]] = Matcher()
+        # Key -> the group (maybe merged since: use .root()) holding it.
+        self.by_email: dict[str, _Group] = {}
+        self.by_id: dict[str, _Group] = {}
+        # Normalised name -> its group; per slot of _PIECES, piece -> names.
+        self.by_name: dict[str, _Group] = {}
+        self.by_piece: list[dict[str, list[str]]] = [{} for _ in _PIECES]
+        self.keys = 0  # indexed keys, against SATURATION
+        # Past SATURATION keys, one group holds every unsettled op and each new
+        # op waits for its tail: strictly one at a time, nothing indexed.
+        self.serial: _Group | None = None
         self.stopped: BillabexError | None = None
         self.wrote = False  # a write succeeded: a later 403 is about one record
         # The account's first op goes alone: if the token or the account is
@@ -99,55 +187,40 @@ class Scope:
         self.answered = False
 
     def admit(self, op: Op) -> None:
-        deps: dict[int, Op] = {}
-        while True:
-            for keys, latest in ((op.emails, self.by_email), (op.ids, self.by_id)):
-                for key in keys:
-                    if (prev := latest.get(key)) is not None:
-                        deps[prev.index] = prev
-            if any(self.names.find_by_name(name) is not None for name in op.names):
-                for other in self.open.values():
-                    if other.index not in deps and names_conflict(op.names, other.names):
-                        deps[other.index] = other
-            # The contact an earlier conflicting op writes may still carry that
-            # op's name or email when this one lands on it; this op then renames
-            # it. Inherit those keys (to a fixed point), so chains such as
-            # A ~ B, B ~ C but A !~ C still go in input order.
-            size = len(op.names) + len(op.emails)
-            for dep in deps.values():
-                op.names |= dep.names
-                op.emails |= dep.emails
-            if len(op.names) + len(op.emails) == size:
-                break
-        for keys, latest in ((op.emails, self.by_email), (op.ids, self.by_id)):
-            for key in keys:
-                latest[key] = op
-        for name in op.names:
-            self.names.add((op.index, name), name, None)
+        groups = [self.serial] if self.serial is not None else self._matches(op)
+        tails = [g.tail for g in groups if g.tail is not None and not g.tail.settled]
+        if self.serial is not None:
+            group = self.serial
+        else:
+            group = self._merge(groups) if groups else _Group()
+            self._index(group, op)
+            if self.keys > SATURATION:
+                tails += self._saturate(group)
         if not self.answered:
-            # Not a conflict (nothing inherited from it): only an ordering.
+            # Not a conflict (nothing shared with it): only an ordering.
             if self.probe is None:
                 self.probe = op
-            else:
-                deps[self.probe.index] = self.probe
-        self.open[op.index] = op
-        op.waits = len(deps)
-        for dep in deps.values():
+            elif self.probe not in tails:
+                tails.append(self.probe)
+        group.tail = op
+        group.open += 1
+        op.group = group
+        op.waits = len(tails)
+        for dep in tails:
             dep.dependents.append(op)
 
     def release(self, op: Op) -> list[Op]:
         """Forget a settled op; returns the ops it was the last to hold back."""
-        del self.open[op.index]
-        for name in op.names:
-            self.names.remove((op.index, name))
+        op.settled = True
         if op is self.probe:
             self.probe, self.answered = None, True
-        for key in op.emails:
-            if self.by_email.get(key) is op:
-                del self.by_email[key]
-        for key in op.ids:
-            if self.by_id.get(key) is op:
-                del self.by_id[key]
+        group = op.group
+        if group is not None:
+            op.group = None
+            group = group.root()
+            group.open -= 1
+            if group.open == 0:
+                self._dissolve(group)
         freed = []
         for dep in op.dependents:
             dep.waits -= 1
@@ -155,3 +228,108 @@ class Scope:
                 freed.append(dep)
         op.dependents.clear()
         return freed
+
+    def _matches(self, op: Op) -> list[_Group]:
+        """The live groups holding a key ``op`` conflicts with (each once)."""
+        found: list[_Group] = []
+        for keys, owners in ((op.emails, self.by_email), (op.ids, self.by_id)):
+            for key in keys:
+                if (owner := owners.get(key)) is not None and (g := owner.root()) not in found:
+                    found.append(g)
+        by_name, by_piece = self.by_name, self.by_piece
+        for name in op.names:
+            if (entry := by_name.get(name)) is not None:
+                # Held already: a name of another live group matching it
+                # would have merged the two when it was added.
+                if (g := entry.root()) not in found:
+                    found.append(g)
+                continue
+            probes = _plan_for(len(name))[1]
+            if not probes or not by_name:
+                continue  # matches only exactly
+            seen: set[str] = set()
+            for slot, start, end in probes:
+                for other in by_piece[slot].get(name[start:end], ()):
+                    if other in seen:
+                        continue
+                    seen.add(other)
+                    g = by_name[other].root()
+                    if g not in found and names_match(name, other):
+                        found.append(g)
+        return found
+
+    def _merge(self, groups: list[_Group]) -> _Group:
+        """One group of several: the largest absorbs the others."""
+        if len(groups) == 1:
+            return groups[0]
+        groups.sort(key=lambda g: len(g.names) + len(g.emails) + len(g.ids), reverse=True)
+        into = groups[0]
+        for group in groups[1:]:
+            group.parent = into
+            into.open += group.open
+            into.names += group.names
+            into.emails += group.emails
+            into.ids += group.ids
+        return into
+
+    def _saturate(self, group: _Group) -> list[Op]:
+        """Merge every live group into ``group`` and stop indexing; returns their tails.
+
+        Reached only when groups never drain (a stream of names each near the
+        last): memory stays bounded, and the ops then go one at a time,
+        which is trivially what a sequential loop does.
+        """
+        roots = {owner.root() for owner in self.by_email.values()}
+        roots |= {owner.root() for owner in self.by_id.values()}
+        roots |= {owner.root() for owner in self.by_name.values()}
+        roots.discard(group)
+        tails = [g.tail for g in roots if g.tail is not None and not g.tail.settled]
+        for other in roots:
+            other.parent = group
+            group.open += other.open
+        self.by_email.clear()
+        self.by_id.clear()
+        self.by_name.clear()
+        for pieces in self.by_piece:
+            pieces.clear()
+        group.names, group.emails, group.ids = [], [], []
+        self.keys = 0
+        self.serial = group
+        return tails
+
+    def _index(self, group: _Group, op: Op) -> None:
+        for keys, owners, held in (
+            (op.emails, self.by_email, group.emails),
+            (op.ids, self.by_id, group.ids),
+        ):
+            for key in keys:
+                if key not in owners:
+                    owners[key] = group
+                    held.append(key)
+                    self.keys += 1
+        for name in op.names:
+            if name not in self.by_name:
+                self.by_name[name] = group
+                for slot, start, end in _plan_for(len(name))[0]:
+                    self.by_piece[slot].setdefault(name[start:end], []).append(name)
+                group.names.append(name)
+                self.keys += 1
+
+    def _dissolve(self, group: _Group) -> None:
+        if group is self.serial:
+            self.serial = None
+            return  # nothing of it is indexed
+        for key in group.emails:
+            del self.by_email[key]
+        for key in group.ids:
+            del self.by_id[key]
+        for name in group.names:
+            del self.by_name[name]
+            for slot, start, end in _plan_for(len(name))[0]:
+                pieces = self.by_piece[slot]
+                piece = name[start:end]
+                names = pieces[piece]
+                names.remove(name)
+                if not names:
+                    del pieces[piece]
+        self.keys -= len(group.emails) + len(group.ids) + len(group.names)

@@ -18,6 +18,7 @@ from collections.abc import (
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 from uuid import UUID
 
+from billabex_async.bulk._adaptive import Adaptive
 from billabex_async.bulk._conflicts import Op, Scope
 from billabex_async.bulk._report import BulkFailure, BulkReport, Status
 from billabex_async.errors import (
@@ -84,7 +85,7 @@ class Engine(Generic[T]):
         source: Iterable[T] | AsyncIterable[T],
         make_op: Callable[[int, T], Op],
         *,
-        concurrency: int,
+        concurrency: int | Adaptive,
         report: BulkReport,
         on_progress: ProgressCallback | None,
         cancel_grace: float,
@@ -92,7 +93,10 @@ class Engine(Generic[T]):
         on_settled: Callable[[Settled], None] | None = None,
         skip: Callable[[int], bool] | None = None,
     ) -> None:
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        self._adaptive: Adaptive | None = None
+        if isinstance(concurrency, Adaptive):
+            self._adaptive, concurrency = concurrency, concurrency.target
+        elif isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidRequestError(
                 f"concurrency must be an integer >= 1, got {concurrency!r}", field="concurrency"
             )
@@ -116,6 +120,8 @@ class Engine(Generic[T]):
         self._queued: dict[int, Op] = {}  # admitted, not started
         self._ready: list[tuple[int, Op]] = []  # heap by index: earliest first
         self._running: dict[asyncio.Future[Any], Op] = {}
+        # Adaptive only: when each running op started, and whether a slot was free then.
+        self._started: dict[asyncio.Future[Any], tuple[float, bool]] = {}
         self._pull: asyncio.Future[Any] | None = None
         # Every finished task and pull lands here (done callbacks): one await
         # wakes the loop, whatever finished, with no per-wait setup cost.
@@ -208,6 +214,8 @@ class Engine(Generic[T]):
             task = asyncio.get_running_loop().create_task(op.run())
             task.add_done_callback(self._wakeups.put_nowait)
             self._running[task] = op
+            if (adaptive := self._adaptive) is not None:
+                self._started[task] = (adaptive.now(), adaptive.slot_free())
 
     async def _wait(self) -> None:
         future = await self._wakeups.get()
@@ -236,11 +244,16 @@ class Engine(Generic[T]):
             self._admit(future.result())
             return None
         op = self._running.pop(future)
+        started = self._started.pop(future, None)
         if future.cancelled():
             self._settle(op, "failed", None, interrupted(op))
             return None
         exc = future.exception()
         if exc is None:
+            if started is not None and (adaptive := self._adaptive) is not None:
+                adaptive.finished(adaptive.now() - started[0], clean=started[1])
+                self._concurrency = adaptive.target
+                self._window = adaptive.target * LOOKAHEAD
             self._scopes[op.account].wrote = True
             self._settle(op, "succeeded", future.result(), None)
             return None

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import attrs
 
-from billabex_async.bulk import DEFAULT_CONCURRENCY, ProgressCallback
+from billabex_async.bulk import ProgressCallback
 from billabex_async.models import ContactUpsert
 from billabex_async.resources import ContactsResource
 from billabex_async.sync._apply import apply_plan
@@ -59,7 +59,7 @@ async def sync_contacts(
     max_delete_share: float | None = None,
     allow_empty_account: bool = False,
     delete_after_failures: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     on_progress: ProgressCallback | None = None,
     result: SyncResult | None = None,
 ) -> SyncResult:

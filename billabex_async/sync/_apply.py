@@ -15,6 +15,7 @@ import logging
 from uuid import UUID
 
 from billabex_async.bulk import DEFAULT_CANCEL_GRACE, DEFAULT_CONCURRENCY, BulkFailure, BulkReport
+from billabex_async.bulk._adaptive import workers
 from billabex_async.bulk._conflicts import Op
 from billabex_async.bulk._engine import Engine, ProgressCallback, Settled
 from billabex_async.errors import NotFoundError
@@ -105,7 +106,7 @@ class _Phase:
         self,
         contacts: ContactsResource,
         *,
-        concurrency: int,
+        concurrency: int | None,
         on_progress: ProgressCallback | None,
         cancel_grace: float,
     ) -> None:
@@ -122,7 +123,7 @@ class _Phase:
         engine: Engine[Op] = Engine(
             ops,
             identity,
-            concurrency=concurrency,
+            concurrency=workers(contacts, concurrency, fixed=DEFAULT_CONCURRENCY),
             report=report,
             on_progress=on_progress,
             cancel_grace=cancel_grace,
@@ -179,7 +180,7 @@ async def apply_plan(
     contacts: ContactsResource,
     plan: SyncPlan,
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     on_progress: ProgressCallback | None = None,
     result: SyncResult | None = None,
     cancel_grace: float = DEFAULT_CANCEL_GRACE,
