@@ -224,3 +224,30 @@ async def test_a_created_contact_can_be_followed_by_its_links(
     assert status == 200
     status, _, _ = await call(session, fake, "DELETE", f"/{created['id']}")
     assert status == 204
+
+
+async def test_an_undocumented_method_is_405_even_with_a_reused_key(
+    fake: FakeBillabex, session: aiohttp.ClientSession
+) -> None:
+    """The method check comes before the Idempotency-Key check, as routing does."""
+    url = f"{fake.url}{API}/accounts/{fake.account_id}/contacts"
+    headers = {"Authorization": f"Bearer {fake.token}", "Idempotency-Key": "k-1"}
+    body = {"fullName": "Ada", "language": "en"}
+    async with session.post(url, json=body, headers=headers) as resp:
+        assert resp.status == 201
+    async with session.post(url + "/upsert", json=body, headers=headers) as resp:
+        assert resp.status == 405
+        assert (await resp.json())["code"] == "app-core.method.not-allowed"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("fullName", "A" * 256), ("role", "r" * 256), ("notes", "n" * 10_001)],
+)
+async def test_fields_longer_than_the_spec_allows_are_422(
+    fake: FakeBillabex, session: aiohttp.ClientSession, field: str, value: str
+) -> None:
+    body = {"fullName": "Ada", "language": "en", field: value}
+    status, _, answer = await call(session, fake, "PUT", "/upsert", json=body)
+    assert status == 422, answer
+    assert fake.contacts(fake.account_id) == []

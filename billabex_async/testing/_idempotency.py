@@ -103,7 +103,17 @@ def make_idempotency(store: IdempotencyStore) -> Middleware:
     async def idempotency(request: web.Request, handler: Handler) -> web.StreamResponse:
         key = request.headers.get(IDEMPOTENCY_HEADER)
         account = request.match_info.get("account_id")
-        if key is None or account is None or store.window is None or request.method not in _WRITES:
+        # A 404 or 405 (aiohttp's, or the catch-all route's) comes before any key check.
+        unrouted = (
+            request.match_info.http_exception is not None or request.match_info.route.method == "*"
+        )
+        if (
+            key is None
+            or account is None
+            or unrouted
+            or store.window is None
+            or request.method not in _WRITES
+        ):
             return await handler(request)
         if not _KEY.fullmatch(key):
             raise ApiError(

@@ -83,12 +83,19 @@ def _invalid(field: str, message: str) -> ApiError:
     return ApiError(422, f"app-contacts.contact.invalid-{field}", message)
 
 
+# The spec's assumed limits (maxLength), in characters.
+_MAX_NAME = 255
+_MAX_LENGTHS = {"role": 255, "notes": 10_000}
+
+
 def _optional_str(body: Mapping[str, object], wire: str, field: str) -> str | Unset | None:
     if wire not in body:
         return UNSET
     value = body[wire]
     if value is not None and not isinstance(value, str):
         raise _invalid(field, f"{wire} must be a string or null.")
+    if value is not None and len(value) > _MAX_LENGTHS[wire]:
+        raise _invalid(field, f"{wire} must be at most {_MAX_LENGTHS[wire]} characters.")
     return value
 
 
@@ -106,6 +113,8 @@ def validate_write(body: object, *, required: bool) -> ContactUpdate:
         value = body["fullName"]
         if not isinstance(value, str) or not _NOT_BLANK.search(value):
             raise _invalid("full-name", "fullName must be a non-empty string.")
+        if len(value) > _MAX_NAME:
+            raise _invalid("full-name", f"fullName must be at most {_MAX_NAME} characters.")
         full_name = value
     elif required:
         raise ApiError(422, "app-contacts.contact.full-name-required", "fullName is required.")
