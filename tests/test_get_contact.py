@@ -14,6 +14,7 @@ from aiohttp import web
 
 from billabex_async import BillabexClient, errors
 from billabex_async.testing import FakeBillabex
+from tests._cli_run import billabex
 from tests.conftest import TOKEN, ScriptedServer
 
 API = "/api/public/v1"
@@ -90,37 +91,15 @@ async def test_the_simulator_accepts_put_as_patch(fake: FakeBillabex) -> None:
 
 async def test_cli_contacts_get_prints_the_contact_as_json(fake: FakeBillabex) -> None:
     stored = fake.add_contact(fake.account_id, full_name="Ada Lovelace", email="ada@example.org")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLABEX_")}
-    env |= {"BILLABEX_BASE_URL": fake.url, "BILLABEX_TOKEN": fake.token, "NO_COLOR": "1"}
-
-    async def run(contact_id: str) -> tuple[int, str, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "billabex_async",
-            "--rate-limit",
-            "off",
-            "contacts",
-            "get",
-            fake.account_id,
-            contact_id,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
-        out, err = await process.communicate()
-        assert process.returncode is not None
-        return process.returncode, out.decode(), err.decode()
-
-    code, out, _ = await run(str(stored.id))
-    assert code == 0
-    printed = json.loads(out)
+    found = await billabex(fake, "contacts", "get", fake.account_id, str(stored.id))
+    assert found.code == 0, found.err
+    printed = json.loads(found.out)
     assert printed["id"] == str(stored.id)
     assert printed["fullName"] == "Ada Lovelace"
     assert printed["email"] == {"address": "ada@example.org", "status": "Valid"}
-    code, _, err = await run(str(uuid.uuid4()))
-    assert code == 1
-    assert "404" in err or "not found" in err.lower()
+    absent = await billabex(fake, "contacts", "get", fake.account_id, str(uuid.uuid4()))
+    assert absent.code == 1
+    assert "404" in absent.err or "not found" in absent.err.lower()
 
 
 async def test_cli_prints_server_text_literally_never_as_markup(scripted: ScriptedServer) -> None:
