@@ -18,6 +18,7 @@ from aiohttp import web
 from billabex_async import BillabexClient, RateLimit, errors
 from billabex_async import _client as client_module
 from billabex_async._http import SlidingWindowLimiter
+from tests._fakes import JumpClock
 
 from .conftest import TOKEN, Handler, ScriptedServer
 from .test_client import ACCOUNT, contact_json, reply
@@ -25,22 +26,6 @@ from .test_transport import Sleeps, reset
 
 # A hang means a slot was lost; this turns it into a failure (never reached when green).
 HANG = 20.0
-
-
-class JumpClock:
-    """A clock whose ``sleep`` jumps straight to the end (and records how far)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, delay: float) -> None:
-        self.sleeps.append(delay)
-        self.now += max(0.0, delay)
-        await asyncio.sleep(0)
 
 
 @pytest.fixture
