@@ -7,13 +7,16 @@ through the client's limiter and retry policy like any single call.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
+import functools
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from billabex_async._validation import check_idempotency_key
 from billabex_async.bulk._adaptive import workers
 from billabex_async.bulk._conflicts import Op
-from billabex_async.bulk._engine import LOOKAHEAD, Engine, ProgressCallback, Settled, account_key
+from billabex_async.bulk._engine import LOOKAHEAD, Engine, ProgressCallback
+from billabex_async.bulk._outcomes import Settled, account_key
 from billabex_async.bulk._report import BulkFailure, BulkOutcome, BulkReport, Status
 from billabex_async.errors import InvalidRequestError
 from billabex_async.models import Contact, ContactUpsert
@@ -34,6 +37,8 @@ __all__ = [
     "iter_upsert_pairs",
 ]
 
+T = TypeVar("T")
+
 DEFAULT_CONCURRENCY = 8
 """Writes in flight without a rate limit to follow; with one, the default adapts (``_adaptive``)."""
 DEFAULT_CANCEL_GRACE = 5.0
@@ -41,11 +46,14 @@ DEFAULT_CANCEL_GRACE = 5.0
 
 
 def _upsert_op(
-    contacts: ContactsResource, index: int, account: str, item: ContactUpsert, key: str
+    upsert: Callable[..., Coroutine[Any, Any, Contact]],
+    index: int,
+    account: str,
+    item: ContactUpsert,
+    key: str,
 ) -> Op:
-    async def run() -> Contact:
-        return await contacts.upsert(account, item, idempotency_key=key)
-
+    # A partial, not a wrapping coroutine: one coroutine per item, the upsert's own.
+    run = functools.partial(upsert, account, item, idempotency_key=key)
     email = getattr(item, "email", None)
     name = getattr(item, "full_name", None)
     return Op(index, account, item, run, emails=(email,), names=(name,), idempotency_key=key)
@@ -93,6 +101,69 @@ def _start(
     return report, skip
 
 
+def _account_engine(
+    contacts: ContactsResource,
+    account_id: str | UUID,
+    items: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
+    report: BulkReport,
+    skip: Callable[[int], bool] | None,
+    concurrency: int | None,
+    on_progress: ProgressCallback | None,
+    cancel_grace: float,
+) -> Engine[ContactUpsert]:
+    account = account_key(account_id)
+    upsert, key_for = contacts.upsert, report.key_for
+
+    def make_op(index: int, item: ContactUpsert) -> Op:
+        return _upsert_op(upsert, index, account, item, key_for(index))
+
+    return Engine(
+        items,
+        make_op,
+        concurrency=workers(contacts, concurrency, fixed=DEFAULT_CONCURRENCY),
+        report=report,
+        on_progress=on_progress,
+        cancel_grace=cancel_grace,
+        per_account=False,
+        skip=skip,
+    )
+
+
+def _pairs_engine(
+    contacts: ContactsResource,
+    pairs: Iterable[tuple[str | UUID, ContactUpsert]]
+    | AsyncIterable[tuple[str | UUID, ContactUpsert]],
+    report: BulkReport,
+    skip: Callable[[int], bool] | None,
+    concurrency: int | None,
+    on_progress: ProgressCallback | None,
+    cancel_grace: float,
+) -> Engine[tuple[str | UUID, ContactUpsert]]:
+    upsert, key_for = contacts.upsert, report.key_for
+
+    def make_op(index: int, pair: tuple[str | UUID, ContactUpsert]) -> Op:
+        account_id, item = pair
+        return _upsert_op(upsert, index, account_key(account_id), item, key_for(index))
+
+    return Engine(
+        pairs,
+        make_op,
+        concurrency=workers(contacts, concurrency, fixed=DEFAULT_CONCURRENCY),
+        report=report,
+        on_progress=on_progress,
+        cancel_grace=cancel_grace,
+        per_account=True,
+        skip=skip,
+    )
+
+
+async def _outcomes(engine: Engine[T]) -> AsyncGenerator[BulkOutcome, None]:
+    # aclosing: when our caller stops early, the engine's shutdown runs now.
+    async with contextlib.aclosing(engine.run()) as settled_items:
+        async for settled in settled_items:
+            yield _outcome(settled)
+
+
 async def iter_upsert(
     contacts: ContactsResource,
     account_id: str | UUID,
@@ -111,22 +182,13 @@ async def iter_upsert(
     early (``break``, then ``aclose()``, or leaving ``contextlib.aclosing``)
     works like a cancellation. Items skipped by ``resume_from`` yield nothing.
     """
-    account = account_key(account_id)
     report, skip = _start(report, resume_from)
-    engine: Engine[ContactUpsert] = Engine(
-        items,
-        lambda index, item: _upsert_op(contacts, index, account, item, report.key_for(index)),
-        concurrency=workers(contacts, concurrency, fixed=DEFAULT_CONCURRENCY),
-        report=report,
-        on_progress=on_progress,
-        cancel_grace=cancel_grace,
-        per_account=False,
-        skip=skip,
+    engine = _account_engine(
+        contacts, account_id, items, report, skip, concurrency, on_progress, cancel_grace
     )
-    # aclosing: when our caller stops early, the engine's shutdown runs now.
-    async with contextlib.aclosing(engine.run()) as settled_items:
-        async for settled in settled_items:
-            yield _outcome(settled)
+    async with contextlib.aclosing(_outcomes(engine)) as outcomes:
+        async for outcome in outcomes:
+            yield outcome
 
 
 async def iter_upsert_pairs(
@@ -142,26 +204,10 @@ async def iter_upsert_pairs(
 ) -> AsyncGenerator[BulkOutcome, None]:
     """``iter_upsert`` over ``(account_id, contact)`` pairs of many accounts."""
     report, skip = _start(report, resume_from)
-
-    def make_op(index: int, pair: tuple[str | UUID, ContactUpsert]) -> Op:
-        account_id, item = pair
-        key = report.key_for(index)
-        return _upsert_op(contacts, index, account_key(account_id), item, key)
-
-    engine: Engine[tuple[str | UUID, ContactUpsert]] = Engine(
-        pairs,
-        make_op,
-        concurrency=workers(contacts, concurrency, fixed=DEFAULT_CONCURRENCY),
-        report=report,
-        on_progress=on_progress,
-        cancel_grace=cancel_grace,
-        per_account=True,
-        skip=skip,
-    )
-    # aclosing: when our caller stops early, the engine's shutdown runs now.
-    async with contextlib.aclosing(engine.run()) as settled_items:
-        async for settled in settled_items:
-            yield _outcome(settled)
+    engine = _pairs_engine(contacts, pairs, report, skip, concurrency, on_progress, cancel_grace)
+    async with contextlib.aclosing(_outcomes(engine)) as outcomes:
+        async for outcome in outcomes:
+            yield outcome
 
 
 async def bulk_upsert_account(
@@ -202,20 +248,11 @@ async def bulk_upsert_account(
     again with the key it had, so nothing is applied twice. The new report
     covers the whole input and can itself be resumed from.
     """
-    report = BulkReport() if report is None else report
-    stream = iter_upsert(
-        contacts,
-        account_id,
-        items,
-        concurrency=concurrency,
-        report=report,
-        on_progress=on_progress,
-        cancel_grace=cancel_grace,
-        resume_from=resume_from,
+    report, skip = _start(BulkReport() if report is None else report, resume_from)
+    engine = _account_engine(
+        contacts, account_id, items, report, skip, concurrency, on_progress, cancel_grace
     )
-    async with contextlib.aclosing(stream):
-        async for _ in stream:
-            pass
+    await engine.drain()
     return report
 
 
@@ -236,17 +273,7 @@ async def bulk_upsert(
     stops that account only (its later items count as not attempted).
     ``resume_from`` works as there, with the same pairs in the same order.
     """
-    report = BulkReport() if report is None else report
-    stream = iter_upsert_pairs(
-        contacts,
-        pairs,
-        concurrency=concurrency,
-        report=report,
-        on_progress=on_progress,
-        cancel_grace=cancel_grace,
-        resume_from=resume_from,
-    )
-    async with contextlib.aclosing(stream):
-        async for _ in stream:
-            pass
+    report, skip = _start(BulkReport() if report is None else report, resume_from)
+    engine = _pairs_engine(contacts, pairs, report, skip, concurrency, on_progress, cancel_grace)
+    await engine.drain()
     return report

@@ -224,7 +224,7 @@ class Scope:
         freed = []
         for dep in op.dependents:
             dep.waits -= 1
-            if dep.waits == 0:
+            if dep.waits == 0 and not dep.settled:  # settled: cut off by a shutdown
                 freed.append(dep)
         op.dependents.clear()
         return freed
