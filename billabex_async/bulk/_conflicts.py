@@ -26,6 +26,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Literal
 
 from billabex_async._matching import (
+    MAX_NAME_DISTANCE,
     name_threshold,
     names_match,
     normalize_email,
@@ -47,13 +48,19 @@ _SLOT_THRESHOLD = (1, 1, 2, 2, 2)
 def _plan(size: int) -> tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]:
     """For a name of ``size`` characters: the (slot, start, end) slices it is indexed
     by, and the ones it probes (each piece at every offset its edits can shift it to).
+
+    Only the slots of names that could match are probed: a match is at most
+    ``own`` characters longer or shorter, so its own threshold is known.
     """
     own = name_threshold("x" * size, "x" * size)
     if own == 0:
         return (), ()
     index = tuple((slot, *_span(slot)) for slot in _SLOTS[own])
+    near = {min(MAX_NAME_DISTANCE, other // 5) for other in range(size - own, size + own + 1)}
     probes = []
     for slot, (length, start) in enumerate(_PIECES):
+        if _SLOT_THRESHOLD[slot] not in near:
+            continue  # no name this slot indexes is within reach of this size
         shift = min(own, _SLOT_THRESHOLD[slot])
         for at in range(max(0, start - shift), min(size - length, start + shift) + 1):
             probes.append((slot, at, at + length))
@@ -80,6 +87,9 @@ def _plan_for(
 
 SATURATION = 4096
 """Keys a scope indexes at most; past that it runs its writes one at a time until drained."""
+
+STALE_PIECES = 256
+"""Settled names whose pieces may linger (beyond twice the live ones) before a rebuild."""
 
 
 class Op:
@@ -119,14 +129,32 @@ class Op:
         self.item = item
         self.run = run
         self.kind = kind
-        self.emails = {normalize_email(e) for e in emails if isinstance(e, str) and e.strip()}
-        self.names = {normalize_name(n) for n in names if isinstance(n, str)}
-        self.ids = set(ids)
+        # Normalised once, here; tuples (most writes carry one key of each kind).
+        # A blank address is no email; a blank name is still a name (matched exactly).
+        self.emails = _keys(emails, normalize_email, blank=False)
+        self.names = _keys(names, normalize_name, blank=True)
+        self.ids = tuple(ids) if isinstance(ids, tuple) else tuple(dict.fromkeys(ids))
         self.idempotency_key = idempotency_key  # what ``run`` sends, for the report
         self.waits = 0  # unsettled earlier ops this one waits for
         self.dependents: list[Op] = []  # later ops waiting for this one
         self.group: _Group | None = None
         self.settled = False
+
+
+def _keys(
+    values: Iterable[str | None], normalize: Callable[[str], str], *, blank: bool
+) -> tuple[str, ...]:
+    """The normalised strings of ``values``, without repeats (nor blanks unless
+    ``blank``), in order.
+    """
+    if type(values) is tuple and len(values) == 1:  # the common case: one key
+        value = values[0]
+        if not isinstance(value, str):
+            return ()
+        key = normalize(value)
+        return (key,) if key or blank else ()
+    keys = [normalize(v) for v in values if isinstance(v, str)]
+    return tuple(dict.fromkeys(k for k in keys if k or blank))
 
 
 class _Group:
@@ -164,6 +192,7 @@ class Scope:
         "keys",
         "probe",
         "serial",
+        "stale",
         "stopped",
         "wrote",
     )
@@ -176,6 +205,7 @@ class Scope:
         self.by_name: dict[str, _Group] = {}
         self.by_piece: list[dict[str, list[str]]] = [{} for _ in _PIECES]
         self.keys = 0  # indexed keys, against SATURATION
+        self.stale = 0  # settled names whose pieces are still indexed
         # Past SATURATION keys, one group holds every unsettled op and each new
         # op waits for its tail: strictly one at a time, nothing indexed.
         self.serial: _Group | None = None
@@ -232,11 +262,20 @@ class Scope:
     def _matches(self, op: Op) -> list[_Group]:
         """The live groups holding a key ``op`` conflicts with (each once)."""
         found: list[_Group] = []
-        for keys, owners in ((op.emails, self.by_email), (op.ids, self.by_id)):
-            for key in keys:
-                if (owner := owners.get(key)) is not None and (g := owner.root()) not in found:
+        if op.emails:
+            by_email = self.by_email
+            for key in op.emails:
+                if (owner := by_email.get(key)) is not None and (g := owner.root()) not in found:
                     found.append(g)
-        by_name, by_piece = self.by_name, self.by_piece
+        if op.ids:
+            by_id = self.by_id
+            for key in op.ids:
+                if (owner := by_id.get(key)) is not None and (g := owner.root()) not in found:
+                    found.append(g)
+        by_name = self.by_name
+        if not by_name:
+            return found  # no name in flight: nothing to probe
+        by_piece = self.by_piece
         for name in op.names:
             if (entry := by_name.get(name)) is not None:
                 # Held already: a name of another live group matching it
@@ -244,18 +283,18 @@ class Scope:
                 if (g := entry.root()) not in found:
                     found.append(g)
                 continue
-            probes = _plan_for(len(name))[1]
-            if not probes or not by_name:
-                continue  # matches only exactly
-            seen: set[str] = set()
-            for slot, start, end in probes:
-                for other in by_piece[slot].get(name[start:end], ()):
-                    if other in seen:
-                        continue
-                    seen.add(other)
-                    g = by_name[other].root()
-                    if g not in found and names_match(name, other):
-                        found.append(g)
+            # Collect first, confirm after: most probes miss, and a name
+            # found through several pieces is compared once.
+            candidates: set[str] = set()
+            for slot, start, end in _plan_for(len(name))[1]:
+                if (hit := by_piece[slot].get(name[start:end])) is not None:
+                    candidates.update(hit)
+            for other in candidates:
+                if (owner := by_name.get(other)) is None:
+                    continue  # the stale piece of a settled name
+                g = owner.root()
+                if g not in found and names_match(name, other):
+                    found.append(g)
         return found
 
     def _merge(self, groups: list[_Group]) -> _Group:
@@ -293,27 +332,49 @@ class Scope:
         for pieces in self.by_piece:
             pieces.clear()
         group.names, group.emails, group.ids = [], [], []
-        self.keys = 0
+        self.keys = self.stale = 0
         self.serial = group
         return tails
 
     def _index(self, group: _Group, op: Op) -> None:
-        for keys, owners, held in (
-            (op.emails, self.by_email, group.emails),
-            (op.ids, self.by_id, group.ids),
-        ):
-            for key in keys:
-                if key not in owners:
-                    owners[key] = group
-                    held.append(key)
+        if op.emails:
+            by_email = self.by_email
+            for key in op.emails:
+                if key not in by_email:
+                    by_email[key] = group
+                    group.emails.append(key)
                     self.keys += 1
+        if op.ids:
+            by_id = self.by_id
+            for key in op.ids:
+                if key not in by_id:
+                    by_id[key] = group
+                    group.ids.append(key)
+                    self.keys += 1
+        by_name = self.by_name
         for name in op.names:
-            if name not in self.by_name:
-                self.by_name[name] = group
-                for slot, start, end in _plan_for(len(name))[0]:
-                    self.by_piece[slot].setdefault(name[start:end], []).append(name)
+            if name not in by_name:
+                by_name[name] = group
                 group.names.append(name)
                 self.keys += 1
+                self._index_pieces(name)
+
+    def _index_pieces(self, name: str) -> None:
+        by_piece = self.by_piece
+        for slot, start, end in _plan_for(len(name))[0]:
+            pieces, piece = by_piece[slot], name[start:end]
+            if (held := pieces.get(piece)) is None:
+                pieces[piece] = [name]
+            else:
+                held.append(name)
+
+    def _reindex(self) -> None:
+        """Drop the pieces of settled names: rebuilt from the live names only."""
+        for pieces in self.by_piece:
+            pieces.clear()
+        for name in self.by_name:
+            self._index_pieces(name)
+        self.stale = 0
 
     def _dissolve(self, group: _Group) -> None:
         if group is self.serial:
@@ -323,13 +384,12 @@ class Scope:
             del self.by_email[key]
         for key in group.ids:
             del self.by_id[key]
+        by_name = self.by_name
         for name in group.names:
-            del self.by_name[name]
-            for slot, start, end in _plan_for(len(name))[0]:
-                pieces = self.by_piece[slot]
-                piece = name[start:end]
-                names = pieces[piece]
-                names.remove(name)
-                if not names:
-                    del pieces[piece]
+            del by_name[name]
         self.keys -= len(group.emails) + len(group.ids) + len(group.names)
+        # A settled name's pieces stay until there are many (probes skip
+        # them): cheaper than finding and removing each one now.
+        self.stale += len(group.names)
+        if self.stale > STALE_PIECES + 2 * len(by_name):
+            self._reindex()

@@ -311,8 +311,8 @@ class Engine(Generic[T]):
                     self._idle.append(parked)
                     await parked
                     continue
-                if self._ready:
-                    self._dispatch()
+                if self._ready and (self._idle or len(self._workers) < self._concurrency):
+                    self._dispatch()  # more ready than this worker can take
                 busy[me] = op
                 adaptive = self._adaptive
                 started = (adaptive.now(), adaptive.slot_free()) if adaptive is not None else None
