@@ -32,9 +32,16 @@ from billabex_async.models import Contact, ContactUpsert
 from billabex_async.resources import ContactsResource
 
 ACCOUNTS = [str(uuid.UUID(int=1)), str(uuid.UUID(int=2))]
-# Pairwise at least five edits apart, at least ten characters: variants of
+# Pairwise at least five edits apart, at least eleven characters: variants of
 # one base (one edit each) all match each other, and never another base's.
-BASES = ["john smith", "maria garcia", "zoe kravitz", "abcdefghij", "li wei chen", "peter okafor"]
+BASES = [
+    "john smithers",
+    "maria garcia",
+    "zoe kravitz",
+    "abcdefghijk",
+    "li wei chen",
+    "peter okafor",
+]
 # ("ok", index of the item that created the contact it landed on), or ("failed", None)
 Outcome = tuple[str, int | None]
 
