@@ -45,26 +45,33 @@ _SLOTS = {1: (0, 1), 2: (2, 3, 4)}
 _SLOT_THRESHOLD = (1, 1, 2, 2, 2)
 
 
-def _plan(size: int) -> tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]:
-    """For a name of ``size`` characters: the (slot, start, end) slices it is indexed
-    by, and the ones it probes (each piece at every offset its edits can shift it to).
+Plan = tuple[tuple[slice, ...], tuple[slice, ...]]
+
+
+def _plan(size: int) -> Plan:
+    """For a name of ``size`` characters: the slices it is indexed by, and the ones
+    it probes (each piece at every offset its edits can shift it to).
 
     Only the slots of names that could match are probed: a match is at most
-    ``own`` characters longer or shorter, so its own threshold is known.
+    ``own`` characters longer or shorter, so its own threshold is known. All
+    slots share one dict (2- and 3-character pieces never collide): a slice
+    probed once finds a piece of any slot, a superset that ``names_match``
+    then narrows.
     """
     own = name_threshold("x" * size, "x" * size)
     if own == 0:
         return (), ()
-    index = tuple((slot, *_span(slot)) for slot in _SLOTS[own])
+    # Slice objects, built once: cheaper to apply than ``name[start:end]``.
+    index = tuple(slice(*_span(slot)) for slot in _SLOTS[own])
     near = {min(MAX_NAME_DISTANCE, other // 5) for other in range(size - own, size + own + 1)}
-    probes = []
+    probes: dict[tuple[int, int], None] = {}
     for slot, (length, start) in enumerate(_PIECES):
         if _SLOT_THRESHOLD[slot] not in near:
             continue  # no name this slot indexes is within reach of this size
         shift = min(own, _SLOT_THRESHOLD[slot])
         for at in range(max(0, start - shift), min(size - length, start + shift) + 1):
-            probes.append((slot, at, at + length))
-    return index, tuple(probes)
+            probes[at, at + length] = None
+    return index, tuple(slice(start, end) for start, end in probes)
 
 
 def _span(slot: int) -> tuple[int, int]:
@@ -73,12 +80,10 @@ def _span(slot: int) -> tuple[int, int]:
 
 
 # By name length: what _plan says, computed once per length.
-_PLANS: dict[int, tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]] = {}
+_PLANS: dict[int, Plan] = {}
 
 
-def _plan_for(
-    size: int,
-) -> tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]:
+def _plan_for(size: int) -> Plan:
     plan = _PLANS.get(size)
     if plan is None:
         plan = _PLANS[size] = _plan(size)
@@ -147,6 +152,8 @@ def _keys(
     """The normalised strings of ``values``, without repeats (nor blanks unless
     ``blank``), in order.
     """
+    if not values:
+        return ()
     if type(values) is tuple and len(values) == 1:  # the common case: one key
         value = values[0]
         if not isinstance(value, str):
@@ -160,15 +167,15 @@ def _keys(
 class _Group:
     """Unsettled ops that conflict, directly or through each other, and their keys."""
 
-    __slots__ = ("emails", "ids", "names", "open", "parent", "tail")
+    __slots__ = ("members", "open", "parent", "tail")
 
     def __init__(self) -> None:
         self.parent: _Group | None = None  # set when merged into a larger group
         self.tail: Op | None = None  # the latest op; it waits for all the others
         self.open = 0  # unsettled ops
-        self.names: list[str] = []
-        self.emails: list[str] = []
-        self.ids: list[str] = []
+        # Its ops, settled or not: every key they carry is indexed to this
+        # group (a key held elsewhere made that group merge into this one).
+        self.members: list[Op] = []
 
     def root(self) -> _Group:
         group = self
@@ -189,7 +196,6 @@ class Scope:
         "by_id",
         "by_name",
         "by_piece",
-        "keys",
         "probe",
         "serial",
         "stale",
@@ -201,10 +207,9 @@ class Scope:
         # Key -> the group (maybe merged since: use .root()) holding it.
         self.by_email: dict[str, _Group] = {}
         self.by_id: dict[str, _Group] = {}
-        # Normalised name -> its group; per slot of _PIECES, piece -> names.
+        # Normalised name -> its group; piece (of any slot of _PIECES) -> names.
         self.by_name: dict[str, _Group] = {}
-        self.by_piece: list[dict[str, list[str]]] = [{} for _ in _PIECES]
-        self.keys = 0  # indexed keys, against SATURATION
+        self.by_piece: dict[str, list[str]] = {}
         self.stale = 0  # settled names whose pieces are still indexed
         # Past SATURATION keys, one group holds every unsettled op and each new
         # op waits for its tail: strictly one at a time, nothing indexed.
@@ -216,13 +221,22 @@ class Scope:
         self.probe: Op | None = None
         self.answered = False
 
+    @property
+    def keys(self) -> int:
+        """Indexed keys, against SATURATION."""
+        return len(self.by_email) + len(self.by_id) + len(self.by_name)
+
     def admit(self, op: Op) -> None:
-        groups = [self.serial] if self.serial is not None else self._matches(op)
-        tails = [g.tail for g in groups if g.tail is not None and not g.tail.settled]
-        if self.serial is not None:
-            group = self.serial
+        group = self.serial
+        if group is not None:
+            tails = [group.tail] if group.tail is not None and not group.tail.settled else []
         else:
-            group = self._merge(groups) if groups else _Group()
+            groups = self._matches(op)
+            if not groups:  # the fast path: nothing in flight shares a key with it
+                tails, group = [], _Group()
+            else:
+                tails = [g.tail for g in groups if g.tail is not None and not g.tail.settled]
+                group = groups[0] if len(groups) == 1 else self._merge(groups)
             self._index(group, op)
             if self.keys > SATURATION:
                 tails += self._saturate(group)
@@ -286,8 +300,8 @@ class Scope:
             # Collect first, confirm after: most probes miss, and a name
             # found through several pieces is compared once.
             candidates: set[str] = set()
-            for slot, start, end in _plan_for(len(name))[1]:
-                if (hit := by_piece[slot].get(name[start:end])) is not None:
+            for piece in (_PLANS.get(len(name)) or _plan_for(len(name)))[1]:
+                if (hit := by_piece.get(name[piece])) is not None:
                     candidates.update(hit)
             for other in candidates:
                 if (owner := by_name.get(other)) is None:
@@ -301,14 +315,12 @@ class Scope:
         """One group of several: the largest absorbs the others."""
         if len(groups) == 1:
             return groups[0]
-        groups.sort(key=lambda g: len(g.names) + len(g.emails) + len(g.ids), reverse=True)
+        groups.sort(key=lambda g: len(g.members), reverse=True)
         into = groups[0]
         for group in groups[1:]:
             group.parent = into
             into.open += group.open
-            into.names += group.names
-            into.emails += group.emails
-            into.ids += group.ids
+            into.members += group.members
         return into
 
     def _saturate(self, group: _Group) -> list[Op]:
@@ -329,49 +341,43 @@ class Scope:
         self.by_email.clear()
         self.by_id.clear()
         self.by_name.clear()
-        for pieces in self.by_piece:
-            pieces.clear()
-        group.names, group.emails, group.ids = [], [], []
-        self.keys = self.stale = 0
+        self.by_piece.clear()
+        group.members = []
+        self.stale = 0
         self.serial = group
         return tails
 
     def _index(self, group: _Group, op: Op) -> None:
+        group.members.append(op)
         if op.emails:
             by_email = self.by_email
             for key in op.emails:
                 if key not in by_email:
                     by_email[key] = group
-                    group.emails.append(key)
-                    self.keys += 1
         if op.ids:
             by_id = self.by_id
             for key in op.ids:
                 if key not in by_id:
                     by_id[key] = group
-                    group.ids.append(key)
-                    self.keys += 1
         by_name = self.by_name
         for name in op.names:
             if name not in by_name:
                 by_name[name] = group
-                group.names.append(name)
-                self.keys += 1
                 self._index_pieces(name)
 
     def _index_pieces(self, name: str) -> None:
         by_piece = self.by_piece
-        for slot, start, end in _plan_for(len(name))[0]:
-            pieces, piece = by_piece[slot], name[start:end]
-            if (held := pieces.get(piece)) is None:
-                pieces[piece] = [name]
+        plan = _PLANS.get(len(name)) or _plan_for(len(name))
+        for at in plan[0]:
+            piece = name[at]
+            if (held := by_piece.get(piece)) is None:
+                by_piece[piece] = [name]
             else:
                 held.append(name)
 
     def _reindex(self) -> None:
         """Drop the pieces of settled names: rebuilt from the live names only."""
-        for pieces in self.by_piece:
-            pieces.clear()
+        self.by_piece.clear()
         for name in self.by_name:
             self._index_pieces(name)
         self.stale = 0
@@ -380,16 +386,19 @@ class Scope:
         if group is self.serial:
             self.serial = None
             return  # nothing of it is indexed
-        for key in group.emails:
-            del self.by_email[key]
-        for key in group.ids:
-            del self.by_id[key]
-        by_name = self.by_name
-        for name in group.names:
-            del by_name[name]
-        self.keys -= len(group.emails) + len(group.ids) + len(group.names)
+        by_email, by_id, by_name = self.by_email, self.by_id, self.by_name
+        stale = 0
+        for member in group.members:
+            # pop, not del: two members may carry one key.
+            for key in member.emails:
+                by_email.pop(key, None)
+            for key in member.ids:
+                by_id.pop(key, None)
+            for name in member.names:
+                if by_name.pop(name, None) is not None:
+                    stale += 1
         # A settled name's pieces stay until there are many (probes skip
         # them): cheaper than finding and removing each one now.
-        self.stale += len(group.names)
+        self.stale += stale
         if self.stale > STALE_PIECES + 2 * len(by_name):
             self._reindex()

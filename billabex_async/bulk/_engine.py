@@ -434,7 +434,7 @@ class Engine(Generic[T]):
             report.not_attempted += 1
         self._track_resume(op.index, done=status != "not_attempted")
         self._settled += 1
-        if self._collect or self._on_settled is not None:
+        if self._collect or self._on_settled is not None:  # else: nobody to tell, no object
             settled = Settled(op, status, contact, error)
             if self._collect:
                 self._outbox.append(settled)
