@@ -57,7 +57,14 @@ class RecordingLimiter:
         self.released += 1
         assert self.released <= self.acquired, "a slot was released twice"
 
-    def observe(self, *, limit: int | None, remaining: int | None, reset: float | None) -> None:
+    def observe(
+        self,
+        *,
+        limit: int | None,
+        remaining: int | None,
+        reset: float | None,
+        sent: object = None,
+    ) -> None:
         self.observed.append((limit, remaining, reset))
 
     def pause(self, seconds: float) -> None:

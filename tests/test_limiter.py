@@ -531,7 +531,7 @@ async def test_a_waiter_whose_loop_was_closed_gives_its_slot_back() -> None:
     limiter = SlidingWindowLimiter(1, 10.0, clock=clock, sleep=clock.sleep)
     await limiter.acquire()
 
-    tasks: list[asyncio.Task[None]] = []
+    tasks: list[asyncio.Task[int]] = []
 
     def abandoned_waiter() -> None:
         # Another thread's loop queues a waiter, then closes without cancelling it.

@@ -200,3 +200,36 @@ async def test_a_cancelled_request_gives_its_slot_back(
             await client.contacts.upsert(ACCOUNT, full_name="B", language="en")
         assert "in_flight=0" in repr(client.limiter)
     assert clock.now >= 60.0  # the cancelled send may have arrived: it still counted
+
+
+async def test_a_slot_that_expires_during_a_slow_answer_is_not_held(
+    scripted: ScriptedServer, clock: JumpClock
+) -> None:
+    # The server counts its window when a request arrives, as Billabex does.
+    # B's answer takes 61 s: A's slot expires meanwhile, here and at the
+    # server, so B's "remaining 0" (A and B, as of B's arrival) is no foreign
+    # request, and C goes at once instead of waiting for Reset.
+    arrivals: list[float] = []
+
+    def answer(slow: float) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            now = clock()
+            arrivals.append(now)
+            counted = sum(1 for t in arrivals if t > now - 60.0)
+            headers = {
+                "X-RateLimit-Limit": "2",
+                "X-RateLimit-Remaining": str(2 - counted),
+                "X-RateLimit-Reset": str(int(time.time()) + 60),
+            }
+            clock.now += slow
+            return web.json_response(contact_json(), headers=headers)
+
+        return handler
+
+    scripted.script(answer(0.0), answer(61.0))
+    scripted.default = answer(0.0)
+    async with make(scripted, RateLimit(2, 60.0)) as client:
+        async with asyncio.timeout(HANG):
+            for name in "ABC":
+                await client.contacts.upsert(ACCOUNT, full_name=name, language="en")
+    assert arrivals == [0.0, 0.0, 61.0]

@@ -364,3 +364,38 @@ async def test_four_processes_share_one_window(redis_url: str) -> None:
         f"max_in_window={stats.max_in_window}/{limit}, utilisation={utilisation:.2f}, "
         f"wall={result.wall:.1f}s"
     )
+
+
+async def test_a_slot_that_expired_during_a_slow_flight_is_not_held(
+    make: MakeLimiter, raw: aioredis.Redis, key: str
+) -> None:
+    limiter = make(2, 30.0)
+    await limiter.acquire()  # X
+    limiter.release()
+    await limiter.flush()
+    slow = await limiter.acquire()  # S: the server counts X and S at its arrival
+    # S's answer is slow: X's slot expires meanwhile (its expiry, moved back).
+    slots = keys_for(key)[0]
+    [(x_member, _), _] = await _slots(raw, slots)
+    await raw.zadd(slots, {x_member: await _redis_now_ms(raw) - 1.0})
+    limiter.release()
+    limiter.observe(limit=2, remaining=0, reset=time.time() + 30.0, sent=slow)
+    await limiter.flush()
+    assert await limiter.used() == 1  # S alone: X is not held as someone else's
+
+
+async def test_without_a_ticket_redis_compares_as_of_now(
+    make: MakeLimiter, raw: aioredis.Redis, key: str
+) -> None:
+    limiter = make(2, 30.0)
+    await limiter.acquire()
+    limiter.release()
+    await limiter.flush()
+    await limiter.acquire()
+    slots = keys_for(key)[0]
+    [(x_member, _), _] = await _slots(raw, slots)
+    await raw.zadd(slots, {x_member: await _redis_now_ms(raw) - 1.0})
+    limiter.release()
+    limiter.observe(limit=2, remaining=0, reset=time.time() + 30.0)
+    await limiter.flush()
+    assert await limiter.used() == 2

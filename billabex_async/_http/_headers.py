@@ -48,10 +48,14 @@ def reset_header(headers: Mapping[str, str], name: str = "X-RateLimit-Reset") ->
     return None
 
 
-def observe_headers(limiter: Limiter, headers: Mapping[str, str]) -> None:
-    """Hand the limiter what the X-RateLimit-* headers say, the unreadable parts as None."""
+def observe_headers(limiter: Limiter, headers: Mapping[str, str], sent: object = None) -> None:
+    """Hand the limiter what the X-RateLimit-* headers say, the unreadable parts as None.
+
+    ``sent`` is the ticket the limiter's ``acquire`` gave the request answered.
+    """
     limiter.observe(
         limit=count_header(headers, "X-RateLimit-Limit"),
         remaining=count_header(headers, "X-RateLimit-Remaining"),
         reset=reset_header(headers),
+        sent=sent,
     )

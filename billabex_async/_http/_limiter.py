@@ -28,28 +28,42 @@ logger = logging.getLogger("billabex_async")
 class Limiter(Protocol):
     """What the transport needs from a rate limiter (in-process or shared)."""
 
-    async def acquire(self) -> None:
-        """Wait for a free slot and take it; the slot is in flight from now."""
+    async def acquire(self) -> object:
+        """Wait for a free slot and take it; the slot is in flight from now.
+
+        Returns an opaque ticket to hand to ``observe`` with that request's answer.
+        """
 
     def release(self) -> None:
         """The response to a slot's request arrived (or the send failed)."""
 
-    def observe(self, *, limit: int | None, remaining: int | None, reset: float | None) -> None:
-        """Correct from the server's X-RateLimit-* headers (``reset`` in unix seconds)."""
+    def observe(
+        self,
+        *,
+        limit: int | None,
+        remaining: int | None,
+        reset: float | None,
+        sent: object = None,
+    ) -> None:
+        """Correct from the server's X-RateLimit-* headers (``reset`` in unix seconds).
+
+        ``sent``: the ticket ``acquire`` returned for the request answered
+        (None: compared with the count now, which can hold slots in vain).
+        """
 
     def pause(self, seconds: float) -> None:
         """Stop every sender for ``seconds`` (the server answered 429)."""
 
 
 class _Waiter:
-    """One ``acquire()`` in the queue; ``granted`` is set (under the lock) with its slot."""
+    """One ``acquire()`` in the queue; ``ticket`` is set (under the lock) with its slot."""
 
-    __slots__ = ("future", "granted", "loop")
+    __slots__ = ("future", "loop", "ticket")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.future: asyncio.Future[None] = loop.create_future()
-        self.granted = False
+        self.ticket: int | None = None  # set when granted
 
 
 class _Timer:
@@ -73,17 +87,19 @@ class SlidingWindowLimiter:
     Usage::
 
         limiter = SlidingWindowLimiter(300, 60.0)
-        await limiter.acquire()       # waits while 300 slots are counted
+        ticket = await limiter.acquire()  # waits while 300 slots are counted
         try:
             response = await send()
         finally:
-            limiter.release()         # counts until now + window
+            limiter.release()             # counts until now + window
+        limiter.observe(limit=..., remaining=..., reset=..., sent=ticket)
 
     Waiters are served first come, first served, across every event loop
     and thread that uses the limiter. ``pause()`` holds everyone (a 429's
     Retry-After); ``observe()`` adds the requests the server counted but we
-    did not (another process spending the same token) and applies a lower
-    limit the server announces, for one window after it last said so.
+    did not (another process spending the same token), comparing with our
+    count as it stood when that request was sent (the ticket), and applies a
+    lower limit the server announces, for one window after it last said so.
     ``add_limit()`` makes another client's limit hold too. ``clock`` and
     ``sleep`` are injectable so tests run on virtual time.
     """
@@ -168,11 +184,14 @@ class SlidingWindowLimiter:
         """Drop a limit ``add_limit`` returned (safe from a finalizer or any thread)."""
         self._forgotten.append(handle)
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> int:
+        """Wait for a free slot and take it; returns the ticket for ``observe``."""
         with self._lock:
             self._drop_forgotten()
-            if not self._waiters and self._window.try_take(self._clock()):
-                return
+            if not self._waiters:
+                ticket = self._window.try_take(self._clock())
+                if ticket is not None:
+                    return ticket
             loop = asyncio.get_running_loop()
             waiter = _Waiter(loop)
             self._waiters.append(waiter)
@@ -182,7 +201,7 @@ class SlidingWindowLimiter:
             await waiter.future
         except asyncio.CancelledError:
             with self._lock:
-                if not waiter.granted:
+                if waiter.ticket is None:
                     self._waiters.remove(waiter)
                     self._left(loop)
                     handed_back = False
@@ -195,16 +214,29 @@ class SlidingWindowLimiter:
             if handed_back:
                 self._wake()
             raise
+        assert waiter.ticket is not None  # resolved only once granted
+        return waiter.ticket
 
     def release(self) -> None:
         with self._lock:
             self._window.finish(self._clock())
         self._wake()
 
-    def observe(self, *, limit: int | None, remaining: int | None, reset: float | None) -> None:
+    def observe(
+        self,
+        *,
+        limit: int | None,
+        remaining: int | None,
+        reset: float | None,
+        sent: object = None,
+    ) -> None:
         reset_in = None if reset is None else reset - time.time()
+        # Another limiter's ticket (or none) means nothing here: compare as of now.
+        ticket = sent if type(sent) is int else None
         with self._lock:
-            self._window.observe(self._clock(), limit=limit, remaining=remaining, reset_in=reset_in)
+            self._window.observe(
+                self._clock(), limit=limit, remaining=remaining, reset_in=reset_in, ticket=ticket
+            )
 
     def pause(self, seconds: float) -> None:
         with self._lock:
@@ -240,9 +272,12 @@ class SlidingWindowLimiter:
             self._drop_forgotten()
             now = self._clock()
             waiters = self._waiters
-            while waiters and self._window.try_take(now):
+            while waiters:
+                ticket = self._window.try_take(now)
+                if ticket is None:
+                    break
                 waiter = waiters.popleft()
-                waiter.granted = True
+                waiter.ticket = ticket
                 self._left(waiter.loop)
                 granted.append(waiter)
             # Blocked: by a pause, by finished slots still in a window, or

@@ -100,6 +100,7 @@ class RedisLimiter:
     """
 
     __slots__ = (
+        "_added",
         "_clock",
         "_closed",
         "_down",
@@ -162,6 +163,7 @@ class RedisLimiter:
         self._key = key
         self._keys = scripts.keys_for(key)
         self._floor = scripts.floor_key(key)
+        self._added = scripts.added_key(key)
         # Credentials stay inside redis-py; URL options (socket_timeout=...) win.
         try:
             self._redis = aioredis.Redis.from_url(
@@ -243,10 +245,11 @@ class RedisLimiter:
             f"paused={paused:.2f}s>"
         )
 
-    async def acquire(self) -> None:
-        """Wait for a free slot in the shared window and take it.
+    async def acquire(self) -> object:
+        """Wait for a free slot in the shared window and take it; returns its ticket.
 
-        Raises ``RateLimiterUnavailableError`` when Redis is unreachable and
+        Hand the ticket to ``observe`` with the request's answer. Raises
+        ``RateLimiterUnavailableError`` when Redis is unreachable and
         ``on_error="raise"``.
         """
         async with self._lock:
@@ -259,11 +262,11 @@ class RedisLimiter:
                     continue
                 if self._down and self.on_error == "fallback":
                     self._start_probe()
-                    await self._fallback.acquire()
+                    local = await self._fallback.acquire()
                     self._in_flight.append(None)
-                    return
+                    return local
                 try:
-                    wait = await self._try_take()
+                    wait, ticket = await self._try_take()
                 except _STORAGE_ERRORS as exc:
                     self._failed(exc)
                     if self.on_error == "raise":
@@ -274,8 +277,8 @@ class RedisLimiter:
                         ) from exc
                     continue
                 self._recovered()
-                if wait == 0.0:
-                    return
+                if ticket is not None:
+                    return ticket
                 await self._sleep(min(wait, MAX_POLL))
 
     async def try_acquire(self) -> float:
@@ -285,20 +288,21 @@ class RedisLimiter:
         when Redis does not answer.
         """
         try:
-            return await self._try_take()
+            return (await self._try_take())[0]
         except _STORAGE_ERRORS as exc:
             raise RateLimiterUnavailableError(
                 f"{self.storage}: {_scrubbed(exc, self._url)}"
             ) from exc
 
-    async def _try_take(self) -> float:
+    async def _try_take(self) -> tuple[float, tuple[int, int] | None]:
+        """(0.0, the slot's ticket) when taken, else (seconds until one may free, None)."""
         self._seq += 1
         member = f"{self._id}:{self._seq}"
         task = asyncio.current_task()
         cancels = task.cancelling() if task is not None else 0
         try:
             reply = await self._scripts["ACQUIRE"](
-                keys=[*self._keys, self._floor],
+                keys=[*self._keys, self._floor, self._added],
                 args=[self.configured_limit, self._lease_ms, member, self.window * 1000],
             )
         except asyncio.CancelledError:
@@ -317,8 +321,8 @@ class RedisLimiter:
         self._limit = limit  # in force now: lowered limits lapse in Redis
         if granted:
             self._in_flight.append(member)
-            return 0.0
-        return int(reply[2]) / 1000
+            return 0.0, (int(reply[2]), int(reply[3]))
+        return int(reply[2]) / 1000, None
 
     def release(self) -> None:
         """The response to a slot's request arrived (or the send failed)."""
@@ -334,14 +338,26 @@ class RedisLimiter:
             lambda: self._scripts["RELEASE"](keys=self._keys[:1], args=[member, window_ms])
         )
 
-    def observe(self, *, limit: int | None, remaining: int | None, reset: float | None) -> None:
+    def observe(
+        self,
+        *,
+        limit: int | None,
+        remaining: int | None,
+        reset: float | None,
+        sent: object = None,
+    ) -> None:
         """Correct the shared count from X-RateLimit-* headers (``reset`` in unix seconds).
 
         The server counts ``limit - remaining`` (its own limit when sent);
-        what Redis lacks is added as phantom slots until ``reset``, at most
-        one window. A lower ``limit`` is shared with every process.
+        what Redis lacks, against its count when that request was sent
+        (``sent``: the ticket ``acquire`` returned), is added as phantom
+        slots: one until ``reset``, the rest for one window. A lower
+        ``limit`` is shared with every process.
         """
-        self._fallback.observe(limit=limit, remaining=remaining, reset=reset)
+        # A slot taken from the fallback has the fallback's ticket.
+        local = sent if type(sent) is int else None
+        self._fallback.observe(limit=limit, remaining=remaining, reset=reset, sent=local)
+        shared = sent if isinstance(sent, tuple) else ("", "")
         if limit is not None and 0 < limit < self._limit:
             self._limit = limit
         if limit is None and remaining is None:
@@ -356,11 +372,12 @@ class RedisLimiter:
             f"{self._id}:p{self._seq}:",
             EDGE_MARGIN * 1000,
             (self.window + EDGE_MARGIN) * 1000,
+            *shared,
         ]
 
         async def send() -> None:
             reply = await self._scripts["OBSERVE"](
-                keys=[self._keys[0], self._keys[2], self._floor], args=args
+                keys=[self._keys[0], self._keys[2], self._floor, self._added], args=args
             )
             if int(reply[1]):
                 logger.debug("server counts %d requests Redis did not; holding them", reply[1])
@@ -406,7 +423,7 @@ class RedisLimiter:
                 finished = max(0, self._fallback.used() - in_flight)
                 self._seq += 1
                 await self._scripts["HOLD"](
-                    keys=self._keys[:1],
+                    keys=[self._keys[0], self._added],
                     args=[
                         finished,
                         (self.window + EDGE_MARGIN) * 1000,

@@ -20,6 +20,7 @@ __all__ = [
     "PAUSE",
     "RELEASE",
     "STATUS",
+    "added_key",
     "floor_key",
     "keys_for",
 ]
@@ -36,6 +37,11 @@ def keys_for(key: str) -> tuple[str, str, str]:
 def floor_key(key: str) -> str:
     """The key holding the smallest limit any process configured for this token lately."""
     return f"{KEY_PREFIX}{{{key}}}:floor"
+
+
+def added_key(key: str) -> str:
+    """The key counting every slot ever added to the token's set (taken or phantom)."""
+    return f"{KEY_PREFIX}{{{key}}}:added"
 
 
 # Shared by the scripts: the server's clock in ms, and "keep KEY alive >= MS".
@@ -60,10 +66,13 @@ ACQUIRE = (
     _PRELUDE
     + """
 -- KEYS: slots (zset member -> expiry ms), paused (until ms), limit (lowered
--- by the server), floor (smallest configured limit of the token's processes)
+-- by the server), floor (smallest configured limit of the token's processes),
+-- added (slots ever added)
 -- ARGV: configured limit, lease ms, member id, window ms
--- Returns {1, limit} when the slot is taken (scored now + lease: "in flight",
--- so a crashed sender's slot still expires), else {0, limit, ms to wait}.
+-- Returns {1, limit, count with this slot, added} when the slot is taken
+-- (scored now + lease: "in flight", so a crashed sender's slot still
+-- expires), else {0, limit, ms to wait}. The last two are the ticket OBSERVE
+-- takes back with this request's answer.
 -- The smallest configured limit wins, for one window after its process
 -- last asked for a slot.
 local configured = tonumber(ARGV[1])
@@ -80,7 +89,9 @@ if count < limit then
   local lease = tonumber(ARGV[2])
   redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
   keep(KEYS[1], lease)
-  return {1, limit}
+  local added = redis.call('INCR', KEYS[5])
+  keep(KEYS[5], lease)
+  return {1, limit, count + 1, added}
 end
 -- Full: we need count - limit + 1 expiries. A slot still in flight frees no
 -- sooner than one window from now (its response re-scores it to then).
@@ -106,9 +117,10 @@ return 1
 OBSERVE = (
     _PRELUDE
     + """
--- KEYS: slots, limit, floor. ARGV: configured limit, header limit or '',
--- header remaining or '', header reset (unix ms) or '', window ms, phantom
--- id prefix, edge margin ms, lowered-limit ttl ms (one window)
+-- KEYS: slots, limit, floor, added. ARGV: configured limit, header limit or
+-- '', header remaining or '', header reset (unix ms) or '', window ms,
+-- phantom id prefix, edge margin ms, lowered-limit ttl ms (one window), and
+-- the request's ticket from ACQUIRE (count, added) or '', ''
 -- Returns {limit now in force, phantoms added}.
 -- The lowest limit the server announced within the last window holds; it
 -- lapses one window after the last response that said so.
@@ -126,18 +138,36 @@ if not remaining then return {limit, 0} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 -- What the server counts, on the server's own scale when it sent one.
 local server_used = (server_limit or limit) - math.max(0, remaining)
-local missing = server_used - redis.call('ZCARD', KEYS[1])
+-- The server counted when the request arrived, between its send and now:
+-- compare with the most it can have counted of ours, the count at the send
+-- plus every slot added since (the count now leaves out slots that expired
+-- during the flight, and would hold them as someone else's).
+local ours
+local sent_count, sent_added = tonumber(ARGV[9]), tonumber(ARGV[10])
+local added = tonumber(redis.call('GET', KEYS[4]))
+if sent_count and sent_added and added and added >= sent_added then
+  ours = sent_count + added - sent_added
+else
+  ours = redis.call('ZCARD', KEYS[1])
+end
+local missing = server_used - ours
 if missing <= 0 then return {limit, 0} end
 -- More than `limit` phantoms block no better, and a bogus header must not
 -- make this loop long: Redis runs nothing else meanwhile.
 missing = math.min(missing, limit)
-local window = tonumber(ARGV[5])
-local till = now + window
+-- Reset frees the server's oldest request; which of the others are someone
+-- else's it does not say, and they free within a window: one phantom until
+-- Reset, the rest for the window.
+local margin = tonumber(ARGV[7])
+local till = now + tonumber(ARGV[5])
+local first = till
 local reset = tonumber(ARGV[4])
-if reset then till = math.min(till, math.max(now, reset)) end
-till = till + tonumber(ARGV[7])
-for i = 1, missing do redis.call('ZADD', KEYS[1], till, ARGV[6] .. i) end
-keep(KEYS[1], till - now)
+if reset then first = math.min(till, math.max(now, reset)) end
+redis.call('ZADD', KEYS[1], first + margin, ARGV[6] .. 1)
+for i = 2, missing do redis.call('ZADD', KEYS[1], till + margin, ARGV[6] .. i) end
+keep(KEYS[1], till + margin - now)
+redis.call('INCRBY', KEYS[4], missing)
+keep(KEYS[4], till + margin - now)
 return {limit, missing}
 """
 )
@@ -157,15 +187,17 @@ return 1
 HOLD = (
     _PRELUDE
     + """
--- KEYS: slots. ARGV: finished count, window ms, in-flight count, lease ms,
--- phantom id prefix. Counts requests Redis did not see (sent through a local
--- fallback): finished ones for a window, in-flight ones for a lease.
+-- KEYS: slots, added. ARGV: finished count, window ms, in-flight count, lease
+-- ms, phantom id prefix. Counts requests Redis did not see (sent through a
+-- local fallback): finished ones for a window, in-flight ones for a lease.
 local n = tonumber(ARGV[1])
 for i = 1, n do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[5] .. i) end
 for i = 1, tonumber(ARGV[3]) do
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[5] .. (n + i))
 end
 keep(KEYS[1], math.max(tonumber(ARGV[2]), tonumber(ARGV[4])))
+redis.call('INCRBY', KEYS[2], n + tonumber(ARGV[3]))
+keep(KEYS[2], math.max(tonumber(ARGV[2]), tonumber(ARGV[4])))
 return 1
 """
 )

@@ -221,7 +221,7 @@ class Transport:
         Every path after the slot is taken (closed client, wrong loop,
         cancellation, an unreadable body) hands the slot back exactly once.
         """
-        waited = await self._acquire()
+        waited, ticket = await self._acquire()
         sent_at = time.monotonic()
         attempts = Attempts(holding=self._limiter is not None)
         try:
@@ -245,7 +245,7 @@ class Transport:
                     raise_for_status=False,  # even on a caller's session: statuses are ours
                 ) as resp:
                     attempts.holding = False
-                    self._release(resp.headers)
+                    self._release(resp.headers, ticket)
                     body = await read_answer(
                         resp, self._max_response_bytes, method=call.method, path=call.path
                     )
@@ -379,17 +379,18 @@ class Transport:
             body=call.data,
         )
 
-    async def _acquire(self) -> float:
+    async def _acquire(self) -> tuple[float, object]:
+        """Seconds waited for a slot, and the slot's ticket for ``observe``."""
         if self._limiter is None:
-            return 0.0
+            return 0.0, None
         start = time.monotonic()
-        await self._limiter.acquire()
-        return time.monotonic() - start
+        ticket = await self._limiter.acquire()
+        return time.monotonic() - start, ticket
 
-    def _release(self, headers: Mapping[str, str] | None) -> None:
+    def _release(self, headers: Mapping[str, str] | None, ticket: object = None) -> None:
         limiter = self._limiter
         if limiter is None:
             return
         limiter.release()
         if headers is not None:
-            observe_headers(limiter, headers)
+            observe_headers(limiter, headers, sent=ticket)

@@ -41,6 +41,7 @@ class Window:
     """
 
     __slots__ = (
+        "_added",
         "_finished",
         "_in_flight",
         "_limits",
@@ -51,6 +52,7 @@ class Window:
         "_server_limit",
         "_server_until",
         "_shortest",
+        "phantoms_added",
     )
 
     def __init__(self, limit: int, window: float) -> None:
@@ -68,6 +70,11 @@ class Window:
         # Min-heap of the times at which slots someone else spent (seen in
         # the server's headers) stop counting, in every window.
         self._phantoms: list[float] = []
+        # Slots ever added to the count (taken or phantom): a ticket plus this
+        # is the count as it stood at the ticket's send, plus every slot
+        # added since (see ``observe``).
+        self._added = 0
+        self.phantoms_added = 0  # slots ever counted as someone else's
         # No slot is granted before this clock time (a 429's Retry-After).
         self._paused_until = 0.0
         # The server's announced limit, in force until _server_until.
@@ -123,15 +130,20 @@ class Window:
             recent = len(finished) - self._first_counting(now, window)
         return self._in_flight + recent + len(self._phantoms)
 
-    def try_take(self, now: float) -> bool:
-        """Take a slot (in flight from now) if every limit allows one; False if not."""
+    def try_take(self, now: float) -> int | None:
+        """Take a slot (in flight from now) if every limit allows one; None if not.
+
+        Returns the slot's ticket, for ``observe`` on its response.
+        """
         if now < self._paused_until:
-            return False
+            return None
         cap = self._cap(now)
         self._expire(now)
         # counted(), inlined: this runs on every request.
         base = self._in_flight + len(self._phantoms)
         finished = self._finished
+        shortest = self._shortest
+        ours = 0
         for limit, window in self._limits.values():
             if cap is not None and cap < limit:
                 limit = cap
@@ -140,9 +152,13 @@ class Window:
             else:
                 recent = len(finished) - self._first_counting(now, window)
             if base + recent >= limit:
-                return False
+                return None
+            if window == shortest:
+                ours = base + recent
         self._in_flight += 1
-        return True
+        self._added += 1
+        # The count in the shortest window, this slot included, as of now.
+        return ours + 1 - self._added
 
     def finish(self, now: float) -> None:
         """A slot's response arrived (or its send failed): it counts one window more."""
@@ -183,9 +199,19 @@ class Window:
         return at
 
     def observe(
-        self, now: float, *, limit: int | None, remaining: int | None, reset_in: float | None
+        self,
+        now: float,
+        *,
+        limit: int | None,
+        remaining: int | None,
+        reset_in: float | None,
+        ticket: int | None = None,
     ) -> None:
-        """Correct from the server's X-RateLimit-* headers (``reset_in``: seconds from now)."""
+        """Correct from the server's X-RateLimit-* headers (``reset_in``: seconds from now).
+
+        ``ticket`` is what ``try_take`` returned for the request these
+        headers answer; without it, the count is compared as of now.
+        """
         if limit is not None and limit > 0:
             cap = self._cap(now)
             if cap is None or limit <= cap:
@@ -200,22 +226,35 @@ class Window:
         # The server's count, by its own limit (ours may be set lower).
         scale = limit if limit is not None and limit > 0 else self.primary(now)[0]
         server_used = scale - max(0, remaining)
-        # Ours in the shortest window: if the server's window is longer, it
-        # counts more of ours than that, and we hold a few phantoms too many.
-        ours = self.counted(now, self._shortest)
+        # The server counted when the request arrived, somewhere between its
+        # send and now. Ours as of now would leave out our slots that expired
+        # during the flight (the server may still have counted them) and
+        # take them for someone else's: a slot held that the server freed.
+        # So compare with the most the server can have counted of ours: the
+        # count at the send plus every slot added since. Ours in the shortest
+        # window: if the server's window is longer, it counts more of ours
+        # than that, and we hold a few phantoms too many.
+        ours = self.counted(now, self._shortest) if ticket is None else ticket + self._added
         # Never more than a window's worth: a bogus header cannot stall us forever.
         most = max(lim for lim, _ in self.limits(now))
         missing = min(server_used, most) - ours
         if missing <= 0:
             return
-        # Someone else spends this token's budget. Count their requests until
-        # the server says the window frees up; never longer than one window.
+        # Someone else spends this token's budget. Reset is when the oldest
+        # request the server counts frees; the others free later, within a
+        # window from now, and which are someone else's it does not say. So
+        # one is counted until Reset, the rest for a window: a consumer seen
+        # only through these headers keeps sending meanwhile, and releasing
+        # them all at Reset let ours overshoot into 429s.
         until = now + self._longest
-        if reset_in is not None:
-            until = min(until, now + max(0.0, reset_in))
+        first = until if reset_in is None else min(until, now + max(0.0, reset_in))
         logger.debug("server counts %d requests we did not send; holding them", missing)
-        for _ in range(missing):
-            heapq.heappush(self._phantoms, until + EDGE_MARGIN)
+        self._added += missing
+        self.phantoms_added += missing
+        phantoms = self._phantoms
+        heapq.heappush(phantoms, first + EDGE_MARGIN)
+        for _ in range(missing - 1):
+            heapq.heappush(phantoms, until + EDGE_MARGIN)
 
     def _cap(self, now: float) -> int | None:
         if self._server_limit is not None and now >= self._server_until:
