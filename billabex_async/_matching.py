@@ -92,11 +92,15 @@ class Matcher(Generic[K]):
     >>> m.add(1, "John Smith", "john@acme.com")
     >>> m.find("john smith", None), m.find("Jon Smith", None), m.find("X", "JOHN@acme.com")
     (1, 1, 1)
+
+    ``deferred=True`` keys names for the fuzzy index only when a fuzzy lookup
+    first needs them, all at once (a bulk load, then lookups: the planner);
+    by default each ``add`` takes bounded time (the simulator serving requests).
     """
 
     __slots__ = ("_by_email", "_by_name", "_entries", "_index", "_key_at", "_seq")
 
-    def __init__(self) -> None:
+    def __init__(self, *, deferred: bool = False) -> None:
         # normalised email -> keys holding it, oldest first (the real API may
         # hold duplicates created before an email was set; the oldest wins).
         self._by_email: dict[str, list[K]] = {}
@@ -105,7 +109,7 @@ class Matcher(Generic[K]):
         # closest there is, so the common case (a name already there) needs
         # no fuzzy lookup at all.
         self._by_name: dict[str, list[K]] = {}
-        self._index = DeletionIndex()
+        self._index = DeletionIndex(deferred=deferred)
         # fuzzy-index slot -> the key whose name is there.
         self._key_at: list[K | None] = []
         self._seq = 0
