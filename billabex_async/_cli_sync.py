@@ -38,7 +38,8 @@ class SyncOptions:
 
     dry_run: bool
     delete_missing: bool
-    concurrency: int
+    concurrency: int | None
+    """``--concurrency``; None: the library's adaptive default."""
     failures_path: Path
     assume_yes: bool
     """``--yes``: delete without asking."""
