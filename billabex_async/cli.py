@@ -295,7 +295,7 @@ def _sync_refusal(
     yes: bool,
 ) -> str | None:
     """Why ``contacts sync`` must not start, checked before any request; None if it may."""
-    if delete_missing and not rows.rows:
+    if delete_missing and not rows.count:
         return "the file lists no contacts: refusing to delete every contact"
     if delete_missing and rows.is_failures_file:
         return (
