@@ -109,7 +109,7 @@ class _Table:
 
     def __init__(self, capacity: int, *, wide: bool) -> None:
         code, self.slot_bits, self.fp_shift, self.fp_mask = _WIDE if wide else _NARROW
-        self.cells = array(code, bytes(capacity * array(code).itemsize))
+        self.cells = array(code, [0]) * capacity  # zeroed: every cell empty
         self.mask = capacity - 1
         self.limit = int(capacity * _LOAD)
         self.used = 0  # keys in the table or reserved for it, removed names' included
