@@ -164,6 +164,8 @@ class DeletionIndex:
         "_old",
         "_old_end",
         "_pending",
+        "_settled",
+        "_sized",
         "_skip",
         "_table",
         "_wide",
@@ -179,6 +181,8 @@ class DeletionIndex:
         self._live = 0  # keys of the current names
         self._deferred = deferred
         self._pending: list[int] = []  # deferred: slots added since the last lookup
+        self._settled = 0  # how many of them are keyed
+        self._sized = False  # whether the table was sized for them
         self._last: tuple[str, set[int]] = ("", set())  # the last lookup's keys, for its add
         self._wide = False
         self._table = _Table(_MIN_CAPACITY, wide=False)
@@ -234,7 +238,7 @@ class DeletionIndex:
     def matches(self, wanted: str) -> list[tuple[int, int]]:
         """``(distance, slot)`` of every stored name that matches ``wanted`` (normalised)."""
         if self._pending:
-            self._settle()
+            self.settle()
         keys = index_keys(wanted)
         self._last = (wanted, keys)
         found: set[int] = set()
@@ -299,22 +303,39 @@ class DeletionIndex:
         if end == self._old_end:
             self._old, self._skip = None, set()
 
-    def _settle(self) -> None:
-        """Key the names added since the last lookup (deferred index)."""
-        pending, self._pending = self._pending, []
+    def settle(self, most: int | None = None) -> bool:
+        """Key up to ``most`` (None: all) of the names still to key; True when none is left.
+
+        Only a deferred index has any: ``matches`` keys them all first, a
+        caller that must not block that long keys them in slices beforehand.
+        """
+        if not self._sized:
+            self._size_for_pending()
+        pending, names, counts = self._pending, self._names, self._counts
+        last_name, last_keys = self._last
+        end = len(pending) if most is None else min(len(pending), self._settled + most)
+        for at in range(self._settled, end):
+            slot = pending[at]
+            name = names[slot]
+            if name is None or counts[slot]:
+                continue  # removed since, or keyed already (a slot reused twice)
+            self._key(slot, last_keys if name == last_name else index_keys(name))
+            self._move(_MOVE_EVERY_ADD)
+        self._settled = end
+        if end < len(pending):
+            return False
+        self._pending, self._settled, self._sized = [], 0, False
+        return True
+
+    def _size_for_pending(self) -> None:
         names, counts = self._names, self._counts
-        fresh = [s for s in pending if counts[s] == 0 and names[s] is not None]
-        expected = sum(_most_keys(len(names[s] or "")) for s in fresh)
+        expected = sum(_most_keys(len(names[s] or "")) for s in self._pending if not counts[s])
         table = self._table
         if self._old is None and table.used + expected > table.limit:
             # Most names are new (a bulk load): one table of the final size,
             # every current name keyed once, rather than growth after growth.
             self._table = self._new_table(self._live + expected)
-            fresh = [s for s, n in enumerate(names) if n is not None]
+            self._pending = [s for s, n in enumerate(names) if n is not None]
+            self._counts = array("B", bytes(len(names)))
             self._live = 0
-        last_name, last_keys = self._last
-        for slot in fresh:
-            name = names[slot]
-            assert name is not None
-            self._key(slot, last_keys if name == last_name else index_keys(name))
-            self._move(_MOVE_EVERY_ADD)
+        self._sized = True

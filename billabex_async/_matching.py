@@ -152,11 +152,25 @@ class Matcher(Generic[K]):
 
     def find(self, full_name: str, email: str | None) -> K | None:
         """The contact an upsert with this name and email would update, or None."""
+        found = self.find_exact(full_name, email)
+        return found if found is not None else self.find_by_name(full_name)
+
+    def find_exact(self, full_name: str, email: str | None) -> K | None:
+        """``find`` without the fuzzy lookup: the contact with this email, or this exact name."""
         if email:
             keys = self._by_email.get(normalize_email(email))
             if keys:
                 return keys[0]
-        return self.find_by_name(full_name)
+        exact = self._by_name.get(normalize_name(full_name))
+        return min(exact, key=self._seq_of) if exact else None
+
+    def settle(self, most: int | None = None) -> bool:
+        """Key up to ``most`` names for fuzzy lookups (deferred matcher); True when all are.
+
+        A fuzzy lookup keys them all at once; calling this first, in slices,
+        lets a caller hand its event loop back in between.
+        """
+        return self._index.settle(most)
 
     def find_by_name(self, full_name: str) -> K | None:
         """The closest contact by the fuzzy-name rule alone, or None."""

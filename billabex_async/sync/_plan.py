@@ -188,7 +188,13 @@ async def plan_sync(
             failed.status, failed.error = "failed", exc
             plan.changes.append(failed)
             continue
-        found = matcher.find(item.full_name, item.email)
+        found = matcher.find_exact(item.full_name, item.email)
+        if found is None:
+            # A fuzzy lookup: first key the names it needs (all of the listing,
+            # the first time), in slices, handing the loop back in between.
+            while not matcher.settle(YIELD_EVERY):  # noqa: ASYNC110 - CPU slices, no event
+                await asyncio.sleep(0)
+            found = matcher.find_by_name(item.full_name)
         if found is None:
             key = f"new:{index}"
             target = known[key] = Known(None, [None] * len(FIELDS), None)
