@@ -13,7 +13,7 @@ import pytest
 from billabex_async import ContactUpsert, _fuzzy_index
 from billabex_async.models import Contact
 from billabex_async.sync import plan_sync
-from billabex_async.sync._plan import YIELD_EVERY
+from billabex_async.sync._plan import KEY_SLICE
 from tests._contacts_double import MemoryContacts
 
 
@@ -50,4 +50,4 @@ async def test_the_first_fuzzy_lookup_hands_the_loop_back_while_it_keys_the_list
     (change,) = plan.changes  # a rename
     assert (change.kind, change.contact_id) == ("update", listed[1234].id)
     assert keyed >= 3000
-    assert max(b - a for a, b in itertools.pairwise(turns)) <= YIELD_EVERY + 1
+    assert max(b - a for a, b in itertools.pairwise(turns)) <= KEY_SLICE + 1
