@@ -158,9 +158,11 @@ async def _dry_runs(
                     "BILLABEX_TOKEN": fake.token,
                     "NO_COLOR": "1",
                 }
+                # cwd: not the checkout's root, whose package would shadow the baseline's.
                 child = await asyncio.create_subprocess_exec(
                     sys.executable, "-c", _CLI, str(fake.account_id), str(files[rows]),
-                    env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+                    env=env, cwd=_baseline.ROOT / "bench",
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
                 )  # fmt: skip
                 out, _ = await child.communicate()
                 peak = float(out.decode().rsplit("PEAK", 1)[1])
