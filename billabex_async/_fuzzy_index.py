@@ -81,11 +81,12 @@ def index_keys(name: str) -> set[int]:
     size = len(name)
     if size < 5:
         return {hash(name)}
-    keys: set[int] = set()
-    if size <= _LONG:
-        keys = {hash(name[:i] + name[i + 1 :]) for i in range(size)}
-        keys.add(hash(name))
-    if size >= _LONG:
+    if size > _LONG:  # the common case: only the prefix's keys, no set to merge into
+        head = name[:PREFIX]
+        return {hash(pick(head)) for pick in _TWO_DELETED}
+    keys = {hash(name[:i] + name[i + 1 :]) for i in range(size)}
+    keys.add(hash(name))
+    if size == _LONG:  # both kinds: 1 edit from a shorter name, 2 from a longer one
         head = name[:PREFIX]
         keys.update({hash(pick(head)) for pick in _TWO_DELETED})
     return keys
