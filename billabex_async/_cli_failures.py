@@ -13,7 +13,7 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from billabex_async._cli_common import err
@@ -55,8 +55,11 @@ def remove_previous(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
-def save_failures(rows: Rows, retry: Sequence[tuple[Row, str]], path: Path) -> Path | None:
+def save_failures(rows: Rows, retry: Iterable[tuple[Row, str]], path: Path) -> Path | None:
     """Write ``retry`` to ``path``; if that fails, to a new temporary folder; returns where.
+
+    ``retry`` is iterated once per attempt, each row written as it comes: it
+    may stream the rows from the input file rather than hold them.
 
     Returns None when neither could be written: the rows were then printed to
     stdout in the input's format, so they are never lost.

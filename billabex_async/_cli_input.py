@@ -1,7 +1,9 @@
 """CLI layer: read and validate a contacts file (CSV or JSON Lines); write failures back.
 
 Every row is checked before anything is sent: one bad row stops the command
-with the line number and the reason, and no request goes out.
+with the line number and the reason, and no request goes out. The file is
+streamed, never held: one pass checks it, and the sync and the failures file
+read it again, so a million-row file takes the memory of one row.
 """
 
 from __future__ import annotations
@@ -69,14 +71,56 @@ class Row:
 
 @attrs.frozen
 class Rows:
+    """A checked contacts file; its rows are read again, streamed, each time they are needed."""
+
     path: Path
     format: Format
-    rows: list[Row]
+    count: int
+    """Rows in the file (at the check)."""
     columns: list[str]
     """CSV header as written in the file (for the failures file); empty for JSONL."""
     is_failures_file: bool = False
     """The file has the ``failure_reason`` column ``contacts sync`` writes: it lists
     only the rows an earlier run could not write, not everything the account should hold."""
+    stamp: tuple[int, int] = (0, 0)
+    """Size and modification time at the check: a later read of a changed file refuses."""
+
+    def each(self) -> Iterator[Row]:
+        """Every row, in file order; InputError if the file changed since it was checked."""
+        if _stamp(self.path) != self.stamp:
+            raise InputError(self.path, [(None, "the file changed while the command ran")])
+        problems: list[tuple[int | None, str]] = []
+        records = _csv_records if self.format == "csv" else _jsonl_records
+        try:
+            for line, fields, raw in records(self.path, problems):
+                try:
+                    row = Row(line, _contact(fields), raw)
+                except InvalidRequestError as exc:
+                    problems.append((line, str(exc)))
+                if problems:  # valid at the check: the file changed, positions may have too
+                    raise InputError(self.path, problems)
+                yield row
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise InputError(self.path, [(None, f"cannot read the file: {exc}")]) from exc
+        if problems:
+            raise InputError(self.path, problems)
+
+    def items(self) -> Iterator[ContactUpsert]:
+        """The upserts the rows ask for, in file order (streamed, as ``each``)."""
+        return (row.item for row in self.each())
+
+    @property
+    def rows(self) -> list[Row]:
+        """Every row, read into a list (small files only: ``each`` streams)."""
+        return list(self.each())
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise InputError(path, [(None, f"cannot read the file: {exc.strerror}")]) from exc
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _key(name: str) -> str:
@@ -193,17 +237,19 @@ def _jsonl_records(path: Path, problems: list[tuple[int | None, str]]) -> Iterat
 
 
 def read_rows(path: Path) -> Rows:
-    """Every row of ``path``, validated; raises InputError listing every bad line."""
+    """Check every row of ``path``, streamed (none kept); InputError lists every bad line."""
     fmt = file_format(path)
     problems: list[tuple[int | None, str]] = []
-    rows: list[Row] = []
+    count = 0
     failures_file = False
     try:
+        stamp = _stamp(path)
         records = _csv_records if fmt == "csv" else _jsonl_records
         for line, fields, raw in records(path, problems):
             failures_file = failures_file or any(_key(k) == FAILURE_COLUMN for k in raw)
             try:
-                rows.append(Row(line, _contact(fields), raw))
+                _contact(fields)
+                count += 1
             except InvalidRequestError as exc:
                 problems.append((line, str(exc)))
         columns: list[str] = []
@@ -215,7 +261,7 @@ def read_rows(path: Path) -> Rows:
         raise InputError(path, [(None, f"cannot read the file: {exc}")]) from exc
     if problems:
         raise InputError(path, problems)
-    return Rows(path, fmt, rows, columns, failures_file)
+    return Rows(path, fmt, count, columns, failures_file, stamp)
 
 
 def write_failures(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -25,7 +26,7 @@ from billabex_async._cli_consent import (
     stdin_is_terminal,
 )
 from billabex_async._cli_failures import remove_previous, save_failures
-from billabex_async._cli_input import Row, Rows
+from billabex_async._cli_input import InputError, Row, Rows
 from billabex_async._cli_output import RequestCounter, SyncProgress, changes_table, summary_table
 from billabex_async.sync import SyncPlan, SyncResult, apply_plan, plan_sync
 
@@ -38,7 +39,8 @@ class SyncOptions:
 
     dry_run: bool
     delete_missing: bool
-    concurrency: int
+    concurrency: int | None
+    """``--concurrency``; None: the library's adaptive default."""
     failures_path: Path
     assume_yes: bool
     """``--yes``: delete without asking."""
@@ -76,21 +78,27 @@ async def run_sync(settings: Settings, account: str, rows: Rows, options: SyncOp
     started = time.monotonic()
     result = SyncResult(dry_run=options.dry_run)
     interrupted = declined = wrote = False
-    desired = [row.item for row in rows.rows]
+    desired = rows.items()  # streamed: the planner keeps what it needs of each row
     try:
         async with settings.client(counter) as client:
             with SyncProgress(err, client.limiter, counter) as progress:
                 progress.phase("Listing", None)
-                plan = await plan_sync(
-                    client.contacts,
-                    account,
-                    desired,
-                    delete_missing=options.delete_missing,
-                    max_deletes=options.max_deletes,
-                    max_delete_share=options.max_delete_share,
-                    allow_empty_account=options.allow_empty_account,
-                    on_listed=progress.listed,
-                )
+                try:
+                    plan = await plan_sync(
+                        client.contacts,
+                        account,
+                        desired,
+                        delete_missing=options.delete_missing,
+                        max_deletes=options.max_deletes,
+                        max_delete_share=options.max_delete_share,
+                        allow_empty_account=options.allow_empty_account,
+                        on_listed=progress.listed,
+                    )
+                except InputError as exc:  # the file changed after its check; no write yet
+                    err.print(
+                        f"[red]invalid input, nothing was written:[/]\n{exc}", highlight=False
+                    )
+                    return EXIT_USAGE
                 if plan.refusals and not options.dry_run:
                     # Refused before the question: nothing to consent to.
                     for refusal in plan.refusals:
@@ -158,23 +166,49 @@ async def run_sync(settings: Settings, account: str, rows: Rows, options: SyncOp
     return EXIT_OK if result.ok and saved else EXIT_FAILED
 
 
+class _Retry:
+    """The rows to retry with their reasons, streamed from the input file on each iteration."""
+
+    __slots__ = ("_reasons", "_rows")
+
+    def __init__(self, rows: Rows, reasons: dict[int, str]) -> None:
+        self._rows = rows
+        self._reasons = reasons  # row position -> why it is to retry
+
+    def __iter__(self) -> Iterator[tuple[Row, str]]:
+        left = len(self._reasons)
+        for index, row in enumerate(self._rows.each()):
+            reason = self._reasons.get(index)
+            if reason is not None:
+                yield row, reason
+                left -= 1
+                if not left:
+                    return
+
+
 def _report_failures(rows: Rows, result: SyncResult, path: Path) -> bool:
     """Save the rows to retry (failed or never sent), list the failed deletes; False if unsaved."""
-    retry: list[tuple[Row, str]] = []
+    reasons: dict[int, str] = {}
     for change in result.changes:
         if change.index is None or change.status not in ("failed", "not_attempted"):
             continue
-        reason = str(change.error) if change.error else "not attempted (the run stopped)"
-        retry.append((rows.rows[change.index], reason))
+        reasons[change.index] = (
+            str(change.error) if change.error else "not attempted (the run stopped)"
+        )
     for change in result.failed_deletes:
         err.print(f"[red]delete failed[/] {change.contact_id}: {change.error}", highlight=False)
-    if not retry:
+    if not reasons:
         return True
-    retry.sort(key=lambda r: r[0].line)
-    where = save_failures(rows, retry, path)
+    try:
+        where = save_failures(rows, _Retry(rows, reasons), path)
+    except InputError as exc:  # the file changed during the run: its rows are not these any more
+        err.print(f"[red]cannot write the rows to retry:[/]\n{exc}", highlight=False)
+        for index in sorted(reasons):
+            err.print(f"row {index + 1}: {reasons[index]}", markup=False, soft_wrap=True)
+        return False
     if where is not None:
         err.print(
-            f"{len(retry)} row(s) to retry written to {where} (with a failure_reason column)",
+            f"{len(reasons)} row(s) to retry written to {where} (with a failure_reason column)",
             markup=False,
             soft_wrap=True,  # a path to copy: never broken across lines
         )

@@ -18,7 +18,14 @@ threshold ``min(2, shorter length // 5)``:
 Keys are stored as hashes in one flat ``array`` with open addressing (4 bytes
 a key, no Python object per key): a dict of strings would cost ~100 bytes a
 key, ~5 KB a contact. Removal is lazy: a removed name's keys stay until the
-next rebuild, and candidates are always checked against the current names.
+table next grows, and candidates are always checked against the current names.
+
+Growth is incremental: a full table hands over to a larger one, and each
+later ``add`` moves a few names across (lookups ask both meanwhile), so no
+single ``add`` re-keys the whole index (at 100k names that took seconds).
+A ``deferred`` index (the planner's) keys names only when a fuzzy lookup
+first needs them, then all at once into a table of the right size: a sync
+whose names all match exactly never keys a name.
 """
 
 from __future__ import annotations
@@ -46,14 +53,21 @@ _TWO_DELETED = [
     for pair in itertools.combinations(range(PREFIX), 2)
 ]
 
-# Key hashes of long names are salted so that they never share a bucket with
-# a short name's key that happens to be the same string.
-_LONG_SALT = 0x5BD1E9955BD1E995
+# A long name's keys are tuples of characters, a short name's strings: the
+# two kinds rarely share a hash, and when they do the exact distance sorts the
+# candidate out (no salt to mix in: a third of the keying time).
 _LOAD = 0.6
-"""Rebuild when the table is this full: linear probing slows down past it."""
+"""A table grows when this full: linear probing slows down past it."""
 _HEADROOM = 0.45
-"""A rebuilt table is at most this full, so a rebuild is followed by many cheap adds."""
+"""A new table is at most this full with the names it takes over, so many cheap adds follow."""
 _MIN_CAPACITY = 1 << 10
+_MOVE_EVERY_ADD = 4
+"""Names moved to the new table per ``add`` while a growth is under way.
+
+A new table takes over its names' keys at most ``_HEADROOM`` full and grows
+again at ``_LOAD``: the room between holds a third of the keys moved, so
+moving 4 names per added one finishes well before the next growth.
+"""
 # Entry layouts: (array typecode, slot bits, fingerprint shift, fingerprint mask).
 # An entry is ``fingerprint << slot_bits | slot + 1`` (0 is an empty cell); the
 # fingerprint, taken from hash bits the position does not use, rules out
@@ -67,22 +81,72 @@ def index_keys(name: str) -> set[int]:
     size = len(name)
     if size < 5:
         return {hash(name)}
-    keys: set[int] = set()
-    if size <= _LONG:
-        keys = {hash(name[:i] + name[i + 1 :]) for i in range(size)}
-        keys.add(hash(name))
-    if size >= _LONG:
+    if size > _LONG:  # the common case: only the prefix's keys, no set to merge into
         head = name[:PREFIX]
-        keys.update(hash(pick(head)) ^ _LONG_SALT for pick in _TWO_DELETED)
+        return {hash(pick(head)) for pick in _TWO_DELETED}
+    keys = {hash(name[:i] + name[i + 1 :]) for i in range(size)}
+    keys.add(hash(name))
+    if size == _LONG:  # both kinds: 1 edit from a shorter name, 2 from a longer one
+        head = name[:PREFIX]
+        keys.update({hash(pick(head)) for pick in _TWO_DELETED})
     return keys
+
+
+def _most_keys(size: int) -> int:
+    """An upper bound of ``len(index_keys(name))`` for a name of this length."""
+    if size < 5:
+        return 1
+    return (size + 1 if size <= _LONG else 0) + (len(_TWO_DELETED) if size >= _LONG else 0)
 
 
 def _limit(a: int, b: int) -> int:
     return min(2, min(a, b) // 5)
 
 
+class _Table:
+    """One open-addressing table of key entries, and how full it is."""
+
+    __slots__ = ("cells", "fp_mask", "fp_shift", "limit", "mask", "slot_bits", "used")
+
+    def __init__(self, capacity: int, *, wide: bool) -> None:
+        code, self.slot_bits, self.fp_shift, self.fp_mask = _WIDE if wide else _NARROW
+        self.cells = array(code, [0]) * capacity  # zeroed: every cell empty
+        self.mask = capacity - 1
+        self.limit = int(capacity * _LOAD)
+        self.used = 0  # keys in the table or reserved for it, removed names' included
+
+    def insert(self, slot: int, keys: set[int]) -> None:
+        cells, mask, slot_bits = self.cells, self.mask, self.slot_bits
+        fp_shift, fp_mask = self.fp_shift, self.fp_mask
+        tail = slot + 1
+        for key in keys:
+            cell = key & mask
+            while cells[cell]:
+                cell = (cell + 1) & mask
+            cells[cell] = ((key >> fp_shift) & fp_mask) << slot_bits | tail
+
+    def collect(self, keys: set[int], found: set[int]) -> None:
+        """Add to ``found`` the slot of every entry whose key may be one of ``keys``."""
+        cells, mask, slot_bits = self.cells, self.mask, self.slot_bits
+        fp_shift, fp_mask = self.fp_shift, self.fp_mask
+        slot_mask = (1 << slot_bits) - 1
+        for key in keys:
+            fingerprint = (key >> fp_shift) & fp_mask
+            cell = key & mask
+            entry = cells[cell]
+            while entry:
+                if entry >> slot_bits == fingerprint:
+                    found.add((entry & slot_mask) - 1)
+                cell = (cell + 1) & mask
+                entry = cells[cell]
+
+
 class DeletionIndex:
     """Normalised names in numbered slots; ``matches`` finds those within the rule's distance.
+
+    ``deferred=True`` keys the names added only at the next ``matches``
+    (for a bulk load followed by lookups); by default every ``add`` keys its
+    name at once, in bounded time.
 
     >>> index = DeletionIndex()
     >>> slot = index.add("jonathan smith")
@@ -92,29 +156,42 @@ class DeletionIndex:
 
     __slots__ = (
         "_counts",
+        "_deferred",
         "_free",
-        "_layout",
-        "_limit_used",
+        "_last",
         "_live",
-        "_mask",
+        "_moved",
         "_names",
+        "_old",
+        "_old_end",
+        "_pending",
+        "_settled",
+        "_sized",
+        "_skip",
         "_table",
-        "_used",
+        "_wide",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, deferred: bool = False) -> None:
         # slot -> its name, None once removed; removed slots are reused.
         self._names: list[str | None] = []
-        # slot -> how many keys its name has (at most 28 + 11), to count the dead ones.
+        # slot -> how many keys of its name are in the tables (at most 28 + 11);
+        # 0 while not keyed yet (deferred) or removed.
         self._counts = array("B")
         self._free: list[int] = []
         self._live = 0  # keys of the current names
-        self._used = 0  # keys in the table, the removed names' included
-        self._layout = _NARROW
-        self._table = array("I")
-        self._mask = 0
-        self._limit_used = 0
-        self._rebuild()
+        self._deferred = deferred
+        self._pending: list[int] = []  # deferred: slots added since the last lookup
+        self._settled = 0  # how many of them are keyed
+        self._sized = False  # whether the table was sized for them
+        self._last: tuple[str, set[int]] = ("", set())  # the last lookup's keys, for its add
+        self._wide = False
+        self._table = _Table(_MIN_CAPACITY, wide=False)
+        # A growth under way: the previous table, the slots it covers, how many moved.
+        self._old: _Table | None = None
+        self._old_end = 0
+        self._moved = 0
+        self._skip: set[int] = set()  # slots below _old_end keyed into the new table already
 
     def __len__(self) -> int:
         return len(self._names) - len(self._free)
@@ -122,57 +199,53 @@ class DeletionIndex:
     def __repr__(self) -> str:
         return (
             f"<DeletionIndex names={len(self)} keys={self._live} "
-            f"cells={len(self._table)} bytes={self.nbytes}>"
+            f"cells={len(self._table.cells)} bytes={self.nbytes}>"
         )
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the key table and the slot list (not the name strings)."""
-        return len(self._table) * self._table.itemsize + 9 * len(self._names) + 8 * len(self._free)
+        """Memory held by the key tables and the slot list (not the name strings)."""
+        tables = [self._table] if self._old is None else [self._table, self._old]
+        cells = sum(len(t.cells) * t.cells.itemsize for t in tables)
+        return cells + 9 * len(self._names) + 8 * (len(self._free) + len(self._pending))
 
     def name(self, slot: int) -> str | None:
         return self._names[slot]
 
     def add(self, name: str) -> int:
         """Store a normalised name; returns its slot."""
-        keys = index_keys(name)
         if self._free:
             slot = self._free.pop()
             self._names[slot] = name
-            self._counts[slot] = len(keys)
         else:
             slot = len(self._names)
             self._names.append(name)
-            self._counts.append(len(keys))
-        self._live += len(keys)
-        if self._used + len(keys) > self._limit_used or slot + 1 >= 1 << self._layout[1]:
-            self._rebuild()
-            return slot
-        self._insert(slot, keys)
+            self._counts.append(0)
+        if self._deferred:
+            self._pending.append(slot)
+        else:
+            self._key(slot, index_keys(name))
+            self._move(_MOVE_EVERY_ADD)
         return slot
 
     def remove(self, slot: int) -> None:
-        """Forget the name in ``slot`` (its keys go at the next rebuild)."""
+        """Forget the name in ``slot`` (its keys go when the table next grows)."""
         assert self._names[slot] is not None
         self._names[slot] = None
         self._free.append(slot)
         self._live -= self._counts[slot]
+        self._counts[slot] = 0
 
     def matches(self, wanted: str) -> list[tuple[int, int]]:
         """``(distance, slot)`` of every stored name that matches ``wanted`` (normalised)."""
-        _, slot_bits, fp_shift, fp_mask = self._layout
-        table, mask = self._table, self._mask
-        slot_mask = (1 << slot_bits) - 1
+        if self._pending:
+            self.settle()
+        keys = index_keys(wanted)
+        self._last = (wanted, keys)
         found: set[int] = set()
-        for key in index_keys(wanted):
-            fingerprint = (key >> fp_shift) & fp_mask
-            cell = key & mask
-            entry = table[cell]
-            while entry:
-                if entry >> slot_bits == fingerprint:
-                    found.add((entry & slot_mask) - 1)
-                cell = (cell + 1) & mask
-                entry = table[cell]
+        self._table.collect(keys, found)
+        if self._old is not None:
+            self._old.collect(keys, found)
         size = len(wanted)
         names = self._names
         hits: list[tuple[int, int]] = []
@@ -188,28 +261,82 @@ class DeletionIndex:
                 hits.append((distance, slot))
         return hits
 
-    def _insert(self, slot: int, keys: set[int]) -> None:
-        _, slot_bits, fp_shift, fp_mask = self._layout
-        table, mask = self._table, self._mask
-        tail = slot + 1
-        for key in keys:
-            cell = key & mask
-            while table[cell]:
-                cell = (cell + 1) & mask
-            table[cell] = ((key >> fp_shift) & fp_mask) << slot_bits | tail
-        self._used += len(keys)
+    def _key(self, slot: int, keys: set[int]) -> None:
+        """Put a name's keys in the current table, growing it first when full."""
+        table = self._table
+        if table.used + len(keys) > table.limit or slot + 1 >= 1 << table.slot_bits:
+            self._grow()
+            table = self._table
+        if self._old is not None and slot < self._old_end:
+            self._skip.add(slot)  # a reused slot: moving it later would key it twice
+        table.insert(slot, keys)
+        table.used += len(keys)
+        self._counts[slot] = len(keys)
+        self._live += len(keys)
 
-    def _rebuild(self) -> None:
-        """A new table for the current names: larger, or rid of removed names' keys."""
+    def _new_table(self, keys: int) -> _Table:
         capacity = _MIN_CAPACITY
-        while self._live > capacity * _HEADROOM:
+        while keys > capacity * _HEADROOM:
             capacity *= 2
-        if len(self._names) + 1 >= 1 << _NARROW[1]:
-            self._layout = _WIDE
-        self._table = array(self._layout[0], bytes(capacity * array(self._layout[0]).itemsize))
-        self._mask = capacity - 1
-        self._limit_used = int(capacity * _LOAD)
-        self._used = 0
-        for slot, name in enumerate(self._names):
-            if name is not None:
-                self._insert(slot, index_keys(name))
+        self._wide = self._wide or len(self._names) + 1 >= 1 << _NARROW[1]
+        return _Table(capacity, wide=self._wide)
+
+    def _grow(self) -> None:
+        """Start handing the names over to a larger table (or one rid of removed names' keys)."""
+        if self._old is not None:  # the previous growth is not done: finish it first
+            self._move(self._old_end)
+        self._old, self._old_end, self._moved = self._table, len(self._names), 0
+        self._table = self._new_table(self._live)
+        # Reserved for the keys still to move, so the table never fills up meanwhile.
+        self._table.used = self._live
+
+    def _move(self, count: int) -> None:
+        """Key up to ``count`` more slots of the previous table into the current one."""
+        if self._old is None:
+            return
+        end = min(self._old_end, self._moved + count)
+        names, table, skip = self._names, self._table, self._skip
+        for slot in range(self._moved, end):
+            name = names[slot]
+            if name is not None and slot not in skip:
+                table.insert(slot, index_keys(name))  # already counted in ``used``
+        self._moved = end
+        if end == self._old_end:
+            self._old, self._skip = None, set()
+
+    def settle(self, most: int | None = None) -> bool:
+        """Key up to ``most`` (None: all) of the names still to key; True when none is left.
+
+        Only a deferred index has any: ``matches`` keys them all first, a
+        caller that must not block that long keys them in slices beforehand.
+        """
+        if not self._sized:
+            self._size_for_pending()
+        pending, names, counts = self._pending, self._names, self._counts
+        last_name, last_keys = self._last
+        end = len(pending) if most is None else min(len(pending), self._settled + most)
+        for at in range(self._settled, end):
+            slot = pending[at]
+            name = names[slot]
+            if name is None or counts[slot]:
+                continue  # removed since, or keyed already (a slot reused twice)
+            self._key(slot, last_keys if name == last_name else index_keys(name))
+            self._move(_MOVE_EVERY_ADD)
+        self._settled = end
+        if end < len(pending):
+            return False
+        self._pending, self._settled, self._sized = [], 0, False
+        return True
+
+    def _size_for_pending(self) -> None:
+        names, counts = self._names, self._counts
+        expected = sum(_most_keys(len(names[s] or "")) for s in self._pending if not counts[s])
+        table = self._table
+        if self._old is None and table.used + expected > table.limit:
+            # Most names are new (a bulk load): one table of the final size,
+            # every current name keyed once, rather than growth after growth.
+            self._table = self._new_table(self._live + expected)
+            self._pending = [s for s, n in enumerate(names) if n is not None]
+            self._counts = array("B", bytes(len(names)))
+            self._live = 0
+        self._sized = True

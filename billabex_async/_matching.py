@@ -92,11 +92,15 @@ class Matcher(Generic[K]):
     >>> m.add(1, "John Smith", "john@acme.com")
     >>> m.find("john smith", None), m.find("Jon Smith", None), m.find("X", "JOHN@acme.com")
     (1, 1, 1)
+
+    ``deferred=True`` keys names for the fuzzy index only when a fuzzy lookup
+    first needs them, all at once (a bulk load, then lookups: the planner);
+    by default each ``add`` takes bounded time (the simulator serving requests).
     """
 
     __slots__ = ("_by_email", "_by_name", "_entries", "_index", "_key_at", "_seq")
 
-    def __init__(self) -> None:
+    def __init__(self, *, deferred: bool = False) -> None:
         # normalised email -> keys holding it, oldest first (the real API may
         # hold duplicates created before an email was set; the oldest wins).
         self._by_email: dict[str, list[K]] = {}
@@ -105,7 +109,7 @@ class Matcher(Generic[K]):
         # closest there is, so the common case (a name already there) needs
         # no fuzzy lookup at all.
         self._by_name: dict[str, list[K]] = {}
-        self._index = DeletionIndex()
+        self._index = DeletionIndex(deferred=deferred)
         # fuzzy-index slot -> the key whose name is there.
         self._key_at: list[K | None] = []
         self._seq = 0
@@ -148,11 +152,25 @@ class Matcher(Generic[K]):
 
     def find(self, full_name: str, email: str | None) -> K | None:
         """The contact an upsert with this name and email would update, or None."""
+        found = self.find_exact(full_name, email)
+        return found if found is not None else self.find_by_name(full_name)
+
+    def find_exact(self, full_name: str, email: str | None) -> K | None:
+        """``find`` without the fuzzy lookup: the contact with this email, or this exact name."""
         if email:
             keys = self._by_email.get(normalize_email(email))
             if keys:
                 return keys[0]
-        return self.find_by_name(full_name)
+        exact = self._by_name.get(normalize_name(full_name))
+        return min(exact, key=self._seq_of) if exact else None
+
+    def settle(self, most: int | None = None) -> bool:
+        """Key up to ``most`` names for fuzzy lookups (deferred matcher); True when all are.
+
+        A fuzzy lookup keys them all at once; calling this first, in slices,
+        lets a caller hand its event loop back in between.
+        """
+        return self._index.settle(most)
 
     def find_by_name(self, full_name: str) -> K | None:
         """The closest contact by the fuzzy-name rule alone, or None."""

@@ -217,7 +217,12 @@ def delete_cmd(settings: Settings, account: str, contact_id: str) -> None:
     is_flag=True,
     help="Still delete after some rows failed (never after the run stopped early).",
 )
-@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Writes in flight (default: adaptive, from the rate limit and the measured latency).",
+)
 @click.option(
     "--failures-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -235,7 +240,7 @@ def sync_cmd(
     max_delete_share: float | None,
     allow_empty_account: bool,
     delete_after_failures: bool,
-    concurrency: int,
+    concurrency: int | None,
     failures_file: Path | None,
 ) -> None:
     """Make ACCOUNT's contacts match FILE (CSV, or JSON Lines: .jsonl/.ndjson).
@@ -290,7 +295,7 @@ def _sync_refusal(
     yes: bool,
 ) -> str | None:
     """Why ``contacts sync`` must not start, checked before any request; None if it may."""
-    if delete_missing and not rows.rows:
+    if delete_missing and not rows.count:
         return "the file lists no contacts: refusing to delete every contact"
     if delete_missing and rows.is_failures_file:
         return (

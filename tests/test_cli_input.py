@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import tempfile
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from billabex_async import _cli_sync
 from billabex_async._cli_failures import FailuresPathError, check_failures_path, save_failures
 from billabex_async._cli_input import InputError, Row, Rows, read_rows, write_failures
 from billabex_async._types import UNSET
@@ -152,3 +154,48 @@ def test_the_failures_path_check(tmp_path: Path) -> None:
     ]:
         with pytest.raises(FailuresPathError, match=why):
             check_failures_path(bad, rows.path)
+
+
+def test_a_large_file_is_checked_and_read_again_without_being_held(tmp_path: Path) -> None:
+    """The check keeps a count, not the rows; the sync's read streams them one at a time."""
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("full_name,language,email\n")
+        for i in range(20_000):
+            handle.write(f"Person Number{i},en,p{i}@example.org\n")
+    tracemalloc.start()
+    try:
+        rows = read_rows(path)
+        checked = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        seen = sum(1 for item in rows.items() if item.language == "en")
+        streamed = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (rows.count, seen) == (20_000, 20_000)
+    assert checked < 2_000_000  # held as a list: ~20 MB
+    assert streamed < 2_000_000
+
+
+def test_a_file_changed_after_its_check_is_refused_when_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("full_name,language\nAda Lovelace,en\nBob Marley,fr\n", encoding="utf-8")
+    rows = read_rows(path)
+    assert [r.item.full_name for r in rows.each()] == ["Ada Lovelace", "Bob Marley"]
+    path.write_text("full_name,language\nBob Marley,fr\n", encoding="utf-8")
+    with pytest.raises(InputError, match="changed while the command ran"):
+        next(rows.each())
+
+
+def test_the_rows_to_retry_are_streamed_from_the_input_in_file_order(tmp_path: Path) -> None:
+    source = tmp_path / "c.csv"
+    source.write_text(
+        "full_name,language\n" + "".join(f"P Number{i},en\n" for i in range(10)), encoding="utf-8"
+    )
+    rows = read_rows(source)
+    retry = _cli_sync._Retry(rows, {7: "503", 2: "422"})
+    target = tmp_path / "c.failures.csv"
+    assert save_failures(rows, retry, target) == target
+    written = read_rows(target).rows
+    assert [r.item.full_name for r in written] == ["P Number2", "P Number7"]
+    assert [r.raw["failure_reason"] for r in written] == ["422", "503"]

@@ -16,10 +16,12 @@ import string
 import unicodedata
 from collections.abc import Callable
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import Levenshtein
 
+from billabex_async import _fuzzy_index
 from billabex_async._fuzzy_index import DeletionIndex
 from billabex_async._matching import Matcher
 
@@ -112,7 +114,17 @@ def operations(draw: st.DrawFn) -> list[tuple[object, ...]]:
 @settings(max_examples=250, deadline=None)
 @given(operations())
 def test_matcher_answers_like_the_plain_rules(ops: list[tuple[object, ...]]) -> None:
-    matcher: Matcher[int] = Matcher()
+    _check_against_reference(Matcher(), ops)
+
+
+@settings(max_examples=250, deadline=None)
+@given(operations())
+def test_a_deferred_matcher_answers_like_the_plain_rules(ops: list[tuple[object, ...]]) -> None:
+    """Keyed at the first fuzzy lookup, all at once: the same answers as keyed at each add."""
+    _check_against_reference(Matcher(deferred=True), ops)
+
+
+def _check_against_reference(matcher: Matcher[int], ops: list[tuple[object, ...]]) -> None:
     reference = Reference()
     for op in ops:
         if op[0] == "add":
@@ -178,3 +190,81 @@ def test_the_index_survives_rebuilds_and_slot_reuse() -> None:
     assert index.matches(stored[3][:-1]) == [(1, slots[3])]
     assert index.matches("someone else entirelx") == [(1, reused)]
     assert len(index) == 1501
+
+
+def _random_names(rng: random.Random, count: int) -> list[str]:
+    # Short alphabet and lengths 3-14: all three kinds of keys, many near pairs.
+    return ["".join(rng.choices("abcde ", k=rng.randint(3, 14))) for _ in range(count)]
+
+
+def _brute(stored: dict[int, str], wanted: str) -> set[tuple[int, int]]:
+    hits = set()
+    for slot, name in stored.items():
+        limit = min(2, min(len(wanted), len(name)) // 5)
+        distance = Levenshtein.distance(wanted, name)
+        if distance <= limit:
+            hits.add((distance, slot))
+    return hits
+
+
+@pytest.mark.parametrize("deferred", [False, True])
+def test_the_index_stays_exact_while_it_grows(deferred: bool) -> None:
+    """Lookups between adds and removals, through several growths (and mid-handover)."""
+    rng = random.Random(11)
+    index = DeletionIndex(deferred=deferred)
+    stored: dict[int, str] = {}
+    handovers = 0
+    for step, name in enumerate(_random_names(rng, 6000)):
+        stored[index.add(name)] = name
+        if step % 3 == 0 and rng.random() < 0.3:
+            index.remove(slot := rng.choice(list(stored)))
+            del stored[slot]
+        if step % 97 == 0 and stored:
+            query = rng.choice(list(stored.values()))[: rng.randint(3, 14)] + rng.choice("ab")
+            assert set(index.matches(query)) == _brute(stored, query), query
+            handovers += index._old is not None
+    assert len(index) == len(stored)
+    assert deferred or handovers > 0  # some lookups did ask two tables
+
+
+def test_no_add_keys_more_than_a_few_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Growth is spread over later adds: no add re-keys the whole index (a stall at 100k)."""
+    keyed = 0
+    real = _fuzzy_index.index_keys
+
+    def counting(name: str) -> set[int]:
+        nonlocal keyed
+        keyed += 1
+        return real(name)
+
+    monkeypatch.setattr(_fuzzy_index, "index_keys", counting)
+    rng = random.Random(5)
+    index = DeletionIndex()
+    most = 0
+    for name in ("".join(rng.choices(string.ascii_lowercase, k=12)) for _ in range(20_000)):
+        keyed = 0
+        index.add(name)
+        most = max(most, keyed)
+    assert most <= 1 + _fuzzy_index._MOVE_EVERY_ADD
+    for name in ("".join(rng.choices(string.ascii_lowercase, k=12)) for _ in range(50)):
+        assert index.matches(name) == []  # the moved names still answer, the others do not
+
+
+def test_a_deferred_matcher_keys_no_name_when_every_lookup_is_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keyed: list[str] = []
+    real = _fuzzy_index.index_keys
+
+    def counting(name: str) -> set[int]:
+        keyed.append(name)
+        return real(name)
+
+    monkeypatch.setattr(_fuzzy_index, "index_keys", counting)
+    matcher: Matcher[int] = Matcher(deferred=True)
+    for key in range(500):
+        matcher.add(key, f"Person Number {key}", None)
+    assert [matcher.find_by_name(f"person number {k} ") for k in range(500)] == list(range(500))
+    assert keyed == []
+    assert matcher.find_by_name("Person Numbr 7") == 7  # the first fuzzy lookup keys them all
+    assert len(keyed) == 501

@@ -140,7 +140,7 @@ class Write(NamedTuple):
     """The planner's key of the contact written: a listed id, or "new:<index>"."""
 
 
-@attrs.define
+@attrs.define(repr=False)
 class SyncPlan:
     """The writes a sync will send, computed from one listing of the account."""
 
@@ -155,6 +155,15 @@ class SyncPlan:
     """Deletes may leave the account with no contact (set by ``plan_sync``)."""
     desired_seen: int = 0
     """Desired items read."""
+
+    def __repr__(self) -> str:
+        # Counts, not the changes: a plan can hold 100k of them, and asyncio
+        # formats the repr of what ``asyncio.run`` returns (seconds of CPU).
+        return (
+            f"<SyncPlan account_id={self.account_id!r} changes={len(self.changes)} "
+            f"writes={len(self._writes)} unchanged={self.unchanged} listed={self.listed} "
+            f"refusals={[r.guard for r in self.refusals]}>"
+        )
 
     def result(self) -> SyncResult:
         """The plan as a dry-run result: planned counts and refusals, nothing sent."""
