@@ -66,6 +66,9 @@ _LAZY = {
     "SyncPlan": "billabex_async.sync",
     "SyncResult": "billabex_async.sync",
 }
+# Subpackages that ``import billabex_async`` used to load as a side effect:
+# ``billabex_async.bulk.bulk_upsert(...)`` after a bare import keeps working.
+_SUBPACKAGES = frozenset({"bulk", "sync"})
 
 
 # Hidden from the type checker, which sees the names through the imports
@@ -74,6 +77,8 @@ _LAZY = {
 if not TYPE_CHECKING:
 
     def __getattr__(name: str) -> object:
+        if name in _SUBPACKAGES:
+            return importlib.import_module(f"{__name__}.{name}")
         module = _LAZY.get(name)
         if module is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -73,6 +73,15 @@ def test_a_sync_name_loads_sync() -> None:
     assert "billabex_async.sync" in _loaded_after("from billabex_async import SyncResult")
 
 
+def test_bulk_and_sync_are_still_attributes_after_a_bare_import() -> None:
+    code = (
+        "import json, billabex_async\n"
+        "print(json.dumps([billabex_async.bulk.bulk_upsert.__module__,"
+        " billabex_async.sync.plan_sync.__module__]))"
+    )
+    assert _fresh(code) == ["billabex_async.bulk", "billabex_async.sync._plan"]
+
+
 def test_bulk_upsert_works_when_bulk_was_never_imported() -> None:
     # The client imports bulk inside the method: prove that path runs in a
     # process where nothing imported bulk before the call.
