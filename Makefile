@@ -75,9 +75,11 @@ mutation: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-# Ours against the alternatives, in one run; rewrites bench/results.md and
-# bench/ratelimited.png, then checks bulk_upsert against a raw aiohttp loop at
-# the same concurrency (about 3 minutes in all).
+# Ours against the alternatives, and against the package before the
+# performance work ("Performance at scale": bench/_perf_*.py), in one run;
+# rewrites bench/results.md, bench/ratelimited.png and bench/matching.png,
+# then checks bulk_upsert against a raw aiohttp loop at the same concurrency.
+# `python bench/run.py --only perf [--quick]` reruns the performance part alone.
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,redis,bench]'
 	$(PY) bench/run.py

@@ -1,39 +1,40 @@
-"""Benchmark: fuzzy-name matching, sync planning and the simulator's upserts, by account size.
+"""Benchmark: fuzzy-name lookups by account size, and the simulator's new-email upserts.
 
 Three matchers answer the same lookups (a new email, so the name decides):
-the brute-force scan (every name scored), the length-bucket scan the SDK
-used before (kept here as the reference), and ``Matcher`` with its
-deletion-neighbourhood index. Timings are interleaved, best of ``repeats``.
-Run alone: ``python bench/_perf_matching.py`` prints the Markdown and
-writes ``bench/matching.png``.
+the brute-force scan (every name scored), the ``Matcher`` of the package
+before (``_baseline``: a scan of the names within two characters of the
+length) and today's ``Matcher`` (a deletion-neighbourhood index). Lookup
+timings are interleaved in one process, best of N; the simulator runs in a
+fresh process per sample, before and after in turn. ``python
+bench/_perf_matching.py`` prints the section and writes ``bench/matching.png``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import random
-import resource
 import string
 import subprocess
 import sys
 import time
 import tracemalloc
-import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
+import _baseline
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from billabex_async._matching import Matcher, name_threshold, normalize_name
 
-__all__ = ["BruteForce", "LengthBuckets", "run"]
+__all__ = ["BruteForce", "lookups", "section", "simulator_rates"]
 
 HERE = Path(__file__).resolve().parent
 CHART = HERE / "matching.png"
-LOOKUPS = 300
-SIM_STORED = 100_000
-SIM_UPSERTS = 2_000
+QUICK_CHART = HERE / "out" / "matching.png"
 
 
 def _word(rng: random.Random) -> str:
@@ -64,66 +65,57 @@ class BruteForce:
         return None if best is None else best[1]
 
 
-class LengthBuckets:
-    """The previous ``Matcher.find_by_name``: a batch scan of the names within 2 of the length."""
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.by_length: dict[int, dict[int, str]] = {}
-        for key, raw in enumerate(names):
-            name = normalize_name(raw)
-            self.by_length.setdefault(len(name), {})[key] = name
-
-    def find_by_name(self, full_name: str) -> int | None:
-        wanted = normalize_name(full_name)
-        size = len(wanted)
-        best: tuple[int, int] | None = None
-        for length in range(size - 2, size + 3):
-            bucket = self.by_length.get(length)
-            if not bucket:
-                continue
-            hits = process.extract(
-                wanted, bucket, scorer=Levenshtein.distance, score_cutoff=2, limit=None
-            )
-            for name, distance, key in hits:
-                if distance <= name_threshold(wanted, name):
-                    rank = (int(distance), int(key))  # keys are insertion order here
-                    if best is None or rank < best:
-                        best = rank
-        return None if best is None else best[1]
+def _matcher_before(root: Path | None) -> ModuleType | None:
+    """The baseline's ``_matching`` (stdlib and rapidfuzz only), loaded as ``_matching_before``."""
+    if root is None:
+        return None
+    spec = importlib.util.spec_from_file_location(
+        "_matching_before", root / "billabex_async" / "_matching.py"
+    )
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
-def _indexed(names: Sequence[str]) -> Matcher[int]:
-    matcher: Matcher[int] = Matcher()
+def _filled(matcher: Any, names: Sequence[str]) -> Any:
     for key, name in enumerate(names):
         matcher.add(key, name, None)
     return matcher
 
 
-def _best_per_lookup(find: Callable[[str], object], queries: Sequence[str]) -> float:
+def _per_lookup(find: Callable[[str], object], queries: Sequence[str]) -> float:
     started = time.perf_counter()
     for query in queries:
         find(query)
     return (time.perf_counter() - started) / len(queries)
 
 
-def lookups(sizes: Sequence[int], repeats: int) -> dict[str, dict[int, float]]:
+def lookups(sizes: Sequence[int], repeats: int, lookups: int = 200) -> dict[str, dict[int, float]]:
     """Seconds per new-name lookup: {matcher: {size: best of repeats}}, interleaved."""
-    results: dict[str, dict[int, float]] = {"brute force": {}, "length buckets": {}, "index": {}}
+    before = _matcher_before(_baseline.checkout())
+    results: dict[str, dict[int, float]] = {"brute force": {}, "before": {}, "after": {}}
+    if before is None:
+        del results["before"]
     for size in sizes:
         rng = random.Random(size)
         names = _names(size, rng)
-        queries = _names(LOOKUPS, rng)
+        queries = _names(lookups, rng)
         finders: dict[str, Callable[[str], object]] = {
             "brute force": BruteForce(names).find_by_name,
-            "length buckets": LengthBuckets(names).find_by_name,
-            "index": _indexed(names).find_by_name,
+            "after": _filled(Matcher(), names).find_by_name,
         }
-        for find in finders.values():  # the three agree before they are timed
-            assert [find(q) for q in queries[:50]] == [finders["index"](q) for q in queries[:50]]
+        if before is not None:
+            finders["before"] = _filled(before.Matcher(), names).find_by_name
+        expected = [finders["brute force"](q) for q in queries[:50]]
+        for find in finders.values():  # they agree before they are timed
+            assert [find(q) for q in queries[:50]] == expected
         best = dict.fromkeys(finders, float("inf"))
         for _ in range(repeats):
             for name, find in finders.items():
-                best[name] = min(best[name], _best_per_lookup(find, queries))
+                best[name] = min(best[name], _per_lookup(find, queries))
         for name in finders:
             results[name][size] = best[name]
     return results
@@ -134,78 +126,20 @@ def index_memory(size: int) -> tuple[float, float]:
     names = _names(size, random.Random(size))
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    matcher = _indexed(names)
+    matcher: Matcher[int] = _filled(Matcher(), names)
     whole = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     return matcher.index_bytes / size, whole / size
 
 
-# --- planning -----------------------------------------------------------------
-
-
-def _plan_child(size: int) -> None:
-    """In a fresh process: plan ``size`` desired (no emails) against ``size`` listed; print."""
-    from billabex_async.models import Contact, ContactUpsert
-    from billabex_async.sync import plan_sync
-
-    rng = random.Random(size)
-    names = _names(size, rng)
-
-    class Listing:
-        async def iterate(self, account: str, page_size: int = 100) -> AsyncIterator[Contact]:
-            for name in names:  # built one by one, as pages arrive
-                yield Contact(
-                    id=uuid.UUID(int=rng.getrandbits(128), version=4),
-                    full_name=name,
-                    language="en",
-                    email=None,
-                    role=None,
-                    notes=None,
-                    is_primary=None,
-                    read_only_reason=None,
-                )
-
-    def desired() -> list[ContactUpsert]:
-        # A quarter each: unchanged, another role, a one-letter rename, someone new.
-        items = []
-        for i, name in enumerate(names):
-            kind = i % 4
-            if kind == 2:
-                name = name[:-1] + "q"
-            elif kind == 3:
-                name = f"{_word(rng)} {_word(rng)}"
-            items.append(ContactUpsert(full_name=name, language="en", role="r" if kind else None))
-        return items
-
-    items = desired()
-    started = time.process_time()
-    plan = asyncio.run(
-        plan_sync(Listing(), uuid.uuid4(), items, delete_missing=True, max_delete_share=1.0)  # type: ignore[arg-type]
-    )
-    cpu = time.process_time() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(cpu, peak, len(plan.changes))
-
-
-def planning(size: int, repeats: int) -> tuple[float, int]:
-    """CPU seconds (best of ``repeats``) and peak RSS bytes of planning, each in a fresh process."""
-    best, peak = float("inf"), 0
-    for _ in range(repeats):
-        out = subprocess.run(
-            [sys.executable, __file__, "--plan", str(size)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        best, peak = min(best, float(out[0])), max(peak, int(out[1]))
-    return best, peak
-
-
 # --- simulator ----------------------------------------------------------------
 
 
-async def simulator_rate(stored: int, upserts: int) -> float:
-    """New-email upserts per server CPU-second: the client runs in another process."""
+async def _simulate(stored: int, upserts: int) -> float:
+    """In a fresh process (either package): new-email upserts per server CPU-second.
+
+    The client is another process, so only the server's work is counted.
+    """
     from billabex_async.testing import FakeBillabex
 
     rng = random.Random(stored)
@@ -249,19 +183,50 @@ async def _upserts_child(url: str, token: str, upserts: int) -> None:
         await asyncio.gather(*(send(bodies[i::8]) for i in range(8)))
 
 
+def simulator_rates(stored: int, upserts: int, repeats: int) -> dict[str, float]:
+    """Best upserts per server CPU-second: {"before"?, "after"}, a fresh process each, in turn."""
+    sides: dict[str, Path | None] = {}
+    root = _baseline.checkout()
+    if root is not None:
+        sides["before"] = root
+    sides["after"] = None
+    best = dict.fromkeys(sides, 0.0)
+    for _ in range(repeats):
+        for side, where in sides.items():
+            out = subprocess.run(
+                [sys.executable, __file__, "--simulate", str(stored), str(upserts)],
+                env=_baseline.env(where),
+                cwd=HERE,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            best[side] = max(best[side], float(out.split()[-1]))
+    return best
+
+
 # --- report -------------------------------------------------------------------
 
 
-def _chart(results: dict[str, dict[int, float]], path: Path) -> None:
-    import matplotlib
+def _chart(results: dict[str, dict[int, float]], path: Path) -> bool:
+    """Draw the chart; False when matplotlib (the ``bench`` extra) is not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    labels = {
+        "brute force": "brute-force scan (every name)",
+        "before": "before: length-bucket scan",
+        "after": "after: deletion-neighbourhood index",
+    }
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for name, by_size in results.items():
         sizes = sorted(by_size)
-        axes.plot(sizes, [by_size[s] * 1e6 for s in sizes], marker="o", label=name)
+        axes.plot(sizes, [by_size[s] * 1e6 for s in sizes], marker="o", label=labels[name])
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("contacts in the account")
@@ -270,54 +235,71 @@ def _chart(results: dict[str, dict[int, float]], path: Path) -> None:
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
+    return True
 
 
-def run(sizes: Sequence[int] = (10_000, 50_000, 100_000), repeats: int = 5) -> list[str]:
-    """Markdown lines for the matching section of the results; writes ``bench/matching.png``."""
+def section(quick: bool = False) -> str:
+    """The Markdown section; writes the chart (``bench/out/matching.png`` when ``quick``)."""
+    sizes: tuple[int, ...]
+    if quick:
+        sizes, repeats, stored, upserts, sim_repeats = (1_000, 5_000), 1, 5_000, 100, 1
+    else:
+        sizes, repeats = (1_000, 3_000, 10_000, 30_000, 100_000), 3
+        stored, upserts, sim_repeats = 100_000, 300, 2
     results = lookups(sizes, repeats)
+    has_before = "before" in results
+
+    def cell(name: str, size: int) -> str:
+        return f"{results[name][size] * 1e6:,.1f}" if name in results else "—"
+
     lines = [
-        "## Fuzzy matching, planning and the simulator",
+        "### Fuzzy-name matching and the simulator",
         "",
-        f"Lookup of a new name (the email is unknown), µs, best of {repeats} interleaved runs"
-        f" of {LOOKUPS} lookups; names are two random 6-letter words.",
+        "Lookup of a new name (the email is unknown), µs per lookup, best of"
+        f" {repeats} interleaved runs of 200 lookups; names are two random 6-letter words."
+        " The three matchers agree on every lookup checked before timing.",
         "",
-        "| contacts | brute force | length buckets (before) | index (now) |",
+        "| contacts | brute force | before | after |",
         "|---:|---:|---:|---:|",
     ]
     for size in sizes:
-        cells = [f"{results[m][size] * 1e6:,.1f}" for m in results]
+        cells = [cell(name, size) for name in ("brute force", "before", "after")]
         lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
     table, whole = index_memory(max(sizes))
+    rates = simulator_rates(stored, upserts, sim_repeats)
+    before_rate = f"{rates['before']:,.0f}" if "before" in rates else "—"
+    chart = QUICK_CHART if quick else CHART
     lines += [
         "",
         f"Index memory at {max(sizes):,} contacts: {table:,.0f} bytes per contact in the key"
         f" table and slots; {whole:,.0f} bytes per contact for the whole `Matcher`"
         " (tracemalloc, names included).",
         "",
-        "| planning, no emails (desired = listed) | CPU s (best of 2) | peak RSS |",
-        "|---:|---:|---:|",
-    ]
-    for size in (10_000, 100_000):
-        cpu, peak = planning(size, 2)
-        lines.append(f"| {size:,} × {size:,} | {cpu:.2f} | {peak / 2**20:,.0f} MB |")
-    rate = asyncio.run(simulator_rate(SIM_STORED, SIM_UPSERTS))
-    lines += [
+        f"FakeBillabex at {stored:,} stored contacts, {upserts:,} new-email upserts"
+        " (the client in another process, 8 in flight), per server CPU-second, best of"
+        f" {sim_repeats}, a fresh server process each:",
         "",
-        f"FakeBillabex at {SIM_STORED:,} stored contacts: {rate:,.0f} new-email upserts per"
-        " server CPU-second (the client in another process, 8 requests in flight).",
+        "| FakeBillabex | before | after |",
+        "|---|---:|---:|",
+        f"| upserts per server CPU-second | {before_rate} | {rates['after']:,.0f} |",
         "",
-        f"![lookup time vs account size]({CHART.name})",
     ]
-    _chart(results, CHART)
-    return lines
+    if _chart(results, chart):
+        lines.append(f"![lookup time vs account size]({chart.name})")
+    else:
+        lines.append("(No chart: matplotlib, from the `bench` extra, is not installed.)")
+    if not has_before:
+        lines.insert(2, "No git checkout: the before column is empty.\n")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--plan"]:
-        _plan_child(int(sys.argv[2]))
+    if sys.argv[1:2] == ["--simulate"]:
+        print(asyncio.run(_simulate(int(sys.argv[2]), int(sys.argv[3]))))
     elif sys.argv[1:2] == ["--upserts"]:
         asyncio.run(_upserts_child(sys.argv[2], sys.argv[3], int(sys.argv[4])))
     else:
-        print("\n".join(run()))
+        print(section())

@@ -1,9 +1,13 @@
-"""Benchmarks of billabex_async against what a user would write instead.
+"""Benchmarks of billabex_async against what a user would write instead, and against itself before.
 
 ``python bench/run.py`` (or ``make bench``) starts the simulator itself, runs
-every section, and writes bench/results.md and bench/ratelimited.png. Needs
-the ``bench`` extra: ``pip install -e '.[dev,bench]'``. Takes a few minutes.
-``--only 1,3`` runs some sections and writes to bench/out/ instead.
+every section, and writes bench/results.md, bench/ratelimited.png and
+bench/matching.png. Needs the ``bench`` extra: ``pip install -e '.[dev,bench]'``.
+Takes a few minutes. ``--only 1,3`` runs some sections and writes to
+bench/out/ instead. ``--only perf`` runs the "Performance at scale" sections
+(``bench/_perf_*.py``, before/after) and replaces that part of
+bench/results.md only; ``--only perf --quick`` is the smoke run at small
+sizes, written to bench/out/results.md.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from _bench_env import environment
 from _bench_memory import run_memory
 from _bench_model_cost import run_model_cost
 from _bench_openapi import GeneratedClient, generate
+from _bench_perf import perf_sections, splice
 from _bench_ratelimited import run_limited
 from _bench_report import render
 from _bench_results import Results, Settings
@@ -158,19 +163,48 @@ async def _run(sections: set[int], out: Path) -> Results:
     return results
 
 
+def _perf_only(quick: bool) -> int:
+    """Replace the "Performance at scale" part of results.md, keeping the rest."""
+    started = time.perf_counter()
+    target = HERE / "out" / "results.md" if quick else HERE / "results.md"
+    target.parent.mkdir(exist_ok=True)
+    section = perf_sections(quick, say)
+    old = target.read_text() if target.exists() else ""
+    target.write_text(splice(old, section))
+    say(f"wrote {target} in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--only", help="comma-separated sections (1-5); output goes to bench/out/")
+    parser.add_argument(
+        "--only",
+        help="comma-separated sections (1-5, perf); output goes to bench/out/,"
+        " except for perf alone, which updates its part of bench/results.md",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="perf sections at smoke sizes (bench/out/)"
+    )
     args = parser.parse_args(argv)
-    sections = {1, 2, 3, 4, 5}
+    started = time.perf_counter()
+    sections: set[int | str] = {1, 2, 3, 4, 5, "perf"}
     out = HERE
     if args.only:
-        sections = {int(part) for part in args.only.split(",")}
+        parts = [part.strip() for part in args.only.split(",")]
+        sections = {part if part == "perf" else int(part) for part in parts}
         out = HERE / "out"
         out.mkdir(exist_ok=True)
-    results = asyncio.run(_run(sections, out))
-    (out / "results.md").write_text(render(results))
-    say(f"wrote {out / 'results.md'} in {results.seconds:.0f} s")
+    if args.quick and sections != {"perf"}:
+        parser.error("--quick goes with --only perf")
+    if sections == {"perf"}:
+        return _perf_only(args.quick)
+    numbered = {part for part in sections if isinstance(part, int)}
+    results = asyncio.run(_run(numbered, out))
+    document = render(results)
+    if "perf" in sections:
+        document = splice(document, perf_sections(False, say))
+    (out / "results.md").write_text(document)
+    say(f"wrote {out / 'results.md'} in {time.perf_counter() - started:.0f} s")
     return 0
 
 

@@ -1,11 +1,21 @@
-"""billabex-async: the async Python SDK for the Billabex Contacts API."""
+"""billabex-async: the async Python SDK for the Billabex Contacts API.
+
+The client, models, errors and rate limit load with the package; the bulk
+and sync result types load on first use (PEP 562 ``__getattr__``), so a web
+backend that only sends single requests never imports the bulk engine, the
+fuzzy matcher or rapidfuzz.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 from billabex_async import errors
 from billabex_async._client import DEFAULT_BASE_URL, BillabexClient
 from billabex_async._http import RequestEvent, TokenProvider
 from billabex_async._types import UNSET, RateLimit, Unset
 from billabex_async._version import __version__
-from billabex_async.bulk import BulkFailure, BulkOutcome, BulkReport
 from billabex_async.models import (
     Contact,
     ContactCreate,
@@ -16,7 +26,10 @@ from billabex_async.models import (
     EmailStatus,
     PageInfo,
 )
-from billabex_async.sync import SyncChange, SyncPlan, SyncResult
+
+if TYPE_CHECKING:
+    from billabex_async.bulk import BulkFailure, BulkOutcome, BulkReport
+    from billabex_async.sync import SyncChange, SyncPlan, SyncResult
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -43,3 +56,36 @@ __all__ = [
     "__version__",
     "errors",
 ]
+
+# Public names loaded on first access: name -> the module that defines it.
+_LAZY = {
+    "BulkFailure": "billabex_async.bulk",
+    "BulkOutcome": "billabex_async.bulk",
+    "BulkReport": "billabex_async.bulk",
+    "SyncChange": "billabex_async.sync",
+    "SyncPlan": "billabex_async.sync",
+    "SyncResult": "billabex_async.sync",
+}
+# Subpackages that ``import billabex_async`` used to load as a side effect:
+# ``billabex_async.bulk.bulk_upsert(...)`` after a bare import keeps working.
+_SUBPACKAGES = frozenset({"bulk", "sync"})
+
+
+# Hidden from the type checker, which sees the names through the imports
+# above: a visible module ``__getattr__`` would make every misspelt name
+# type-check as ``object``.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        if name in _SUBPACKAGES:
+            return importlib.import_module(f"{__name__}.{name}")
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

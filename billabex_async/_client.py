@@ -10,7 +10,6 @@ from uuid import UUID
 
 from yarl import URL
 
-from billabex_async import bulk, sync
 from billabex_async._http import (
     Limiter,
     RequestEvent,
@@ -31,6 +30,8 @@ from billabex_async.resources import ContactsResource
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from billabex_async import bulk, sync
 
 __all__ = ["DEFAULT_BASE_URL", "BillabexClient", "Contacts"]
 
@@ -92,6 +93,8 @@ class Contacts(ContactsResource):
         finish the job: items are sent again with the same idempotency keys.
         See ``billabex_async.bulk.bulk_upsert_account``.
         """
+        from billabex_async import bulk  # loaded on first use: see __init__
+
         return await bulk.bulk_upsert_account(
             self,
             account_id,
@@ -112,6 +115,8 @@ class Contacts(ContactsResource):
         resume_from: bulk.BulkReport | None = None,
     ) -> AsyncGenerator[bulk.BulkOutcome, None]:
         """``bulk_upsert``, yielding each item's outcome as it completes (to persist progress)."""
+        from billabex_async import bulk
+
         return bulk.iter_upsert(
             self,
             account_id,
@@ -143,6 +148,8 @@ class Contacts(ContactsResource):
         deletes run last and behind guards (``max_deletes``...): a refused run
         raises ``errors.SyncRefusedError`` and writes nothing.
         """
+        from billabex_async import sync  # loaded on first use: see __init__
+
         return await sync.sync_contacts(
             self,
             account_id,
@@ -343,6 +350,8 @@ class BillabexClient:
         A 403/404 on one account stops that account only; a 401 stops the run.
         ``resume_from``: as in ``contacts.bulk_upsert``, with the same pairs.
         """
+        from billabex_async import bulk
+
         return await bulk.bulk_upsert(
             self.contacts,
             pairs,
@@ -362,6 +371,8 @@ class BillabexClient:
         resume_from: bulk.BulkReport | None = None,
     ) -> AsyncGenerator[bulk.BulkOutcome, None]:
         """``bulk_upsert``, yielding each item's outcome as it completes."""
+        from billabex_async import bulk
+
         return bulk.iter_upsert_pairs(
             self.contacts, pairs, concurrency=concurrency, report=report, resume_from=resume_from
         )

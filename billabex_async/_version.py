@@ -1,8 +1,7 @@
-"""Base layer: the installed distribution's version."""
+"""Base layer: the package's version, a literal so importing it reads no metadata.
 
-from importlib.metadata import PackageNotFoundError, version
+Kept equal to ``version`` in pyproject.toml (a test checks both and the
+installed distribution's metadata).
+"""
 
-try:
-    __version__ = version("billabex-async")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
+__version__ = "0.1.0"

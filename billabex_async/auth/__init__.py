@@ -1,8 +1,16 @@
-"""Transport layer: getting and keeping a Billabex OAuth token (PKCE login, refresh, storage)."""
+"""Transport layer: getting and keeping a Billabex OAuth token (PKCE login, refresh, storage).
 
-from billabex_async.auth._discovery import DiscoveryError, ServerMetadata, discover
-from billabex_async.auth._keyring import KeyringTokenStore
-from billabex_async.auth._login import login
+A service that refreshes stored tokens needs ``OAuthTokenProvider`` and a
+store only; the interactive login (which imports ``aiohttp.web`` for its
+callback server), discovery, registration and the keyring store load on
+first access (PEP 562 ``__getattr__``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from billabex_async.auth._oauth import (
     DEFAULT_SCOPE,
     REFRESH_FRACTION,
@@ -19,7 +27,6 @@ from billabex_async.auth._oauth import (
     generate_pkce,
     refresh_tokens,
 )
-from billabex_async.auth._register import RegisteredClient, RegistrationError, register_client
 from billabex_async.auth._store import (
     Credentials,
     FileTokenStore,
@@ -27,6 +34,12 @@ from billabex_async.auth._store import (
     TokenStore,
     default_credentials_path,
 )
+
+if TYPE_CHECKING:
+    from billabex_async.auth._discovery import DiscoveryError, ServerMetadata, discover
+    from billabex_async.auth._keyring import KeyringTokenStore
+    from billabex_async.auth._login import login
+    from billabex_async.auth._register import RegisteredClient, RegistrationError, register_client
 
 __all__ = [
     "DEFAULT_SCOPE",
@@ -57,3 +70,32 @@ __all__ = [
     "refresh_tokens",
     "register_client",
 ]
+
+# Public names loaded on first access: name -> the module that defines it.
+_LAZY = {
+    "DiscoveryError": "billabex_async.auth._discovery",
+    "ServerMetadata": "billabex_async.auth._discovery",
+    "discover": "billabex_async.auth._discovery",
+    "KeyringTokenStore": "billabex_async.auth._keyring",
+    "login": "billabex_async.auth._login",
+    "RegisteredClient": "billabex_async.auth._register",
+    "RegistrationError": "billabex_async.auth._register",
+    "register_client": "billabex_async.auth._register",
+}
+
+# Hidden from the type checker, which sees the names through the imports
+# above: a visible module ``__getattr__`` would make every misspelt name
+# type-check as ``object``.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,170 @@
+"""Lazy imports: ``import billabex_async`` loads what a single request needs, no more.
+
+Each check that looks at ``sys.modules`` runs in a fresh interpreter, since
+this test process has long imported everything. An eager import added to
+any module the package loads (the package, the client, the transport...)
+makes the first test fail.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import billabex_async
+import billabex_async.auth
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Never needed to send one request: loaded on first use only.
+HEAVY = [
+    "billabex_async.bulk",
+    "billabex_async.sync",
+    "billabex_async._matching",
+    "billabex_async._fuzzy_index",
+    "rapidfuzz",
+    "billabex_async.testing",
+    "billabex_async.auth",
+    "aiohttp.web",
+    "importlib.metadata",
+]
+
+
+def _fresh(code: str) -> object:
+    """Run ``code`` in a new interpreter; it ends by printing one JSON value."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def _loaded_after(statements: str) -> list[str]:
+    code = f"import json, sys\n{statements}\nprint(json.dumps(sorted(sys.modules)))"
+    loaded = _fresh(code)
+    assert isinstance(loaded, list)
+    return [name for name in HEAVY if name in loaded]
+
+
+def test_import_loads_no_bulk_sync_matching_or_rapidfuzz() -> None:
+    assert _loaded_after("import billabex_async") == []
+
+
+def test_the_client_and_models_load_nothing_heavy_either() -> None:
+    statements = (
+        "from billabex_async import BillabexClient, ContactUpsert, RateLimit, errors\n"
+        "BillabexClient(token='t' * 20, rate_limit=RateLimit(300, 60.0))"
+    )
+    assert _loaded_after(statements) == []
+
+
+def test_a_bulk_name_loads_bulk_and_the_matcher() -> None:
+    loaded = _loaded_after("import billabex_async\nbillabex_async.BulkReport")
+    assert {"billabex_async.bulk", "billabex_async._matching", "rapidfuzz"} <= set(loaded)
+
+
+def test_a_sync_name_loads_sync() -> None:
+    assert "billabex_async.sync" in _loaded_after("from billabex_async import SyncResult")
+
+
+def test_bulk_and_sync_are_still_attributes_after_a_bare_import() -> None:
+    code = (
+        "import json, billabex_async\n"
+        "print(json.dumps([billabex_async.bulk.bulk_upsert.__module__,"
+        " billabex_async.sync.plan_sync.__module__]))"
+    )
+    assert _fresh(code) == ["billabex_async.bulk", "billabex_async.sync._plan"]
+
+
+def test_bulk_upsert_works_when_bulk_was_never_imported() -> None:
+    # The client imports bulk inside the method: prove that path runs in a
+    # process where nothing imported bulk before the call.
+    code = """
+import asyncio, json, sys
+from billabex_async import BillabexClient, ContactUpsert
+from billabex_async.testing import FakeBillabex
+
+async def main():
+    before = "billabex_async.bulk" in sys.modules
+    async with FakeBillabex(rate_limit=None) as fake:
+        async with BillabexClient(token=fake.token, base_url=fake.url, rate_limit=None) as client:
+            names = ["Ada Lovelace", "Grace Hopper", "Alan Turing"]
+            items = [ContactUpsert(full_name=n, language="en") for n in names]
+            report = await client.contacts.bulk_upsert(fake.account_id, items)
+            result = await client.contacts.sync(fake.account_id, items, dry_run=True)
+        stored = len(fake.contacts(fake.account_id))
+    return [before, report.succeeded, stored, result.unchanged]
+
+print(json.dumps(asyncio.run(main())))
+"""
+    assert _fresh(code) == [False, 3, 3, 3]
+
+
+@pytest.mark.parametrize("name", billabex_async.__all__)
+def test_every_public_name_resolves_to_its_definition(name: str) -> None:
+    value = getattr(billabex_async, name)
+    namespace: dict[str, object] = {}
+    exec(f"from billabex_async import {name} as value", namespace)  # noqa: S102 - names from __all__
+    assert namespace["value"] is value
+    assert name in dir(billabex_async)
+
+
+@pytest.mark.parametrize(
+    ("name", "module"),
+    [
+        ("BulkReport", "billabex_async.bulk"),
+        ("BulkFailure", "billabex_async.bulk"),
+        ("BulkOutcome", "billabex_async.bulk"),
+        ("SyncResult", "billabex_async.sync"),
+        ("SyncPlan", "billabex_async.sync"),
+        ("SyncChange", "billabex_async.sync"),
+    ],
+)
+def test_lazy_names_are_the_subpackages_objects(name: str, module: str) -> None:
+    assert getattr(billabex_async, name) is getattr(importlib.import_module(module), name)
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="'billabex_async' has no attribute 'bulk_upsertt'"):
+        _ = billabex_async.bulk_upsertt  # type: ignore[attr-defined]
+    with pytest.raises(ImportError):
+        exec("from billabex_async import Nope", {})  # noqa: S102 - a fixed statement
+
+
+def test_auth_loads_login_and_discovery_on_first_use() -> None:
+    deferred = [
+        "aiohttp.web",
+        "billabex_async.auth._login",
+        "billabex_async.auth._discovery",
+        "billabex_async.auth._register",
+    ]
+    code = (
+        "import json, sys\n"
+        "from billabex_async.auth import FileTokenStore, OAuthTokenProvider\n"
+        f"deferred = {deferred!r}\n"
+        "before = [m for m in deferred if m in sys.modules]\n"
+        "from billabex_async.auth import login\n"
+        "print(json.dumps([before, [m for m in deferred if m in sys.modules]]))"
+    )
+    assert _fresh(code) == [[], deferred]
+
+
+@pytest.mark.parametrize("name", billabex_async.auth.__all__)
+def test_every_auth_name_resolves(name: str) -> None:
+    value = getattr(billabex_async.auth, name)
+    namespace: dict[str, object] = {}
+    exec(f"from billabex_async.auth import {name} as value", namespace)  # noqa: S102 - from __all__
+    assert namespace["value"] is value
+    assert name in dir(billabex_async.auth)
+
+
+def test_version_is_the_distributions_and_pyprojects() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert billabex_async.__version__ == pyproject["project"]["version"]
+    assert billabex_async.__version__ == importlib.metadata.version("billabex-async")
