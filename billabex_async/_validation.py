@@ -62,6 +62,9 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _CONTROL_EXCEPT_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Either of the above (control, or control but line breaks and tab), in one scan.
+_ANY_BAD = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_ANY_BAD_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # Format characters (zero-width space, joiners, BOM, bidi marks): legitimate
 # inside some names, but never in an address, where they are copy-paste debris.
 _FORMAT_OR_SPACE = re.compile(
@@ -92,6 +95,8 @@ def _check_text(value: str, field: str, max_length: int, *, lines: bool = False)
     """Length, lone surrogates and control characters (tab and newlines too, unless ``lines``)."""
     if len(value) > max_length:
         raise _fail(field, f"is longer than {max_length} characters ({len(value)})", value)
+    if not (_ANY_BAD_LINES if lines else _ANY_BAD).search(value):
+        return  # one scan for the common, clean case; the ones below name the problem
     if found := _SURROGATE.search(value):
         where = found.start()
         raise _fail(field, f"has a lone surrogate U+{ord(found[0]):04X} at {where}", value)
@@ -109,8 +114,15 @@ def _invisible(char: str) -> bool:
     )
 
 
+# A UUID already in canonical form (lowercase, hyphenated) is its own
+# canonical string: no UUID object needed.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def check_id(value: str | UUID, field: str) -> str:
     """An account or contact id as the canonical UUID string."""
+    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
+        return value
     if isinstance(value, UUID):
         return str(value)
     try:

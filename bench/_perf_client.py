@@ -1,0 +1,193 @@
+"""Client CPU per upsert near the wire: raw aiohttp, ``upsert()`` and ``bulk_upsert``.
+
+``python bench/_perf_client.py`` prints a Markdown section. A minimal aiohttp
+server runs in its own process and answers every ``PUT .../upsert`` with the
+same contact; each measurement runs in a fresh client process (the package
+"before" from ``_baseline``, or today's) that sends the same PUT with the same
+JSON body at concurrency 16 and counts its own CPU (``time.process_time``)
+only. Before and after alternate round by round; each row keeps its best.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import _baseline
+
+__all__ = ["section"]
+
+CONCURRENCY = 16
+ACCOUNT = "6f1c1b7e-3c1e-4a55-9d55-1f0b2a1c9e01"
+
+# The server: one fixed answer, X-RateLimit-* headers as Billabex sends them.
+_SERVER = r"""
+import sys
+from aiohttp import web
+
+BODY = (
+    b'{"id":"0b6c2f4e-8d0a-4c1f-9a3e-5b7d9e1f2a3c","fullName":"John Smith",'
+    b'"email":{"address":"john@acme.com","status":"Valid"},"language":"en"}'
+)
+HEADERS = {
+    "Content-Type": "application/json",
+    "X-RateLimit-Limit": "1000000",
+    "X-RateLimit-Remaining": "999999",
+    "X-RateLimit-Reset": "1900000000",
+}
+
+async def upsert(request):
+    await request.read()
+    return web.Response(body=BODY, headers=HEADERS)
+
+async def main():
+    app = web.Application()
+    app.router.add_put("/api/public/v1/accounts/{account}/contacts/upsert", upsert)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    print(site._server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+
+import asyncio
+asyncio.run(main())
+"""
+
+# One client process: every variant once after a warm-up, µs of CPU per request.
+_CLIENT = r"""
+import asyncio, gc, json, random, sys, time
+import aiohttp
+from billabex_async import BillabexClient, ContactUpsert
+
+URL, N, CONCURRENCY, ACCOUNT, REPEATS = sys.argv[1], *map(int, sys.argv[2:4]), sys.argv[4], int(sys.argv[5])
+TOKEN = "bench-token-0123456789"
+rng = random.Random(1)
+word = lambda k: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(k))
+# Distinct names and emails of one length: no two items conflict in bulk.
+FIELDS = [
+    dict(full_name=f"{word(6).title()} {word(8).title()}", language="en", email=f"p{i:06d}@acme.com")
+    for i in range(N)
+]
+WIRE = [{"fullName": f["full_name"], "language": "en", "email": f["email"]} for f in FIELDS]
+ITEMS = [ContactUpsert(**f) for f in FIELDS]
+
+
+async def workers(send, n):
+    async def worker(indices):
+        for i in indices:
+            await send(i)
+    await asyncio.gather(*(worker(range(w, n, CONCURRENCY)) for w in range(CONCURRENCY)))
+
+
+async def raw(n):
+    url = f"{URL}/api/public/v1/accounts/{ACCOUNT}/contacts/upsert"
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as session:
+        async def send(i):
+            async with session.put(url, data=json.dumps(WIRE[i]), headers=headers) as resp:
+                assert resp.status == 200
+                await resp.json()
+        await workers(send, min(n, 64))  # warm the pool
+        gc.collect()
+        start = time.process_time()
+        await workers(send, n)
+        return time.process_time() - start
+
+
+async def upsert(n):
+    async with BillabexClient(token=TOKEN, base_url=URL, rate_limit=None) as client:
+        async def send(i):
+            await client.contacts.upsert(ACCOUNT, ITEMS[i])
+        await workers(send, min(n, 64))
+        gc.collect()
+        start = time.process_time()
+        await workers(send, n)
+        return time.process_time() - start
+
+
+async def bulk(n):
+    async with BillabexClient(token=TOKEN, base_url=URL, rate_limit=None) as client:
+        await client.contacts.bulk_upsert(ACCOUNT, ITEMS[:64], concurrency=CONCURRENCY)
+        gc.collect()
+        start = time.process_time()
+        report = await client.contacts.bulk_upsert(ACCOUNT, ITEMS[:n], concurrency=CONCURRENCY)
+        took = time.process_time() - start
+        assert report.succeeded == n, report
+        return took
+
+
+out = {}
+for _ in range(REPEATS):  # interleaved inside the process too
+    for name, fn in (("raw", raw), ("upsert", upsert), ("bulk", bulk)):
+        took = asyncio.run(fn(N)) / N * 1e6
+        out[name] = min(out.get(name, took), took)
+print(json.dumps(out))
+"""
+
+_ROWS = (
+    ("raw", "raw aiohttp loop"),
+    ("upsert", "`client.contacts.upsert()`"),
+    ("bulk", "`client.contacts.bulk_upsert`"),
+)
+
+
+def _measure(url: str, root: Path | None, n: int, repeats: int = 2) -> dict[str, float]:
+    out = _baseline.python(_CLIENT, root, url, str(n), str(CONCURRENCY), ACCOUNT, str(repeats))
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def measure(n: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Best-of-``rounds`` client CPU µs per request, by side ("before", "after") and row."""
+    before = _baseline.checkout()
+    sides: dict[str, Path | None] = {"after": None}
+    if before is not None:
+        sides = {"before": before, "after": None}
+    server = subprocess.Popen(
+        [sys.executable, "-c", _SERVER], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        url = f"http://127.0.0.1:{int(server.stdout.readline())}"
+        best: dict[str, dict[str, float]] = {side: {} for side in sides}
+        for _ in range(rounds):
+            for side, root in sides.items():  # interleaved: both see the same noise
+                for row, value in _measure(url, root, n).items():
+                    best[side][row] = min(best[side].get(row, value), value)
+        return best
+    finally:
+        server.kill()
+        server.wait()
+
+
+def section(quick: bool = False) -> str:
+    """The Markdown section: µs of client CPU per request and the ratio to raw aiohttp."""
+    n, rounds = (300, 2) if quick else (3000, 5)
+    best = measure(n, rounds)
+    # One raw figure for every ratio: the same loop runs in every process.
+    raw = min(side["raw"] for side in best.values())
+    lines = [
+        "### Client CPU per upsert near the wire",
+        "",
+        f"Client-process CPU (`time.process_time`) per request, {n:,} PUT upserts at "
+        f"concurrency {CONCURRENCY} to a minimal aiohttp server in another process, "
+        f"best of {rounds}, before ({_baseline.BASELINE[:7]}) and after interleaved; "
+        "ratios are to the best raw aiohttp loop (same PUT, body and response).",
+        "",
+        "| what | before µs | before × raw | after µs | after × raw |",
+        "|---|---|---|---|---|",
+    ]
+    for row, label in _ROWS:
+        cells = []
+        for side in ("before", "after"):
+            value = best.get(side, {}).get(row)
+            cells += ["n/a", "n/a"] if value is None else [f"{value:.0f}", f"{value / raw:.2f}"]
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(section())
