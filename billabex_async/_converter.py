@@ -51,6 +51,16 @@ def _union_with_unset(tp: Any) -> bool:
     return origin in (typing.Union, types.UnionType) and Unset in get_args(tp)
 
 
+def _optional_model(tp: Any) -> bool:
+    args = get_args(tp)
+    return (
+        typing.get_origin(tp) in (typing.Union, types.UnionType)
+        and len(args) == 2
+        and type(None) in args
+        and all(a is type(None) or _is_generated(a) for a in args)
+    )
+
+
 def _structure_enum(value: Any, tp: type[OpenStrEnum]) -> OpenStrEnum:
     # A known value straight from the member map: Enum's __call__ costs a
     # microsecond, and this runs for every email of every response.
@@ -76,6 +86,15 @@ def configure_converter(conv: cattrs.Converter) -> None:
         return lambda value, _: value if value is UNSET else handler(value, inner)
 
     conv.register_structure_hook_factory(_union_with_unset, structure_unset_union)
+
+    # `Model | None` (a contact's email): the inner hook looked up once, not
+    # dispatched again for every value as cattrs' generic optional hook does.
+    def structure_optional_model(tp: Any) -> Any:
+        inner = next(a for a in get_args(tp) if a is not type(None))
+        handler = conv.get_structure_hook(inner)
+        return lambda value, _: None if value is None else handler(value, inner)
+
+    conv.register_structure_hook_factory(_optional_model, structure_optional_model)
 
     def structure_factory(cls: type) -> Any:
         attrs.resolve_types(cls)  # the generated module uses postponed annotations
@@ -110,7 +129,7 @@ configure_converter(_fast)
 def structure(data: object, cls: type[T]) -> T:
     """JSON-decoded data -> model. Raises cattrs' ClassValidationError on a mismatch."""
     try:
-        return _fast.structure(data, cls)
+        return _fast.get_structure_hook(cls)(data, cls)  # type: ignore[no-any-return]
     except Exception:  # noqa: BLE001 - bare KeyError/TypeError: the detailed pass says which field
         return converter.structure(data, cls)
 

@@ -73,6 +73,8 @@ _FORMAT_OR_SPACE = re.compile(
 # Letters that render as nothing (Hangul fillers, braille blank).
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+# A visible ASCII character settles "has a visible character" in one scan.
+_VISIBLE_ASCII = re.compile("[!-~]")
 
 
 def show(value: object) -> str:
@@ -138,7 +140,7 @@ def check_full_name(value: object, field: str = "full_name") -> None:
     if not isinstance(value, str):
         raise _fail(field, "must be a string", value)
     _check_text(value, field, MAX_NAME_LENGTH)
-    if all(_invisible(char) for char in value):
+    if not _VISIBLE_ASCII.search(value) and all(_invisible(char) for char in value):
         problem = "must not be empty" if not value else "has no visible character"
         raise _fail(field, problem, value)
 

@@ -31,6 +31,9 @@ __all__ = [
 logger = logging.getLogger("billabex_async")
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def _as_is(text: str) -> str:
     return text
 
@@ -60,8 +63,12 @@ class Response:
         """
         if not self.body:
             return None
+        body = self.body
         try:
-            return json.loads(self.body.decode("utf-8-sig"))  # a leading BOM is tolerated
+            # A leading BOM is tolerated; without one, the plain codec (C) reads
+            # exactly what utf-8-sig (a Python-level codec) would.
+            text = body.decode("utf-8-sig" if body.startswith(_BOM) else "utf-8")
+            return json.loads(text)
         except UnicodeDecodeError as exc:
             problem = f"is not UTF-8 (byte {exc.start})"
         except ValueError as exc:  # JSONDecodeError; the text itself stays out of the message

@@ -56,6 +56,7 @@ __all__ = ["RequestEvent", "Response", "Transport"]
 
 logger = logging.getLogger("billabex_async")
 
+
 _MAX_CACHED_URLS = 4096  # distinct paths kept joined (each a few hundred bytes)
 _CLOSED_IN_FLIGHT = (
     "the client was closed while this request was in flight; it may have reached the server"
@@ -89,6 +90,7 @@ class Transport:
         "_counter",
         "_headers",
         "_idempotent_creates",
+        "_json_headers",
         "_limiter",
         "_max_response_bytes",
         "_max_retries",
@@ -125,6 +127,7 @@ class Transport:
         self._auth = auth
         self._limiter = limiter
         self._headers = {**headers, "Accept-Encoding": ACCEPT_ENCODING}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self._max_response_bytes = max_response_bytes
         self._clock = clock  # injectable, with sleep: the retry budget on virtual time
         self._timeout = timeout
@@ -211,9 +214,7 @@ class Transport:
     ) -> Call:
         # Encoded once: every attempt sends these exact bytes with its key.
         data = None if json_body is None else encode_json(json_body)
-        headers = dict(self._headers)
-        if data is not None:
-            headers["Content-Type"] = "application/json"
+        headers = dict(self._headers if data is None else self._json_headers)
         key = None
         if method in WRITE_METHODS:
             # Every attempt reuses these headers (aiohttp's own resend and the
