@@ -62,13 +62,14 @@ import asyncio, gc, json, random, sys, time
 import aiohttp
 from billabex_async import BillabexClient, ContactUpsert
 
-URL, N, CONCURRENCY, ACCOUNT, REPEATS = sys.argv[1], *map(int, sys.argv[2:4]), sys.argv[4], int(sys.argv[5])
+URL, ACCOUNT = sys.argv[1], sys.argv[4]
+N, CONCURRENCY, REPEATS = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[5])
 TOKEN = "bench-token-0123456789"
 rng = random.Random(1)
 word = lambda k: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(k))
 # Distinct names and emails of one length: no two items conflict in bulk.
 FIELDS = [
-    dict(full_name=f"{word(6).title()} {word(8).title()}", language="en", email=f"p{i:06d}@acme.com")
+    dict(full_name=f"{word(6).title()} {word(8).title()}", language="en", email=f"p{i:06d}@x.com")
     for i in range(N)
 ]
 WIRE = [{"fullName": f["full_name"], "language": "en", "email": f["email"]} for f in FIELDS]
@@ -149,9 +150,7 @@ def measure(n: int, rounds: int, bursts: int) -> dict[str, dict[str, float]]:
     sides: dict[str, Path | None] = {"after": None}
     if before is not None:
         sides = {"before": before, "after": None}
-    server = subprocess.Popen(
-        [sys.executable, "-c", _SERVER], stdout=subprocess.PIPE, text=True
-    )
+    server = subprocess.Popen([sys.executable, "-c", _SERVER], stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         url = f"http://127.0.0.1:{int(server.stdout.readline())}"

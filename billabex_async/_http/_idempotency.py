@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from json.encoder import c_make_encoder, encode_basestring_ascii
+from collections.abc import Callable
+from json.encoder import encode_basestring_ascii
 
 __all__ = ["IDEMPOTENCY_HEADER", "WRITE_METHODS", "encode_json", "new_idempotency_key"]
 
@@ -23,10 +24,11 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 # JSONEncoder.encode builds a C encoder on every call; this one is built once
 # with the same settings (check_circular is off: our bodies are trees).
-_C_ENCODER = (
+_make_c_encoder = getattr(json.encoder, "c_make_encoder", None)  # untyped, None without C
+_C_ENCODER: Callable[[object, int], tuple[str, ...]] | None = (
     None
-    if c_make_encoder is None
-    else c_make_encoder(
+    if _make_c_encoder is None
+    else _make_c_encoder(
         None, _ENCODER.default, encode_basestring_ascii, None, ":", ",", False, False, True
     )
 )
