@@ -197,14 +197,55 @@ def check_is_primary(value: object, field: str = "is_primary") -> None:
     raise _fail(field, "must be True, False or None", value)
 
 
+# The common body (a name with a visible ASCII character, a language, an
+# all-ASCII address or none, nothing else) passes in one regex per field; the
+# checks each field has accept every such value. Anything else takes the
+# field checks, which name the problem (or accept it too).
+_BAD_TEXT = "\x00-\x1f\x7f-\x9f\ud800-\udfff"
+_PLAIN_NAME = re.compile(f"[^{_BAD_TEXT}]*[!-~][^{_BAD_TEXT}]*")
+_PLAIN_EMAIL = re.compile(r"[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+")  # _EMAIL over visible ASCII
+
+
+def _plain_contact(
+    name: object, language: object, email: object, role: object, notes: object, is_primary: object
+) -> bool:
+    return (
+        type(name) is str
+        and len(name) <= MAX_NAME_LENGTH
+        and _PLAIN_NAME.fullmatch(name) is not None
+        and type(language) is str
+        and _LANGUAGE.fullmatch(language) is not None
+        and (
+            email is None
+            or email is UNSET
+            or (
+                type(email) is str
+                and len(email) <= MAX_EMAIL_LENGTH
+                and _PLAIN_EMAIL.fullmatch(email) is not None
+            )
+        )
+        and (role is UNSET or role is None)
+        and (notes is UNSET or notes is None)
+        and (is_primary is UNSET or is_primary is None)
+    )
+
+
 def check_contact(model: object) -> None:
     """Every field of a create, upsert or update body (fields at UNSET are skipped)."""
-    check_full_name(getattr(model, "full_name", UNSET))
-    check_language(getattr(model, "language", UNSET))
-    check_email(getattr(model, "email", UNSET))
-    check_role(getattr(model, "role", UNSET))
-    check_notes(getattr(model, "notes", UNSET))
-    check_is_primary(getattr(model, "is_primary", UNSET))
+    name = getattr(model, "full_name", UNSET)
+    language = getattr(model, "language", UNSET)
+    email = getattr(model, "email", UNSET)
+    role = getattr(model, "role", UNSET)
+    notes = getattr(model, "notes", UNSET)
+    is_primary = getattr(model, "is_primary", UNSET)
+    if _plain_contact(name, language, email, role, notes, is_primary):
+        return
+    check_full_name(name)
+    check_language(language)
+    check_email(email)
+    check_role(role)
+    check_notes(notes)
+    check_is_primary(is_primary)
 
 
 def check_first(value: int) -> None:

@@ -47,7 +47,8 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     than ``limit`` of memory, whatever the aiohttp version.
     """
     encoding = resp.headers.get("Content-Encoding")
-    if encoding is None and resp.content_length is not None and resp.content_length <= limit:
+    length = resp.content_length
+    if encoding is None and length is not None and length <= limit:
         # Not compressed, and the parser stops at Content-Length: one read is bounded.
         return await resp.read()
     encoding = "identity" if encoding is None else encoding.strip().lower()

@@ -56,7 +56,6 @@ __all__ = ["RequestEvent", "Response", "Transport"]
 
 logger = logging.getLogger("billabex_async")
 
-
 _MAX_CACHED_URLS = 4096  # distinct paths kept joined (each a few hundred bytes)
 _CLOSED_IN_FLIGHT = (
     "the client was closed while this request was in flight; it may have reached the server"
@@ -78,9 +77,10 @@ class Transport:
     The limiter slot is taken *before* the aiohttp call (so waiting for a slot
     never eats into the request timeout) and handed back when the response
     headers arrive, with the server's X-RateLimit-* headers, or in a
-    ``finally`` on every other path. A per-request middleware counts
-    aiohttp's own hidden resends (see ``count_attempts``). Redirects are never
-    followed, and bodies are read decompressed up to ``max_response_bytes``.
+    ``finally`` on every other path. A middleware, built once per client,
+    counts aiohttp's own hidden resends (see ``count_attempts``). Redirects
+    are never followed, and bodies are read decompressed up to
+    ``max_response_bytes``.
     """
 
     __slots__ = (
