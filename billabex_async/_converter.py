@@ -51,13 +51,30 @@ def _union_with_unset(tp: Any) -> bool:
     return origin in (typing.Union, types.UnionType) and Unset in get_args(tp)
 
 
+def _optional_model(tp: Any) -> bool:
+    args = get_args(tp)
+    return (
+        typing.get_origin(tp) in (typing.Union, types.UnionType)
+        and len(args) == 2
+        and type(None) in args
+        and all(a is type(None) or _is_generated(a) for a in args)
+    )
+
+
+def _structure_enum(value: Any, tp: type[OpenStrEnum]) -> OpenStrEnum:
+    # A known value straight from the member map: Enum's __call__ costs a
+    # microsecond, and this runs for every email of every response.
+    member = tp._value2member_map_.get(value) if type(value) is str else None
+    return tp(value) if member is None else member  # type: ignore[return-value]
+
+
 def configure_converter(conv: cattrs.Converter) -> None:
     """Install the Billabex wire rules (see the module docstring) on ``conv``."""
     conv.register_structure_hook(UUID, lambda value, _: UUID(str(value)))
     conv.register_unstructure_hook(UUID, str)
     # Registered by class, not predicate: cattrs' str hook (singledispatch) would
     # otherwise win for these str subclasses.
-    conv.register_structure_hook(OpenStrEnum, lambda value, tp: tp(value))
+    conv.register_structure_hook(OpenStrEnum, _structure_enum)
     conv.register_unstructure_hook(OpenStrEnum, lambda value: str(value.value))
 
     # `str | None | Unset` read from a file (CLI input): UNSET never comes
@@ -69,6 +86,15 @@ def configure_converter(conv: cattrs.Converter) -> None:
         return lambda value, _: value if value is UNSET else handler(value, inner)
 
     conv.register_structure_hook_factory(_union_with_unset, structure_unset_union)
+
+    # `Model | None` (a contact's email): the inner hook looked up once, not
+    # dispatched again for every value as cattrs' generic optional hook does.
+    def structure_optional_model(tp: Any) -> Any:
+        inner = next(a for a in get_args(tp) if a is not type(None))
+        handler = conv.get_structure_hook(inner)
+        return lambda value, _: None if value is None else handler(value, inner)
+
+    conv.register_structure_hook_factory(_optional_model, structure_optional_model)
 
     def structure_factory(cls: type) -> Any:
         attrs.resolve_types(cls)  # the generated module uses postponed annotations
@@ -93,11 +119,19 @@ def configure_converter(conv: cattrs.Converter) -> None:
 
 converter = cattrs.Converter()
 configure_converter(converter)
+# The same rules without cattrs' per-field error collection, for the hot path:
+# a body that does not fit is structured again by ``converter``, whose
+# ClassValidationError names every field that is wrong.
+_fast = cattrs.Converter(detailed_validation=False)
+configure_converter(_fast)
 
 
 def structure(data: object, cls: type[T]) -> T:
     """JSON-decoded data -> model. Raises cattrs' ClassValidationError on a mismatch."""
-    return converter.structure(data, cls)
+    try:
+        return _fast.get_structure_hook(cls)(data, cls)  # type: ignore[no-any-return]
+    except Exception:  # noqa: BLE001 - bare KeyError/TypeError: the detailed pass says which field
+        return converter.structure(data, cls)
 
 
 def unstructure(model: object) -> dict[str, Any]:

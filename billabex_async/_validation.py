@@ -62,6 +62,9 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _CONTROL_EXCEPT_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Either of the above (control, or control but line breaks and tab), in one scan.
+_ANY_BAD = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_ANY_BAD_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # Format characters (zero-width space, joiners, BOM, bidi marks): legitimate
 # inside some names, but never in an address, where they are copy-paste debris.
 _FORMAT_OR_SPACE = re.compile(
@@ -70,6 +73,8 @@ _FORMAT_OR_SPACE = re.compile(
 # Letters that render as nothing (Hangul fillers, braille blank).
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+# A visible ASCII character settles "has a visible character" in one scan.
+_VISIBLE_ASCII = re.compile("[!-~]")
 
 
 def show(value: object) -> str:
@@ -92,6 +97,8 @@ def _check_text(value: str, field: str, max_length: int, *, lines: bool = False)
     """Length, lone surrogates and control characters (tab and newlines too, unless ``lines``)."""
     if len(value) > max_length:
         raise _fail(field, f"is longer than {max_length} characters ({len(value)})", value)
+    if not (_ANY_BAD_LINES if lines else _ANY_BAD).search(value):
+        return  # one scan for the common, clean case; the ones below name the problem
     if found := _SURROGATE.search(value):
         where = found.start()
         raise _fail(field, f"has a lone surrogate U+{ord(found[0]):04X} at {where}", value)
@@ -109,8 +116,15 @@ def _invisible(char: str) -> bool:
     )
 
 
+# A UUID already in canonical form (lowercase, hyphenated) is its own
+# canonical string: no UUID object needed.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def check_id(value: str | UUID, field: str) -> str:
     """An account or contact id as the canonical UUID string."""
+    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
+        return value
     if isinstance(value, UUID):
         return str(value)
     try:
@@ -126,7 +140,7 @@ def check_full_name(value: object, field: str = "full_name") -> None:
     if not isinstance(value, str):
         raise _fail(field, "must be a string", value)
     _check_text(value, field, MAX_NAME_LENGTH)
-    if all(_invisible(char) for char in value):
+    if not _VISIBLE_ASCII.search(value) and all(_invisible(char) for char in value):
         problem = "must not be empty" if not value else "has no visible character"
         raise _fail(field, problem, value)
 
@@ -183,14 +197,55 @@ def check_is_primary(value: object, field: str = "is_primary") -> None:
     raise _fail(field, "must be True, False or None", value)
 
 
+# The common body (a name with a visible ASCII character, a language, an
+# all-ASCII address or none, nothing else) passes in one regex per field; the
+# checks each field has accept every such value. Anything else takes the
+# field checks, which name the problem (or accept it too).
+_BAD_TEXT = "\x00-\x1f\x7f-\x9f\ud800-\udfff"
+_PLAIN_NAME = re.compile(f"[^{_BAD_TEXT}]*[!-~][^{_BAD_TEXT}]*")
+_PLAIN_EMAIL = re.compile(r"[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+")  # _EMAIL over visible ASCII
+
+
+def _plain_contact(
+    name: object, language: object, email: object, role: object, notes: object, is_primary: object
+) -> bool:
+    return (
+        type(name) is str
+        and len(name) <= MAX_NAME_LENGTH
+        and _PLAIN_NAME.fullmatch(name) is not None
+        and type(language) is str
+        and _LANGUAGE.fullmatch(language) is not None
+        and (
+            email is None
+            or email is UNSET
+            or (
+                type(email) is str
+                and len(email) <= MAX_EMAIL_LENGTH
+                and _PLAIN_EMAIL.fullmatch(email) is not None
+            )
+        )
+        and (role is UNSET or role is None)
+        and (notes is UNSET or notes is None)
+        and (is_primary is UNSET or is_primary is None)
+    )
+
+
 def check_contact(model: object) -> None:
     """Every field of a create, upsert or update body (fields at UNSET are skipped)."""
-    check_full_name(getattr(model, "full_name", UNSET))
-    check_language(getattr(model, "language", UNSET))
-    check_email(getattr(model, "email", UNSET))
-    check_role(getattr(model, "role", UNSET))
-    check_notes(getattr(model, "notes", UNSET))
-    check_is_primary(getattr(model, "is_primary", UNSET))
+    name = getattr(model, "full_name", UNSET)
+    language = getattr(model, "language", UNSET)
+    email = getattr(model, "email", UNSET)
+    role = getattr(model, "role", UNSET)
+    notes = getattr(model, "notes", UNSET)
+    is_primary = getattr(model, "is_primary", UNSET)
+    if _plain_contact(name, language, email, role, notes, is_primary):
+        return
+    check_full_name(name)
+    check_language(language)
+    check_email(email)
+    check_role(role)
+    check_notes(notes)
+    check_is_primary(is_primary)
 
 
 def check_first(value: int) -> None:

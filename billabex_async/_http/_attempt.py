@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -16,9 +17,21 @@ from yarl import URL
 from billabex_async._http._limiter import Limiter
 from billabex_async.errors import APIResponseValidationError
 
-__all__ = ["Answer", "Attempts", "Call", "RequestEvent", "Response", "count_attempts", "emit"]
+__all__ = [
+    "Answer",
+    "Attempts",
+    "Call",
+    "RequestEvent",
+    "Response",
+    "count_attempts",
+    "emit",
+    "sending",
+]
 
 logger = logging.getLogger("billabex_async")
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def _as_is(text: str) -> str:
@@ -50,8 +63,12 @@ class Response:
         """
         if not self.body:
             return None
+        body = self.body
         try:
-            return json.loads(self.body.decode("utf-8-sig"))  # a leading BOM is tolerated
+            # A leading BOM is tolerated; without one, the plain codec (C) reads
+            # exactly what utf-8-sig (a Python-level codec) would.
+            text = body.decode("utf-8-sig" if body.startswith(_BOM) else "utf-8")
+            return json.loads(text)
         except UnicodeDecodeError as exc:
             problem = f"is not UTF-8 (byte {exc.start})"
         except ValueError as exc:  # JSONDecodeError; the text itself stays out of the message
@@ -149,10 +166,34 @@ class Attempts:
         self.holding = holding
 
 
+# The attempt the current task is sending: one middleware per transport reads
+# it, instead of a new closure per request (aiohttp runs the middleware in the
+# task that called ``session.request``).
+_CURRENT: ContextVar[Attempts | None] = ContextVar("billabex_async_attempts", default=None)
+
+
+class sending:
+    """Make ``attempts`` the one the ``count_attempts`` middleware counts, in this task.
+
+    A class rather than ``@contextmanager``: it wraps every attempt.
+    """
+
+    __slots__ = ("_attempts", "_token")
+
+    def __init__(self, attempts: Attempts) -> None:
+        self._attempts = attempts
+
+    def __enter__(self) -> None:
+        self._token = _CURRENT.set(self._attempts)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _CURRENT.reset(self._token)
+
+
 def count_attempts(
-    attempts: Attempts, limiter: Limiter | None, closed: Callable[[], bool] = lambda: False
+    limiter: Limiter | None, closed: Callable[[], bool] = lambda: False
 ) -> aiohttp.ClientMiddlewareType:
-    """A client middleware that sees every physical send of one request.
+    """A client middleware that sees every physical send of the request being ``sending``.
 
     aiohttp silently resends an idempotent request once when a kept-alive
     connection drops, inside its own loop, below anything that wraps the
@@ -166,6 +207,9 @@ def count_attempts(
     async def middleware(
         req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
     ) -> aiohttp.ClientResponse:
+        attempts = _CURRENT.get()
+        if attempts is None:  # not sent by the transport: nothing to count
+            return await handler(req)
         attempts.count += 1
         if attempts.count > 1:
             attempts.resent = True

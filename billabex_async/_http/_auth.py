@@ -94,7 +94,12 @@ class TokenSource:
 
     async def get(self) -> str:
         """The token to send now."""
-        token = self._checked(await self._provider.get_token())
+        raw = await self._provider.get_token()
+        last = self._raw
+        if last is not None and type(raw) is str and raw is last[1]:
+            token = last[0]  # the very string checked last time: strings do not change
+        else:
+            token = self._checked(raw)
         self._current = token
         return token
 

@@ -46,7 +46,12 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     most ``CHUNK`` bytes per step, keeps a gzip bomb from ever taking more
     than ``limit`` of memory, whatever the aiohttp version.
     """
-    encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+    encoding = resp.headers.get("Content-Encoding")
+    length = resp.content_length
+    if encoding is None and length is not None and length <= limit:
+        # Not compressed, and the parser stops at Content-Length: one read is bounded.
+        return await resp.read()
+    encoding = "identity" if encoding is None else encoding.strip().lower()
     if encoding not in ("identity", "gzip", "x-gzip", "deflate", ""):
         raise UnsupportedEncoding(encoding)
     out = bytearray()

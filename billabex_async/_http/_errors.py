@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 import aiohttp
 
@@ -22,28 +21,48 @@ class TransportFailure(Exception):
         self.failure = failure
 
 
-@contextmanager
-def map_aiohttp_errors(method: str, path: str) -> Iterator[None]:
+class map_aiohttp_errors:
     """Turn aiohttp/asyncio failures into TransportFailure, ``from`` the original.
 
     A failure to connect (refused, DNS, connect timeout) means the server never
-    saw the request; anything after that leaves the outcome unknown.
+    saw the request; anything after that leaves the outcome unknown. A class,
+    not ``@contextmanager``: it wraps every attempt, and a generator-based
+    manager costs five calls more each time.
     """
-    try:
-        yield
-    except aiohttp.ConnectionTimeoutError as exc:
-        timeout = APITimeoutError(f"connect timed out: {exc}", method=method, path=path)
-        raise TransportFailure(timeout, Failure.NOT_SENT) from exc
-    except aiohttp.ClientConnectorError as exc:
-        error = APIConnectionError(f"cannot connect: {exc.os_error}", method=method, path=path)
-        raise TransportFailure(error, Failure.NOT_SENT) from exc
-    except TimeoutError as exc:
-        timeout = APITimeoutError("timed out waiting for the response", method=method, path=path)
-        raise TransportFailure(timeout, Failure.UNKNOWN) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        reason = type(exc).__name__ + (f": {exc}" if str(exc) else "")
-        error = APIConnectionError(f"connection failed ({reason})", method=method, path=path)
-        raise TransportFailure(error, Failure.UNKNOWN) from exc
+
+    __slots__ = ("method", "path")
+
+    def __init__(self, method: str, path: str) -> None:
+        self.method = method
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            return
+        method, path = self.method, self.path
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            timeout = APITimeoutError(f"connect timed out: {exc}", method=method, path=path)
+            raise TransportFailure(timeout, Failure.NOT_SENT) from exc
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            error = APIConnectionError(f"cannot connect: {exc.os_error}", method=method, path=path)
+            raise TransportFailure(error, Failure.NOT_SENT) from exc
+        if isinstance(exc, TimeoutError):
+            timeout = APITimeoutError(
+                "timed out waiting for the response", method=method, path=path
+            )
+            raise TransportFailure(timeout, Failure.UNKNOWN) from exc
+        if isinstance(exc, aiohttp.ClientError | OSError):
+            reason = type(exc).__name__ + (f": {exc}" if str(exc) else "")
+            error = APIConnectionError(f"connection failed ({reason})", method=method, path=path)
+            raise TransportFailure(error, Failure.UNKNOWN) from exc
 
 
 def _carries_request(exc: BaseException) -> bool:

@@ -7,6 +7,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import aiohttp
 from yarl import URL
@@ -19,6 +20,7 @@ from billabex_async._http._attempt import (
     Response,
     count_attempts,
     emit,
+    sending,
 )
 from billabex_async._http._auth import TokenSource
 from billabex_async._http._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, read_answer
@@ -54,6 +56,7 @@ __all__ = ["RequestEvent", "Response", "Transport"]
 
 logger = logging.getLogger("billabex_async")
 
+_MAX_CACHED_URLS = 4096  # distinct paths kept joined (each a few hundred bytes)
 _CLOSED_IN_FLIGHT = (
     "the client was closed while this request was in flight; it may have reached the server"
 )
@@ -74,26 +77,31 @@ class Transport:
     The limiter slot is taken *before* the aiohttp call (so waiting for a slot
     never eats into the request timeout) and handed back when the response
     headers arrive, with the server's X-RateLimit-* headers, or in a
-    ``finally`` on every other path. A per-request middleware counts
-    aiohttp's own hidden resends (see ``count_attempts``). Redirects are never
-    followed, and bodies are read decompressed up to ``max_response_bytes``.
+    ``finally`` on every other path. A middleware, built once per client,
+    counts aiohttp's own hidden resends (see ``count_attempts``). Redirects
+    are never followed, and bodies are read decompressed up to
+    ``max_response_bytes``.
     """
 
     __slots__ = (
         "_api_url",
         "_auth",
         "_clock",
+        "_counter",
         "_headers",
         "_idempotent_creates",
+        "_json_headers",
         "_limiter",
         "_max_response_bytes",
         "_max_retries",
         "_max_retry_after",
+        "_middlewares",
         "_on_request",
         "_retry_budget",
         "_sessions",
         "_sleep",
         "_timeout",
+        "_urls",
     )
 
     def __init__(
@@ -119,6 +127,7 @@ class Transport:
         self._auth = auth
         self._limiter = limiter
         self._headers = {**headers, "Accept-Encoding": ACCEPT_ENCODING}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self._max_response_bytes = max_response_bytes
         self._clock = clock  # injectable, with sleep: the retry budget on virtual time
         self._timeout = timeout
@@ -128,6 +137,13 @@ class Transport:
         self._on_request = on_request
         self._sleep = sleep  # injectable: tests run backoff on virtual time
         self._idempotent_creates = idempotent_creates
+        # Built once: the resend counter, after the session's own middlewares
+        # (per-request middlewares replace them), for the session they came from.
+        self._counter = count_attempts(limiter, lambda: self._sessions.closed)
+        self._middlewares: tuple[aiohttp.ClientSession | None, tuple[Any, ...]] = (None, ())
+        # path -> absolute URL: joining costs microseconds; paths repeat (one
+        # per account and verb), and the dict is emptied when it grows large.
+        self._urls: dict[str, URL] = {}
 
     @property
     def limiter(self) -> Limiter | None:
@@ -167,7 +183,8 @@ class Transport:
     async def _run(self, call: Call) -> Response:
         while True:
             call.attempt += 1
-            self._sessions.check()  # close() may have run during a backoff
+            if call.attempt > 1:  # the first was checked by request()
+                self._sessions.check()  # close() may have run during a backoff
             token = await self._auth.get()
             call.headers["Authorization"] = f"Bearer {token}"
             failure: TransportFailure | None = None
@@ -197,16 +214,18 @@ class Transport:
     ) -> Call:
         # Encoded once: every attempt sends these exact bytes with its key.
         data = None if json_body is None else encode_json(json_body)
-        headers = dict(self._headers)
-        if data is not None:
-            headers["Content-Type"] = "application/json"
+        headers = dict(self._headers if data is None else self._json_headers)
         key = None
         if method in WRITE_METHODS:
             # Every attempt reuses these headers (aiohttp's own resend and the
             # replay after a token refresh too): one key per logical write.
             key = idempotency_key or new_idempotency_key()
             headers[IDEMPOTENCY_HEADER] = key
-        url = self._api_url.joinpath(path.lstrip("/"), encoded=True)
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= _MAX_CACHED_URLS:
+                self._urls.clear()
+            url = self._urls[path] = self._api_url.joinpath(path.lstrip("/"), encoded=True)
         if params:
             url = url.with_query(params)
         retries = self._max_retries if max_retries is None else max_retries
@@ -226,11 +245,8 @@ class Transport:
         attempts = Attempts(holding=self._limiter is not None)
         try:
             session = self._sessions.get()  # closed while waiting for the slot: raises
-            middlewares = (
-                *getattr(session, "_middlewares", ()),  # per-request ones replace them
-                count_attempts(attempts, self._limiter, lambda: self._sessions.closed),
-            )
-            with map_aiohttp_errors(call.method, call.path):
+            middlewares = self._middlewares_for(session)
+            with map_aiohttp_errors(call.method, call.path), sending(attempts):
                 async with session.request(
                     call.method,
                     call.url,
@@ -263,15 +279,27 @@ class Transport:
             # aiohttp resent after the connection dropped: the first send may
             # have been applied.
             call.outcome_unknown = call.outcome_unknown or attempts.resent
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if self._on_request is None and not debug:
+            return answer  # nobody reads the event: skip building it
         remaining = count_header(answer.headers, "X-RateLimit-Remaining")
         emit(self._on_request, call, answer.status, sent_at, waited, remaining, None)
-        if logger.isEnabledFor(logging.DEBUG):
+        if debug:
             logger.debug(
                 "%s %s -> %d attempt=%d waited=%.3fs elapsed=%.3fs remaining=%s",
                 call.method, call.path, answer.status, call.attempt, waited,
                 time.monotonic() - sent_at, remaining,
             )  # fmt: skip
         return answer
+
+    def _middlewares_for(self, session: aiohttp.ClientSession) -> tuple[Any, ...]:
+        """The session's own middlewares, then the resend counter (cached per session)."""
+        cached_for, middlewares = self._middlewares
+        if cached_for is not session:
+            own = tuple(getattr(session, "_middlewares", ()))
+            middlewares = (*own, self._counter)
+            self._middlewares = (session, middlewares)
+        return middlewares
 
     def _after_failure(self, call: Call, failure: TransportFailure) -> float:
         """The delay before retrying an attempt that got no answer; raises when final."""

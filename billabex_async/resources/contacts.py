@@ -82,6 +82,34 @@ def _fields(
     }
 
 
+def _model(
+    cls: type[T],
+    data: T | None,
+    full_name: str | Unset,
+    language: str | Unset,
+    email: str | Unset | None,
+    role: str | Unset | None,
+    notes: str | Unset | None,
+    is_primary: bool | Unset | None,
+    *,
+    required: tuple[str, ...] = (),
+) -> T:
+    """The request model of a write: ``data`` as given, or built from the keyword fields."""
+    if (
+        data is not None
+        and isinstance(data, cls)
+        and full_name is UNSET
+        and language is UNSET
+        and email is UNSET
+        and role is UNSET
+        and notes is UNSET
+        and is_primary is UNSET
+    ):
+        return data  # the bulk path: a model and no keywords, nothing to merge
+    fields = _fields(full_name, language, email, role, notes, is_primary)
+    return _build(cls, data, fields, required=required)
+
+
 def _build(
     cls: type[T], data: T | None, fields: dict[str, object], *, required: tuple[str, ...] = ()
 ) -> T:
@@ -185,8 +213,17 @@ class ContactsResource:
         with ``idempotent_creates=False`` it is not, and ``OutcomeUnknownError``
         (carrying the key and body to send again) is raised instead.
         """
-        fields = _fields(full_name, language, email, role, notes, is_primary)
-        model = _build(ContactCreate, data, fields, required=("full_name", "language"))
+        model = _model(
+            ContactCreate,
+            data,
+            full_name,
+            language,
+            email,
+            role,
+            notes,
+            is_primary,
+            required=("full_name", "language"),
+        )
         path = _contacts_path(account_id)
         return await self._write("POST", path, model, max_retries, idempotency_key)
 
@@ -206,8 +243,7 @@ class ContactsResource:
         idempotency_key: str | None = None,
     ) -> Contact:
         """Change only the fields given; ``email=None`` clears the email."""
-        fields = _fields(full_name, language, email, role, notes, is_primary)
-        model = _build(ContactUpdate, data, fields)
+        model = _model(ContactUpdate, data, full_name, language, email, role, notes, is_primary)
         if model == ContactUpdate():
             raise InvalidRequestError("update needs at least one field to change")
         path = _contact_path(account_id, contact_id)
@@ -246,8 +282,17 @@ class ContactsResource:
 
         Idempotent, hence retried safely: the verb to use for syncs.
         """
-        fields = _fields(full_name, language, email, role, notes, is_primary)
-        model = _build(ContactUpsert, data, fields, required=("full_name", "language"))
+        model = _model(
+            ContactUpsert,
+            data,
+            full_name,
+            language,
+            email,
+            role,
+            notes,
+            is_primary,
+            required=("full_name", "language"),
+        )
         path = f"{_contacts_path(account_id)}/upsert"
         return await self._write("PUT", path, model, max_retries, idempotency_key)
 
