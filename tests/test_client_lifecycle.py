@@ -164,3 +164,51 @@ def test_a_client_closed_in_one_loop_says_closed_in_the_next() -> None:
     asyncio.run(open_and_close(client))
     with pytest.raises(errors.ClientClosedError, match="is closed"):
         asyncio.run(client.contacts.list(ACCOUNT))
+
+
+class _RotatingToken:
+    """A token provider whose current token the test replaces at will."""
+
+    def __init__(self) -> None:
+        self.current = "sk-test-stale"
+
+    async def get_token(self) -> str:
+        return self.current
+
+    async def refresh(self, rejected: str) -> str:
+        raise AssertionError("no 401 expected")
+
+
+async def test_the_token_is_read_after_the_wait_for_a_slot(scripted: ScriptedServer) -> None:
+    # A wait for a slot can outlast the refresh margin: a token read before it
+    # would be expired on arrival, and a 401 stops a bulk run.
+    scripted.default = reply(200, contact_json())
+    tokens = _RotatingToken()
+    client = BillabexClient(tokens, base_url=scripted.url, rate_limit=None, max_retries=0)
+    async with client:
+        limiter = RecordingLimiter()
+        limiter.gate = asyncio.Event()
+        client._transport._limiter = limiter
+        call = asyncio.ensure_future(client.contacts.get(ACCOUNT, CONTACT))
+        await limiter.waiting.wait()
+        tokens.current = "sk-test-fresh"  # the old one expired during the wait
+        limiter.gate.set()
+        await call
+    assert [seen.headers["Authorization"] for seen in scripted.seen] == ["Bearer sk-test-fresh"]
+    assert limiter.acquired == limiter.released == 1
+
+
+class _FailingToken(_RotatingToken):
+    async def get_token(self) -> str:
+        raise errors.AuthRefreshError("the refresh failed")
+
+
+async def test_a_failed_token_refresh_hands_its_slot_back(scripted: ScriptedServer) -> None:
+    client = BillabexClient(_FailingToken(), base_url=scripted.url, rate_limit=None)
+    async with client:
+        limiter = RecordingLimiter()
+        client._transport._limiter = limiter
+        with pytest.raises(errors.AuthRefreshError):
+            await client.contacts.get(ACCOUNT, CONTACT)
+    assert limiter.acquired == limiter.released == 1
+    assert scripted.seen == []

@@ -185,11 +185,9 @@ class Transport:
             call.attempt += 1
             if call.attempt > 1:  # the first was checked by request()
                 self._sessions.check()  # close() may have run during a backoff
-            token = await self._auth.get()
-            call.headers["Authorization"] = f"Bearer {token}"
             failure: TransportFailure | None = None
             try:
-                answer = await self._send_once(call)
+                answer, token = await self._send_once(call)
             except TransportFailure as exc:
                 failure = exc  # handled below, outside this block: no implicit __context__
             if failure is not None:
@@ -234,16 +232,22 @@ class Transport:
         call.replay_safe = key is not None and self._idempotent_creates
         return call
 
-    async def _send_once(self, call: Call) -> Answer:
-        """One attempt: a limiter slot, the request, the body. Raises TransportFailure.
+    async def _send_once(self, call: Call) -> tuple[Answer, str]:
+        """One attempt: a limiter slot, the request, the body; the token it carried.
 
-        Every path after the slot is taken (closed client, wrong loop,
-        cancellation, an unreadable body) hands the slot back exactly once.
+        Raises TransportFailure. Every path after the slot is taken (closed
+        client, wrong loop, cancellation, an unreadable body, a failed token
+        refresh) hands the slot back exactly once.
         """
         waited, ticket = await self._acquire()
         sent_at = time.monotonic()
         attempts = Attempts(holding=self._limiter is not None)
         try:
+            # The token is read once the slot is ours: a wait for a slot can
+            # outlast the refresh margin, and a token read before it would
+            # then expire on the way (a 401 that stops a bulk run).
+            token = await self._auth.get()
+            call.headers["Authorization"] = f"Bearer {token}"
             session = self._sessions.get()  # closed while waiting for the slot: raises
             middlewares = self._middlewares_for(session)
             with map_aiohttp_errors(call.method, call.path), sending(attempts):
@@ -281,7 +285,7 @@ class Transport:
             call.outcome_unknown = call.outcome_unknown or attempts.resent
         debug = logger.isEnabledFor(logging.DEBUG)
         if self._on_request is None and not debug:
-            return answer  # nobody reads the event: skip building it
+            return answer, token  # nobody reads the event: skip building it
         remaining = count_header(answer.headers, "X-RateLimit-Remaining")
         emit(self._on_request, call, answer.status, sent_at, waited, remaining, None)
         if debug:
@@ -290,7 +294,7 @@ class Transport:
                 call.method, call.path, answer.status, call.attempt, waited,
                 time.monotonic() - sent_at, remaining,
             )  # fmt: skip
-        return answer
+        return answer, token
 
     def _middlewares_for(self, session: aiohttp.ClientSession) -> tuple[Any, ...]:
         """The session's own middlewares, then the resend counter (cached per session)."""
