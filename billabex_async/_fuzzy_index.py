@@ -11,18 +11,19 @@ threshold ``min(2, shorter length // 5)``:
 - 5 to 10 characters (a pair whose shorter name has 5-9 tolerates 1 edit):
   the name and its single deletions;
 - 10 characters or more (2 edits between two such names): the first
-  ``PREFIX`` characters with exactly two deleted (the "head" keys), and the
-  last ``PREFIX`` likewise (the "tail" keys). Each edit costs a window of 8
-  at most one character of what it shares with the other name's window at
-  the same place, so two names within 2 edits share a head key and a tail
-  key: 56 keys however long the name.
+  ``PREFIX`` characters with exactly two deleted, 28 "head" keys however
+  long the name. Each edit costs a window of 8 at most one character of what
+  it shares with the other name's window at the same place, so two names
+  within 2 edits share a head key; and, by the same argument, a "tail" key:
+  the last ``PREFIX`` characters with two deleted.
 
 A key many names share (thousands of "Christopher ..." share every head key)
 keeps only its first ``CROWD`` entries in the table and the rest in a plain
-array beside it, so an add never walks a long probe run. A lookup whose head
-keys are crowded takes its candidates from the tail keys instead (or the
-other way round, whichever lists fewer names): every match shares keys of
-both kinds, so either kind alone finds them all.
+array beside it, so an add never walks a long probe run. Once any key is
+crowded the table grows into one where long names also carry their 28 tail
+keys (random names hardly ever crowd a key, so they do not pay for them), and a
+lookup whose head keys are crowded reads the tail keys instead, whichever
+lists fewer names: either kind alone finds every match.
 
 Keys are stored as hashes in one flat ``array`` with open addressing (4 bytes
 a key, no Python object per key): a dict of strings would cost ~100 bytes a
