@@ -94,10 +94,31 @@ asyncio.run(main())
 """
 )
 
+# SIZE names sharing their first 8 characters ("Christopher " and 6 random letters) added
+# to a Matcher one by one, then one lookup in ten of them with the last letter changed.
+# Prints the CPU seconds of the adds and of the lookups.
+_PREFIXED = """
+import random, string, sys, time
+from billabex_async._matching import Matcher
+size = int(sys.argv[1])
+rng = random.Random(size)
+names = ["Christopher " + "".join(rng.choices(string.ascii_lowercase, k=6)) for _ in range(size)]
+matcher = Matcher()
+started = time.process_time()
+for key, name in enumerate(names):
+    matcher.add(key, name, None)
+added = time.process_time()
+for name in names[::10]:
+    assert matcher.find_by_name(name[:-1] + "#") is not None
+print(added - started, time.process_time() - added)
+"""
+
 ACCOUNT = 1_000
 """Contacts in the account the CLI's dry run lists; the file's rows cycle through them."""
 PREVIOUS_INDEX = "926b228c5cedc29ba6c20d96ee880ae83a1f4641"
 """The deletion-neighbourhood index before its growth was made incremental."""
+PREFIX_ONLY_INDEX = "220bb984a0d6deb7df08094cc3a8cf02cf370686"
+"""The index before crowded keys and tail keys: every key on a long name's first 8 characters."""
 
 
 def _best(
@@ -116,6 +137,14 @@ def _plan(root: Path | None, size: int) -> Callable[[], tuple[float, ...]]:
     def run() -> tuple[float, ...]:
         cpu, peak, _ = _baseline.python(_PLAN, root, str(size)).split()
         return float(cpu), float(peak)
+
+    return run
+
+
+def _prefixed(root: Path | None, size: int) -> Callable[[], tuple[float, ...]]:
+    def run() -> tuple[float, ...]:
+        added, looked = _baseline.python(_PREFIXED, root, str(size)).split()
+        return float(added), float(looked)
 
     return run
 
@@ -202,6 +231,17 @@ def section(quick: bool = False) -> str:
         add_sides["previous"] = _adds(previous, adds)
     add = _best(repeats, add_sides)
 
+    shared = 1_000 if quick else 3_000
+    prefix_sides = {"after": _prefixed(None, shared)}
+    if before is not None:
+        prefix_sides["before"] = _prefixed(before, shared)
+    prefix_only = None if quick else _baseline.checkout(PREFIX_ONLY_INDEX)
+    if prefix_only is not None:  # ~45 s at 3,000: once, outside the repeats
+        prefix_sides["prefix only"] = _prefixed(prefix_only, shared)
+    prefixed = _best(repeats, {k: v for k, v in prefix_sides.items() if k != "prefix only"})
+    if "prefix only" in prefix_sides:
+        prefixed["prefix only"] = prefix_sides["prefix only"]()
+
     def mb(value: float) -> str:
         return f"{value / 2**20:,.0f} MB"
 
@@ -228,6 +268,13 @@ def section(quick: bool = False) -> str:
     add_before = cell(add.get("before"), worst)
     if "previous" in add:
         add_before += f"; index before incremental growth: {worst(add['previous'])}"
+
+    def both(r: tuple[float, ...]) -> str:
+        return f"{r[0] + r[1]:.2f} s ({r[0]:.2f} + {r[1]:.3f})"
+
+    prefix_before = cell(prefixed.get("before"), both)
+    if "prefix only" in prefixed:
+        prefix_before += f"; index keyed on the first 8 only: {both(prefixed['prefix only'])}"
     lines = [
         "### Sync planning, large files and the simulator's index growth",
         "",
@@ -245,6 +292,9 @@ def section(quick: bool = False) -> str:
         f" | {dry_before} | {dry_after} |",
         f"| simulator worst single add at {adds // 1000}k (`FakeBillabex.add_contact`)"
         f" | {add_before} | {worst(add['after'])} |",
+        f"| {shared:,} names sharing an 8-char prefix: insert all + {shared // 10:,} lookups"
+        f" (CPU s: adds + lookups; before scans every name) | {prefix_before}"
+        f" | {both(prefixed['after'])} |",
     ]
     return "\n".join(lines) + "\n"
 

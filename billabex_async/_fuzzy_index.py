@@ -11,9 +11,19 @@ threshold ``min(2, shorter length // 5)``:
 - 5 to 10 characters (a pair whose shorter name has 5-9 tolerates 1 edit):
   the name and its single deletions;
 - 10 characters or more (2 edits between two such names): the first
-  ``PREFIX`` characters with exactly two deleted. Two names within 2 edits
-  keep a common subsequence after at most 2 deletions each, so their
-  prefixes, cut down to ``PREFIX - 2``, agree: 28 keys however long the name.
+  ``PREFIX`` characters with exactly two deleted, 28 "head" keys however
+  long the name. Each edit costs a window of 8 at most one character of what
+  it shares with the other name's window at the same place, so two names
+  within 2 edits share a head key; and, by the same argument, a "tail" key:
+  the last ``PREFIX`` characters with two deleted.
+
+A key many names share (thousands of "Christopher ..." share every head key)
+keeps only its first ``CROWD`` entries in the table and the rest in a plain
+array beside it, so an add never walks a long probe run. Once any key is
+crowded the table grows into one where long names also carry their 28 tail
+keys (random names hardly ever crowd a key, so they do not pay for them), and a
+lookup whose head keys are crowded reads the tail keys instead, whichever
+lists fewer names: either kind alone finds every match.
 
 Keys are stored as hashes in one flat ``array`` with open addressing (4 bytes
 a key, no Python object per key): a dict of strings would cost ~100 bytes a
@@ -31,12 +41,13 @@ whose names all match exactly never keys a name.
 from __future__ import annotations
 
 import itertools
+import sys
 from array import array
 from operator import itemgetter
 
 from rapidfuzz.distance import Levenshtein
 
-__all__ = ["PREFIX", "DeletionIndex", "index_keys"]
+__all__ = ["CROWD", "PREFIX", "DeletionIndex", "index_keys"]
 
 PREFIX = 8
 """Characters of a long name its keys are taken from (at most the shortest long name).
@@ -46,12 +57,24 @@ memory; a longer prefix only sorts out more candidates before the exact check.
 """
 _LONG = 10
 """Names this long or longer tolerate 2 edits between them."""
-# The prefix with two characters deleted, as tuples of characters: an
+# A window with two characters deleted, as tuples of characters: an
 # itemgetter per pair of positions beats slicing and concatenating strings.
-_TWO_DELETED = [
+# Tail keys read their window backwards, so a name's tail ("... martin")
+# and another's head ("martin ...") do not share keys by accident.
+_HEAD = [
     itemgetter(*(k for k in range(PREFIX) if k not in pair))
     for pair in itertools.combinations(range(PREFIX), 2)
 ]
+_TAIL = [
+    itemgetter(*(k for k in range(-1, -PREFIX - 1, -1) if k not in pair))
+    for pair in itertools.combinations(range(-PREFIX, 0), 2)
+]
+CROWD = 16
+"""Entries one key keeps in the table; more go to the key's overflow array.
+
+Bounds the probe run an add walks, and the entries a lookup reads for an
+uncrowded key. Random names almost never reach it.
+"""
 
 # A long name's keys are tuples of characters, a short name's strings: the
 # two kinds rarely share a hash, and when they do the exact distance sorts the
@@ -77,26 +100,35 @@ _WIDE = ("Q", 32, 32, 0xFFFFFFFF)
 
 
 def index_keys(name: str) -> set[int]:
-    """The key hashes of a normalised name, as stored and as looked up."""
+    """The short-name and head key hashes of a normalised name, as stored and as looked up."""
     size = len(name)
     if size < 5:
         return {hash(name)}
-    if size > _LONG:  # the common case: only the prefix's keys, no set to merge into
-        head = name[:PREFIX]
-        return {hash(pick(head)) for pick in _TWO_DELETED}
-    keys = {hash(name[:i] + name[i + 1 :]) for i in range(size)}
-    keys.add(hash(name))
+    if size > _LONG:  # the common case: only the head's keys, no set to merge into
+        return {hash(pick(name)) for pick in _HEAD}
+    keys = _short_keys(name)
     if size == _LONG:  # both kinds: 1 edit from a shorter name, 2 from a longer one
-        head = name[:PREFIX]
-        keys.update({hash(pick(head)) for pick in _TWO_DELETED})
+        keys.update({hash(pick(name)) for pick in _HEAD})
     return keys
 
 
-def _most_keys(size: int) -> int:
-    """An upper bound of ``len(index_keys(name))`` for a name of this length."""
+def _tail_keys(name: str) -> set[int]:
+    """The tail key hashes of a name of ``_LONG`` characters or more."""
+    return {hash(pick(name)) for pick in _TAIL}
+
+
+def _short_keys(name: str) -> set[int]:
+    keys = {hash(name[:i] + name[i + 1 :]) for i in range(len(name))}
+    keys.add(hash(name))
+    return keys
+
+
+def _most_keys(size: int, *, tails: bool) -> int:
+    """An upper bound of the keys a name of this length is stored under."""
     if size < 5:
         return 1
-    return (size + 1 if size <= _LONG else 0) + (len(_TWO_DELETED) if size >= _LONG else 0)
+    windows = (2 if tails else 1) * len(_HEAD)
+    return (size + 1 if size <= _LONG else 0) + (windows if size >= _LONG else 0)
 
 
 def _limit(a: int, b: int) -> int:
@@ -104,32 +136,73 @@ def _limit(a: int, b: int) -> int:
 
 
 class _Table:
-    """One open-addressing table of key entries, and how full it is."""
+    """One open-addressing table of key entries, its crowded keys' overflow, and how full it is."""
 
-    __slots__ = ("cells", "fp_mask", "fp_shift", "limit", "mask", "slot_bits", "used")
+    __slots__ = (
+        "cells",
+        "fp_mask",
+        "fp_shift",
+        "limit",
+        "mask",
+        "over",
+        "slot_bits",
+        "tails",
+        "used",
+    )
 
-    def __init__(self, capacity: int, *, wide: bool) -> None:
+    def __init__(self, capacity: int, *, wide: bool, tails: bool) -> None:
         code, self.slot_bits, self.fp_shift, self.fp_mask = _WIDE if wide else _NARROW
         self.cells = array(code, [0]) * capacity  # zeroed: every cell empty
         self.mask = capacity - 1
         self.limit = int(capacity * _LOAD)
         self.used = 0  # keys in the table or reserved for it, removed names' included
+        # A crowded key's hash -> the slots past its first CROWD entries. A key
+        # is here only once CROWD entries with its fingerprint sit in its probe
+        # run; entries never leave a table, so a lookup that meets fewer knows
+        # the key has no overflow without asking.
+        self.over: dict[int, array[int]] = {}
+        self.tails = tails  # whether its long names carry tail keys too
 
     def insert(self, slot: int, keys: set[int]) -> None:
         cells, mask, slot_bits = self.cells, self.mask, self.slot_bits
         fp_shift, fp_mask = self.fp_shift, self.fp_mask
+        over = self.over
         tail = slot + 1
         for key in keys:
+            if over:  # a crowded key's run need not be walked again
+                crowd = over.get(key)
+                if crowd is not None:
+                    crowd.append(slot)
+                    continue
+            fingerprint = (key >> fp_shift) & fp_mask
             cell = key & mask
-            while cells[cell]:
+            entry = cells[cell]
+            seen = 0
+            while entry:
+                if entry >> slot_bits == fingerprint:
+                    seen += 1
+                    if seen == CROWD:
+                        break
                 cell = (cell + 1) & mask
-            cells[cell] = ((key >> fp_shift) & fp_mask) << slot_bits | tail
+                entry = cells[cell]
+            if entry:  # the key's CROWD-th entry: it is crowded from now on
+                over[key] = array("I", [slot])
+            else:
+                cells[cell] = fingerprint << slot_bits | tail
+
+    def crowd(self, keys: set[int]) -> int:
+        """How many entries these keys hold past their first ``CROWD`` each."""
+        over = self.over
+        if not over:
+            return 0
+        return sum(len(over[key]) for key in keys if key in over)
 
     def collect(self, keys: set[int], found: set[int]) -> None:
         """Add to ``found`` the slot of every entry whose key may be one of ``keys``."""
         cells, mask, slot_bits = self.cells, self.mask, self.slot_bits
         fp_shift, fp_mask = self.fp_shift, self.fp_mask
         slot_mask = (1 << slot_bits) - 1
+        over = self.over
         for key in keys:
             fingerprint = (key >> fp_shift) & fp_mask
             cell = key & mask
@@ -139,6 +212,14 @@ class _Table:
                     found.add((entry & slot_mask) - 1)
                 cell = (cell + 1) & mask
                 entry = cells[cell]
+            if over:
+                crowd = over.get(key)
+                if crowd is not None:
+                    found.update(crowd)
+
+    def nbytes(self) -> int:
+        crowds = sum(sys.getsizeof(crowd) for crowd in self.over.values())
+        return len(self.cells) * self.cells.itemsize + crowds + sys.getsizeof(self.over)
 
 
 class DeletionIndex:
@@ -175,7 +256,7 @@ class DeletionIndex:
     def __init__(self, *, deferred: bool = False) -> None:
         # slot -> its name, None once removed; removed slots are reused.
         self._names: list[str | None] = []
-        # slot -> how many keys of its name are in the tables (at most 28 + 11);
+        # slot -> how many keys of its name are in the tables (at most 11 + 28 + 28);
         # 0 while not keyed yet (deferred) or removed.
         self._counts = array("B")
         self._free: list[int] = []
@@ -186,7 +267,7 @@ class DeletionIndex:
         self._sized = False  # whether the table was sized for them
         self._last: tuple[str, set[int]] = ("", set())  # the last lookup's keys, for its add
         self._wide = False
-        self._table = _Table(_MIN_CAPACITY, wide=False)
+        self._table = _Table(_MIN_CAPACITY, wide=False, tails=False)
         # A growth under way: the previous table, the slots it covers, how many moved.
         self._old: _Table | None = None
         self._old_end = 0
@@ -206,8 +287,8 @@ class DeletionIndex:
     def nbytes(self) -> int:
         """Memory held by the key tables and the slot list (not the name strings)."""
         tables = [self._table] if self._old is None else [self._table, self._old]
-        cells = sum(len(t.cells) * t.cells.itemsize for t in tables)
-        return cells + 9 * len(self._names) + 8 * (len(self._free) + len(self._pending))
+        slots = 9 * len(self._names) + 8 * (len(self._free) + len(self._pending))
+        return sum(t.nbytes() for t in tables) + slots
 
     def name(self, slot: int) -> str | None:
         return self._names[slot]
@@ -224,7 +305,7 @@ class DeletionIndex:
         if self._deferred:
             self._pending.append(slot)
         else:
-            self._key(slot, index_keys(name))
+            self._key(slot, name)
             self._move(_MOVE_EVERY_ADD)
         return slot
 
@@ -242,11 +323,21 @@ class DeletionIndex:
             self.settle()
         keys = index_keys(wanted)
         self._last = (wanted, keys)
-        found: set[int] = set()
-        self._table.collect(keys, found)
-        if self._old is not None:
-            self._old.collect(keys, found)
         size = len(wanted)
+        found: set[int] = set()
+        tail: set[int] | None = None
+        for table in (self._table,) if self._old is None else (self._table, self._old):
+            # Every match shares a head key and a tail key, so either kind, read
+            # in full, finds them all: the head, unless its keys are crowded.
+            crowd = table.crowd(keys) if table.tails and size >= _LONG else 0
+            if crowd:
+                tail = _tail_keys(wanted) if tail is None else tail
+                if table.crowd(tail) < crowd:
+                    table.collect(tail, found)
+                    if size == _LONG:  # a 10-character name's 1-edit keys are read in full too
+                        table.collect(_short_keys(wanted), found)
+                    continue
+            table.collect(keys, found)
         names = self._names
         hits: list[tuple[int, int]] = []
         for slot in found:
@@ -261,12 +352,24 @@ class DeletionIndex:
                 hits.append((distance, slot))
         return hits
 
-    def _key(self, slot: int, keys: set[int]) -> None:
-        """Put a name's keys in the current table, growing it first when full."""
+    def _key(self, slot: int, name: str, keys: set[int] | None = None) -> None:
+        """Put a name's keys (``index_keys``, given or not) in the current table, growing it first.
+
+        A table grows when full, and also once a key is crowded, into one
+        whose long names carry tail keys too.
+        """
         table = self._table
-        if table.used + len(keys) > table.limit or slot + 1 >= 1 << table.slot_bits:
+        most = _most_keys(len(name), tails=table.tails)
+        if (
+            table.used + most > table.limit
+            or slot + 1 >= 1 << table.slot_bits
+            or (table.over and not table.tails)
+        ):
             self._grow()
             table = self._table
+        keys = index_keys(name) if keys is None else keys
+        if table.tails and len(name) >= _LONG:
+            keys = keys | _tail_keys(name)
         if self._old is not None and slot < self._old_end:
             self._skip.add(slot)  # a reused slot: moving it later would key it twice
         table.insert(slot, keys)
@@ -279,27 +382,45 @@ class DeletionIndex:
         while keys > capacity * _HEADROOM:
             capacity *= 2
         self._wide = self._wide or len(self._names) + 1 >= 1 << _NARROW[1]
-        return _Table(capacity, wide=self._wide)
+        # Tail keys once any key is crowded: names with a long shared start are
+        # there to stay, and random names never pay for the second kind.
+        tails = self._table.tails or bool(self._table.over)
+        return _Table(capacity, wide=self._wide, tails=tails)
 
     def _grow(self) -> None:
         """Start handing the names over to a larger table (or one rid of removed names' keys)."""
         if self._old is not None:  # the previous growth is not done: finish it first
             self._move(self._old_end)
         self._old, self._old_end, self._moved = self._table, len(self._names), 0
-        self._table = self._new_table(self._live)
-        # Reserved for the keys still to move, so the table never fills up meanwhile.
-        self._table.used = self._live
+        # Reserved for the keys still to move, so the table never fills up
+        # meanwhile: twice the count when they gain tail keys (at most 28 more
+        # to a name with 28 head keys).
+        # A table gaining tail keys is also twice as large as the one it
+        # replaces, which a deferred index sized for all its names.
+        old = self._old
+        gains = old.over and not old.tails
+        reserve = 2 * self._live if gains else self._live
+        self._table = self._new_table(int(2 * len(old.cells) * _HEADROOM) if gains else reserve)
+        self._table.used = reserve
 
     def _move(self, count: int) -> None:
         """Key up to ``count`` more slots of the previous table into the current one."""
         if self._old is None:
             return
         end = min(self._old_end, self._moved + count)
-        names, table, skip = self._names, self._table, self._skip
+        names, table, skip, counts = self._names, self._table, self._skip, self._counts
+        tails, gained = table.tails, table.tails and not self._old.tails
         for slot in range(self._moved, end):
             name = names[slot]
-            if name is not None and slot not in skip:
-                table.insert(slot, index_keys(name))  # already counted in ``used``
+            if name is None or not counts[slot] or slot in skip:
+                continue  # removed, not keyed yet (deferred), or keyed into this table already
+            keys = index_keys(name)
+            if tails and len(name) >= _LONG:
+                keys |= _tail_keys(name)
+                if gained:  # reserved by ``_grow``, but counted from now on
+                    self._live += len(keys) - counts[slot]
+                    counts[slot] = len(keys)
+            table.insert(slot, keys)  # already counted in ``used``
         self._moved = end
         if end == self._old_end:
             self._old, self._skip = None, set()
@@ -320,7 +441,7 @@ class DeletionIndex:
             name = names[slot]
             if name is None or counts[slot]:
                 continue  # removed since, or keyed already (a slot reused twice)
-            self._key(slot, last_keys if name == last_name else index_keys(name))
+            self._key(slot, name, last_keys if name == last_name else None)
             self._move(_MOVE_EVERY_ADD)
         self._settled = end
         if end < len(pending):
@@ -330,7 +451,10 @@ class DeletionIndex:
 
     def _size_for_pending(self) -> None:
         names, counts = self._names, self._counts
-        expected = sum(_most_keys(len(names[s] or "")) for s in self._pending if not counts[s])
+        tails = self._table.tails
+        expected = sum(
+            _most_keys(len(names[s] or ""), tails=tails) for s in self._pending if not counts[s]
+        )
         table = self._table
         if self._old is None and table.used + expected > table.limit:
             # Most names are new (a bulk load): one table of the final size,
