@@ -8,12 +8,12 @@ fuzzy matcher or rapidfuzz.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from billabex_async import errors
 from billabex_async._client import DEFAULT_BASE_URL, BillabexClient
 from billabex_async._http import RequestEvent, TokenProvider
+from billabex_async._lazy import lazy_getattr
 from billabex_async._types import UNSET, RateLimit, Unset
 from billabex_async._version import __version__
 from billabex_async.models import (
@@ -75,16 +75,7 @@ _SUBPACKAGES = frozenset({"bulk", "sync"})
 # above: a visible module ``__getattr__`` would make every misspelt name
 # type-check as ``object``.
 if not TYPE_CHECKING:
-
-    def __getattr__(name: str) -> object:
-        if name in _SUBPACKAGES:
-            return importlib.import_module(f"{__name__}.{name}")
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # later lookups skip __getattr__
-        return value
+    __getattr__ = lazy_getattr(__name__, globals(), _LAZY, subpackages=_SUBPACKAGES)
 
 
 def __dir__() -> list[str]:

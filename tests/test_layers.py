@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
         "_types",
         "_matching",
         "_fuzzy_index",
+        "_lazy",
         "_redact",
         "_retry_after",
         "_version",

@@ -8,9 +8,9 @@ first access (PEP 562 ``__getattr__``).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from billabex_async._lazy import lazy_getattr
 from billabex_async.auth._oauth import (
     DEFAULT_SCOPE,
     REFRESH_FRACTION,
@@ -87,14 +87,7 @@ _LAZY = {
 # above: a visible module ``__getattr__`` would make every misspelt name
 # type-check as ``object``.
 if not TYPE_CHECKING:
-
-    def __getattr__(name: str) -> object:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # later lookups skip __getattr__
-        return value
+    __getattr__ = lazy_getattr(__name__, globals(), _LAZY)
 
 
 def __dir__() -> list[str]:
