@@ -87,6 +87,9 @@ class RedisLimiter:
     window + request timeout + 5 s, so a crashed process's slots free up)
     and until one window after its response. ``pause()`` and ``observe()``
     reach every process through Redis. Every clock reading is Redis ``TIME``.
+    Not shared yet: the slots ``SlidingWindowLimiter`` keeps free for a
+    consumer seen only in the headers once it is seen again (``ForeignReserve``);
+    here its phantoms free as they expire.
 
     ``release``, ``observe`` and ``pause`` are synchronous (the transport
     calls them that way): they queue their Redis update, and one task sends

@@ -16,6 +16,8 @@ import heapq
 import logging
 from collections import deque
 
+from billabex_async._http._reserve import ForeignReserve
+
 __all__ = ["EDGE_MARGIN", "Window"]
 
 logger = logging.getLogger("billabex_async")
@@ -49,6 +51,7 @@ class Window:
         "_next_handle",
         "_paused_until",
         "_phantoms",
+        "_reserve",
         "_server_limit",
         "_server_until",
         "_shortest",
@@ -75,6 +78,8 @@ class Window:
         # added since (see ``observe``).
         self._added = 0
         self.phantoms_added = 0  # slots ever counted as someone else's
+        # Slots kept free for someone else's requests not yet seen.
+        self._reserve = ForeignReserve()
         # No slot is granted before this clock time (a 429's Retry-After).
         self._paused_until = 0.0
         # The server's announced limit, in force until _server_until.
@@ -130,6 +135,11 @@ class Window:
             recent = len(finished) - self._first_counting(now, window)
         return self._in_flight + recent + len(self._phantoms)
 
+    def reserved(self, now: float) -> int:
+        """Slots kept free for someone else's requests not seen yet (0 alone on the token)."""
+        self._expire(now)
+        return self._reserve.unseen(now, len(self._phantoms))
+
     def try_take(self, now: float) -> int | None:
         """Take a slot (in flight from now) if every limit allows one; None if not.
 
@@ -140,7 +150,9 @@ class Window:
         cap = self._cap(now)
         self._expire(now)
         # counted(), inlined: this runs on every request.
-        base = self._in_flight + len(self._phantoms)
+        held = len(self._phantoms)
+        base = self._in_flight + held
+        unseen = self._reserve.unseen(now, held)
         finished = self._finished
         shortest = self._shortest
         ours = 0
@@ -151,7 +163,7 @@ class Window:
                 recent = len(finished)
             else:
                 recent = len(finished) - self._first_counting(now, window)
-            if base + recent >= limit:
+            if base + recent + unseen >= limit:
                 return None
             if window == shortest:
                 ours = base + recent
@@ -182,13 +194,18 @@ class Window:
         if now < self._paused_until:
             return self._paused_until
         cap = self._cap(now)
+        self._expire(now)
+        unseen = self._reserve.unseen(now, len(self._phantoms))
+        lapses = self._reserve.lapses()
         at: float | None = None
         for (limit, window), (configured, _) in zip(
             self.limits(now), self._limits.values(), strict=True
         ):
-            if self.counted(now, window) < limit:
+            if self.counted(now, window) + unseen < limit:
                 continue
             candidates = [self._phantoms[0]] if self._phantoms else []
+            if lapses is not None:
+                candidates.append(lapses)
             first = self._first_counting(now, window)
             if first < len(self._finished):
                 candidates.append(self._finished[first] + window + EDGE_MARGIN)
@@ -239,6 +256,7 @@ class Window:
         most = max(lim for lim, _ in self.limits(now))
         missing = min(server_used, most) - ours
         if missing <= 0:
+            self._answered(now, 0)
             return
         # Someone else spends this token's budget. Reset is when the oldest
         # request the server counts frees; the others free later, within a
@@ -255,6 +273,12 @@ class Window:
         heapq.heappush(phantoms, first + EDGE_MARGIN)
         for _ in range(missing - 1):
             heapq.heappush(phantoms, until + EDGE_MARGIN)
+        self._answered(now, missing)
+
+    def _answered(self, now: float, added: int) -> None:
+        self._expire(now)
+        held = len(self._phantoms)
+        self._reserve.answered(now, self._longest + EDGE_MARGIN, added=added, held=held)
 
     def _cap(self, now: float) -> int | None:
         if self._server_limit is not None and now >= self._server_until:

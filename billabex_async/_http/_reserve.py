@@ -1,0 +1,82 @@
+"""Transport layer: the slots kept free for another consumer of the token, seen only in headers."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+__all__ = ["ForeignReserve"]
+
+
+class ForeignReserve:
+    """How many slots another consumer of the same token is assumed to hold now.
+
+    The limiter counts someone else's requests (phantoms) only as it sees
+    them in the X-RateLimit-Remaining of its own answers. While every slot
+    of ours is held, nothing is answered, that consumer keeps sending, and a
+    phantom that expires frees a slot the server may already have given it
+    again: the next request of ours overshoots. So after each answer the
+    estimate is the larger of the phantoms held then and the phantoms seen
+    per window over the last two windows (a rate, which the timing of
+    sightings does not skew); the most estimated at any answer of the last
+    window holds, plus a slack for that consumer's bursts. Until a phantom
+    is seen it is 0: a token used alone never waits for it.
+
+    Not thread-safe; every ``now`` is the limiter's clock, in seconds.
+    """
+
+    __slots__ = ("_peaks", "_seen", "_sightings", "_until", "_value")
+
+    def __init__(self) -> None:
+        # (clock time, phantoms added then) over the last two windows, and their sum.
+        self._sightings: deque[tuple[float, int]] = deque()
+        self._seen = 0
+        # (lapses at, estimate) per answer, the estimates decreasing from the
+        # front (a monotonic queue): the front is the largest still in force.
+        self._peaks: deque[tuple[float, int]] = deque()
+        self._value = 0  # the front's estimate, cached; 0 when empty
+        self._until = 0.0  # when the front lapses
+
+    def answered(self, now: float, window: float, *, added: int, held: int) -> None:
+        """An answer's headers were read: ``added`` phantoms counted, ``held`` now."""
+        sightings = self._sightings
+        if added > 0:
+            sightings.append((now, added))
+            self._seen += added
+        while sightings and sightings[0][0] + 2 * window <= now:
+            self._seen -= sightings.popleft()[1]
+        # One sighting may be a burst that is over (then Reset frees its
+        # oldest slot, as the header says); seen again later, that consumer
+        # keeps sending.
+        ongoing = len(sightings) > 1 and sightings[-1][0] > sightings[0][0]
+        estimate = max(held, -(-self._seen // 2)) if ongoing else 0
+        peaks = self._peaks
+        while peaks and peaks[-1][1] <= estimate:
+            peaks.pop()
+        if estimate:
+            peaks.append((now + window, estimate))
+        self._front(now)
+
+    def unseen(self, now: float, held: int) -> int:
+        """Slots to keep free beyond the ``held`` phantoms still counted."""
+        if not self._value:
+            return 0
+        if now >= self._until:
+            self._front(now)
+            if not self._value:
+                return 0
+        # Two standard deviations of a Poisson count of that size, and one
+        # for a window edge: in virtual time this took a steady consumer at
+        # 10-40 % of the limit to 0 429s, a Poisson one to a few per thousand.
+        slack = 1 + 2 * math.isqrt(self._value)
+        return max(0, self._value + slack - held)
+
+    def lapses(self) -> float | None:
+        """When the estimate in force changes with time alone (None: it is 0)."""
+        return self._until if self._value else None
+
+    def _front(self, now: float) -> None:
+        peaks = self._peaks
+        while peaks and peaks[0][0] <= now:
+            peaks.popleft()
+        self._value, self._until = peaks[0][::-1] if peaks else (0, 0.0)
