@@ -199,14 +199,15 @@ class Scope:
         return len(self.by_email) + len(self.by_id) + len(self.by_name)
 
     def admit(self, op: Op) -> None:
+        tails: list[Op] | tuple[()]
         group = self.serial
         if group is not None:
-            tails = [group.tail] if group.tail is not None and not group.tail.settled else []
+            tails = [group.tail] if group.tail is not None and not group.tail.settled else ()
         else:
             by_email, by_id, by_name = self.by_email, self.by_id, self.by_name
             groups = self._matches(op) if by_name or by_email or by_id else None
             if groups is None:  # the fast path: nothing in flight shares a key with it
-                tails, group = [], _Group(op)
+                tails, group = (), _Group(op)
             else:
                 tails = [g.tail for g in groups if g.tail is not None and not g.tail.settled]
                 group = groups[0] if len(groups) == 1 else self._merge(groups)
@@ -222,16 +223,24 @@ class Scope:
             for name in op.names:
                 if name not in by_name:
                     by_name[name] = group
-                    if len(name) >= _NARROW:
-                        self._index_pieces(name)
+                    # Its pieces (see _WIDE); setdefault: one C call per piece.
+                    size = len(name)
+                    if size >= _NARROW:
+                        if size <= _WIDE:
+                            self.by_head.setdefault(name[:2], []).append(name)
+                            self.by_tail.setdefault(name[-2:], []).append(name)
+                        if size >= _WIDE:
+                            self.by_head.setdefault(name[:3], []).append(name)
+                            self.by_mid.setdefault(name[3:6], []).append(name)
+                            self.by_tail.setdefault(name[-3:], []).append(name)
             if len(by_name) + len(by_email) + len(by_id) > SATURATION:
-                tails += self._saturate(group)
+                tails = [*tails, *self._saturate(group)]
         if not self.answered:
             # Not a conflict (nothing shared with it): only an ordering.
             if self.probe is None:
                 self.probe = op
             elif self.probe not in tails:
-                tails.append(self.probe)
+                tails = [*tails, self.probe]
         group.tail = op
         group.open += 1
         op.group = group
@@ -252,7 +261,18 @@ class Scope:
                 group = group.root()
             group.open -= 1
             if group.open == 0:
-                self._dissolve(group)
+                members = group.members
+                if len(members) == 1 and group is not self.serial and not op.ids:
+                    # A lone op (most of them): _dissolve inline.
+                    for key in op.emails:
+                        self.by_email.pop(key, None)
+                    for name in op.names:
+                        if self.by_name.pop(name, None) is not None:
+                            self.stale += 1
+                    if self.stale > STALE_PIECES + 2 * len(self.by_name):
+                        self._reindex()
+                else:
+                    self._dissolve(group)
         dependents = op.dependents
         if not dependents:
             return []
@@ -288,6 +308,7 @@ class Scope:
         by_name = self.by_name
         if not by_name:
             return found  # no name in flight: nothing to probe
+        head, mid, tail = self.by_head, self.by_mid, self.by_tail
         for name in op.names:
             if (entry := by_name.get(name)) is not None:
                 # Held already: a name of another live group matching it
@@ -299,12 +320,20 @@ class Scope:
                     found.append(g)
                 continue
             size = len(name)
-            if size < _NARROW:
-                continue  # matched exactly only
-            # Most probes miss: collect the candidates, then confirm each once.
-            hits = self._probe(name, size)
-            if hits is None:
+            # Most probes miss: ``in`` tests first (no call), the pieces after.
+            if not (
+                size >= _WIDE
+                and (
+                    name[:3] in head
+                    or name[2:5] in mid
+                    or name[3:6] in mid
+                    or name[4:7] in mid
+                    or name[-3:] in tail
+                )
+            ) and not (_NARROW <= size <= _WIDE and (name[:2] in head or name[-2:] in tail)):
                 continue
+            hits = self._probe(name, size)
+            assert hits is not None
             candidates = hits[0] if len(hits) == 1 else set().union(*hits)
             for other in candidates:
                 if (owner := by_name.get(other)) is None:
@@ -380,7 +409,7 @@ class Scope:
         return tails
 
     def _index_pieces(self, name: str) -> None:
-        # setdefault: one C call per piece, a spare empty list cheaper than a branch.
+        """Index a live name's pieces again (as ``admit`` does)."""
         size = len(name)
         if size <= _WIDE:
             self.by_head.setdefault(name[:2], []).append(name)
