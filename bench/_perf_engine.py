@@ -9,7 +9,10 @@ double whose upsert answers after one loop turn, minus the CPU time a plain
 ``for`` loop awaiting the same double takes, per item (concurrency 8).
 "Conflicts off" runs the engine on ops that carry no keys. End to end:
 ``bulk_upsert`` of new contacts against the simulator in another process
-(no rate limit), items per second of wall time.
+(no rate limit), items per second of wall time. Utilisation: ``bulk_upsert``
+at the default concurrency under a rate limit, against a simulator with
+latency in another process (so the client's CPU does not delay the server),
+the admitted arrivals past the first window's, per second, over the limit.
 """
 
 from __future__ import annotations
@@ -187,6 +190,79 @@ def _simulator() -> tuple[subprocess.Popen[str], list[str]]:
     return server, values
 
 
+# The simulator for a utilisation run, in its own process (today's package on
+# both sides): argv = limit, window, latency. Prints its url, token and
+# account, then, once stdin closes, the arrival times of the 2xx requests.
+_LIMITED = r"""
+import asyncio, json, sys
+from billabex_async import RateLimit
+from billabex_async.testing import FakeBillabex
+
+
+async def main() -> None:
+    rule = RateLimit(int(sys.argv[1]), float(sys.argv[2]))
+    fake = FakeBillabex(rate_limit=rule, latency=float(sys.argv[3]), seed=7)
+    async with fake:
+        print(fake.url, fake.token, fake.account_id, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        ok = [r.time for r in fake.requests if r.status is not None and 200 <= r.status < 300]
+        print(json.dumps(ok), flush=True)
+
+
+asyncio.run(main())
+"""
+
+
+def limited_upsert(url: str, token: str, account: str, limit: int, window: float, n: int) -> None:
+    """In this interpreter's package: ``bulk_upsert`` of ``n`` new contacts, default concurrency."""
+    from billabex_async import BillabexClient, RateLimit
+
+    items = distinct(n, seed=13)
+
+    async def go() -> None:
+        rule = RateLimit(limit, window)
+        async with BillabexClient(
+            token=token, base_url=url, rate_limit=rule, max_retries=8
+        ) as client:
+            report = await client.contacts.bulk_upsert(account, items)
+        assert report.succeeded == n, report
+
+    asyncio.run(go())
+
+
+def utilisation(root: Path | None, limit: int, window: float, latency: float, n: int) -> float:
+    """One run: the admitted requests past the first window's, per second, over the limit."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", _LIMITED, str(limit), str(window), str(latency)],
+        env=_baseline.env(None),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdin is not None
+    assert server.stdout is not None
+    try:
+        url, token, account = server.stdout.readline().split()
+        _in(root, "limited_upsert_args", url, token, account, limit, window, n)
+        server.stdin.close()
+        ok: list[float] = json.loads(server.stdout.readline())
+    finally:
+        server.terminate()
+        server.wait()
+    return (len(ok) - limit) / (ok[-1] - ok[0]) / (limit / window)
+
+
+def ideal(limit: int, window: float, latency: float, n: int, *, probe: bool = False) -> float:
+    """An ideal client's utilisation: each window's slots at once, held latency + window.
+
+    ``probe``: that client first sends one request alone and waits for its
+    answer (what the engine does, so a refused token costs one request).
+    """
+    cycles = -(-n // limit) - 1  # the windows after the first
+    span = cycles * (window + latency) + (latency if probe else 0.0)
+    return (n - limit) / span / (limit / window)
+
+
 def _in(root: Path | None, call: str, *args: object) -> Any:
     code = f"import json, sys, _perf_engine as p; print(json.dumps(p.{call}(*sys.argv[1:])))"
     return json.loads(_baseline.python(code, root, *map(str, args)))
@@ -206,18 +282,23 @@ def section(quick: bool = False) -> str:
         for side, where in sides.items():  # interleaved: both see the same noise
             for case, value in _in(where, "overhead_args", n, inner).items():
                 best[case, side] = min(best.get((case, side), value), value)
+    limited = (40, 1.0, 0.1, 120) if quick else (100, 2.0, 0.2, 400)
+    used: dict[str, float] = {}
+    for _ in range(1 if quick else 3):
+        for side, where in sides.items():
+            used[side] = max(used.get(side, 0.0), utilisation(where, *limited))
     rates: dict[str, float] = {}
     cpu: dict[str, float] = {}
     for _ in range(e2e_rounds):
         for side, where in sides.items():
             server, (url, token, account) = _simulator()
             try:
-                rate, used = _in(where, "end_to_end_args", url, token, account, e2e_n)
+                rate, spent = _in(where, "end_to_end_args", url, token, account, e2e_n)
             finally:
                 server.terminate()
                 server.wait()
             rates[side] = max(rates.get(side, 0.0), rate)
-            cpu[side] = min(cpu.get(side, used), used)
+            cpu[side] = min(cpu.get(side, spent), spent)
 
     def cell(value: float | None, spec: str) -> str:
         return "n/a" if value is None else format(value, spec)
@@ -230,7 +311,10 @@ def section(quick: bool = False) -> str:
         f"{CONCURRENCY}; each side in its own interpreter, interleaved, best of "
         f"{rounds * inner}; before = {_baseline.BASELINE[:7]}); then `bulk_upsert` of {e2e_n:,} "
         f"new contacts against the simulator in another process, no rate limit (best of "
-        f'{e2e_rounds}; the whole client, so "before" also lacks later client features).',
+        f'{e2e_rounds}; the whole client, so "before" also lacks later client features); then, '
+        f"under a rate limit, `bulk_upsert` at the default concurrency against a simulator with "
+        f"latency in another process: utilisation is the admitted requests past the first "
+        f"window's, per second, over the limit.",
         "",
         "| case | before | after |",
         "|---|---|---|",
@@ -248,6 +332,20 @@ def section(quick: bool = False) -> str:
         f"| `bulk_upsert` end to end, client CPU µs per item | "
         f"{cell(cpu.get('before'), '.0f')} | {cpu['after']:.0f} |"
     )
+    limit, window, latency, count = limited
+    best_ideal, probed = ideal(*limited), ideal(*limited, probe=True)
+
+    def against(side: str) -> str:
+        if side not in used:
+            return "n/a"
+        return f"{used[side]:.3f} ({used[side] / best_ideal:.3f} of ideal)"
+
+    lines.append(
+        f"| utilisation at {latency * 1000:g} ms, {limit} / {window:g} s, default concurrency, "
+        f"vs ideal {best_ideal:.3f} ({probed:.3f} with the first request sent alone), "
+        f"{count} upserts, best of {1 if quick else 3} | {against('before')} "
+        f"| {against('after')} |"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -257,6 +355,12 @@ def overhead_args(n: str, repeats: str) -> dict[str, float]:
 
 def end_to_end_args(url: str, token: str, account: str, n: str) -> tuple[float, float]:
     return end_to_end(url, token, account, int(n))
+
+
+def limited_upsert_args(
+    url: str, token: str, account: str, limit: str, window: str, n: str
+) -> None:
+    limited_upsert(url, token, account, int(limit), float(window), int(n))
 
 
 if __name__ == "__main__":

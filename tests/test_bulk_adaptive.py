@@ -118,3 +118,15 @@ def test_the_target_follows_the_latency() -> None:
     for _ in range(50):
         adaptive.finished(5.0, clean=True)
     assert adaptive.target == 100  # never more than the cap
+
+
+async def test_the_account_waits_for_its_first_answer_only_one_latency(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first write goes alone (a refused token costs one request); the
+    # rest go the moment its answer is in, all of the window's allowance.
+    clock, wire = setup(monkeypatch, 100, 2.0, 0.2)
+    await clock.run(bulk_upsert_account(wire, str(uuid.uuid4()), people(100)))
+    first, *rest = wire.sent_at
+    assert len(rest) == 99
+    assert all(at == pytest.approx(first + 0.2) for at in rest)

@@ -8,7 +8,7 @@ import uuid
 from typing import Any, cast
 from uuid import UUID
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from billabex_async._http import Transport
@@ -166,3 +166,50 @@ def test_a_stream_that_never_drains_goes_one_at_a_time_with_bounded_keys() -> No
         assert o.waits == 0
         scope.release(o)
     assert scope.serial is None
+
+
+@st.composite
+def near_names(draw: st.DrawFn) -> tuple[list[str], str]:
+    """Names in flight and a new one, mostly within a few edits of one base."""
+    # Many letters: few accidental matches, so the edits decide.
+    alphabet = st.sampled_from("abcdefghijklmnopqrstuvwxyzé É")
+    base = draw(st.text(alphabet, min_size=3, max_size=16))
+
+    def edited() -> str:
+        chars = list(base)
+        for _ in range(draw(st.integers(0, 3))):
+            at = draw(st.integers(0, len(chars)))
+            kind = draw(st.integers(0, 2))
+            if kind == 0:
+                chars.insert(at, draw(alphabet))
+            elif at < len(chars):
+                if kind == 1:
+                    del chars[at]
+                else:
+                    chars[at] = draw(alphabet)
+        return "".join(chars)
+
+    return [edited() for _ in range(draw(st.integers(1, 6)))], edited()
+
+
+@settings(max_examples=1000, deadline=None)
+@given(case=near_names())
+# One edit in the head and one in the tail: only the middle, shifted, is intact.
+@example(case=(["abcdefghijkl"], "abXcdefghijYl"))
+@example(case=(["abcdefghijkl"], "acdefghiYkl"))
+@example(case=(["abcdefgh"], "abcdefgX"))  # 1 edit: the head
+@example(case=(["abcdefgh"], "Xbcdefgh"))  # 1 edit: the tail
+def test_a_name_waits_exactly_when_a_name_in_flight_matches_it(case: tuple[list[str], str]) -> None:
+    # The piece index against the brute-force check of every name in flight.
+    in_flight, new = case
+
+    async def run() -> None:
+        return None
+
+    scope = Scope()
+    scope.answered = True  # no probe: waits count conflicts only
+    for i, name in enumerate(in_flight):
+        scope.admit(Op(i, "acct", cast(ContactUpsert, None), run, names=(name,)))
+    op = Op(len(in_flight), "acct", cast(ContactUpsert, None), run, names=(new,))
+    scope.admit(op)
+    assert (op.waits > 0) == any(names_match(name, new) for name in in_flight)

@@ -112,10 +112,20 @@ def _account_engine(
     cancel_grace: float,
 ) -> Engine[ContactUpsert]:
     account = account_key(account_id)
-    upsert, key_for = contacts.upsert, report.key_for
+    upsert, key_for, partial = contacts.upsert, report.key_for, functools.partial
 
     def make_op(index: int, item: ContactUpsert) -> Op:
-        return _upsert_op(upsert, index, account, item, key_for(index))
+        # _upsert_op inline: once per item, on the engine's hot path.
+        key = key_for(index)
+        return Op(
+            index,
+            account,
+            item,
+            partial(upsert, account, item, idempotency_key=key),
+            emails=(getattr(item, "email", None),),
+            names=(getattr(item, "full_name", None),),
+            idempotency_key=key,
+        )
 
     return Engine(
         items,

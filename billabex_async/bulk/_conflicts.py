@@ -14,10 +14,9 @@ or not, for every other one. A new write that matches a group's keys waits
 for that tail only, and joins the group (merging the groups it bridges); a
 group dissolves when its last write settles. Each key belongs to one live
 group, so matching is a dict probe: emails and ids directly; names by
-pigeonhole: ``k`` edits leave at least one of a name's ``k + 1`` leading
-pieces intact, shifted by at most ``k``, so every name within the distance
-shares a piece at a nearby offset, and each candidate is confirmed with
-``names_match``. That costs a few probes per name, whatever the window.
+pigeonhole: a name within the distance keeps one of a few pieces of the
+other in a known place (below), and each candidate is confirmed with
+``names_match``. That costs at most seven probes per name, whatever the window.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from typing import Any, Literal
 
 from billabex_async._matching import (
     MAX_NAME_DISTANCE,
-    name_threshold,
     names_match,
     normalize_email,
     normalize_name,
@@ -37,57 +35,17 @@ from billabex_async.models import Contact, ContactUpsert
 
 __all__ = ["SATURATION", "Op", "Scope"]
 
-# The pieces a name is indexed by, as (length, start), by the name's own
-# threshold (``name_threshold``): 2 edits -> three 3-character pieces, 1 edit ->
-# two 2-character pieces. Names under 5 characters match only exactly.
-_PIECES: list[tuple[int, int]] = [(2, 0), (2, 2), (3, 0), (3, 3), (3, 6)]
-_SLOTS = {1: (0, 1), 2: (2, 3, 4)}
-_SLOT_THRESHOLD = (1, 1, 2, 2, 2)
-
-
-Plan = tuple[tuple[slice, ...], tuple[slice, ...]]
-
-
-def _plan(size: int) -> Plan:
-    """For a name of ``size`` characters: the slices it is indexed by, and the ones
-    it probes (each piece at every offset its edits can shift it to).
-
-    Only the slots of names that could match are probed: a match is at most
-    ``own`` characters longer or shorter, so its own threshold is known. All
-    slots share one dict (2- and 3-character pieces never collide): a slice
-    probed once finds a piece of any slot, a superset that ``names_match``
-    then narrows.
-    """
-    own = name_threshold("x" * size, "x" * size)
-    if own == 0:
-        return (), ()
-    # Slice objects, built once: cheaper to apply than ``name[start:end]``.
-    index = tuple(slice(*_span(slot)) for slot in _SLOTS[own])
-    near = {min(MAX_NAME_DISTANCE, other // 5) for other in range(size - own, size + own + 1)}
-    probes: dict[tuple[int, int], None] = {}
-    for slot, (length, start) in enumerate(_PIECES):
-        if _SLOT_THRESHOLD[slot] not in near:
-            continue  # no name this slot indexes is within reach of this size
-        shift = min(own, _SLOT_THRESHOLD[slot])
-        for at in range(max(0, start - shift), min(size - length, start + shift) + 1):
-            probes[at, at + length] = None
-    return index, tuple(slice(start, end) for start, end in probes)
-
-
-def _span(slot: int) -> tuple[int, int]:
-    length, start = _PIECES[slot]
-    return start, start + length
-
-
-# By name length: what _plan says, computed once per length.
-_PLANS: dict[int, Plan] = {}
-
-
-def _plan_for(size: int) -> Plan:
-    plan = _PLANS.get(size)
-    if plan is None:
-        plan = _PLANS[size] = _plan(size)
-    return plan
+# Names are indexed by pieces at fixed places (pigeonhole, Pass-Join's
+# segment argument): a pair within 2 edits (both names >= 10 characters)
+# keeps, of the cuts ``head | middle | tail`` of the indexed name, either its
+# head in place (no edit before it), its tail in place, or (one edit on each
+# side) its middle, shifted by at most one; so the new name probes its own
+# head, its tail and the middle's first piece at three offsets: five
+# probes. Within 1 edit (the shorter name 5-9 characters): head or tail, in
+# place, two probes. Names of 10 characters take part in both.
+_WIDE = 10  # a name this long may be 2 edits from a match (``name_threshold``)
+_NARROW = 5  # shorter names match only exactly
+assert MAX_NAME_DISTANCE == 2, "the pieces above cover 2 edits"
 
 
 SATURATION = 4096
@@ -136,8 +94,17 @@ class Op:
         self.kind = kind
         # Normalised once, here; tuples (most writes carry one key of each kind).
         # A blank address is no email; a blank name is still a name (matched exactly).
-        self.emails = _keys(emails, normalize_email, blank=False)
-        self.names = _keys(names, normalize_name, blank=True)
+        # The common case, one key of each kind, inline.
+        self.emails: tuple[str, ...]
+        self.names: tuple[str, ...]
+        if type(emails) is tuple and len(emails) == 1 and type(email := emails[0]) is str:
+            self.emails = (key,) if (key := normalize_email(email)) else ()
+        else:
+            self.emails = _keys(emails, normalize_email, blank=False)
+        if type(names) is tuple and len(names) == 1 and type(name := names[0]) is str:
+            self.names = (normalize_name(name),)
+        else:
+            self.names = _keys(names, normalize_name, blank=True)
         self.ids = tuple(ids) if isinstance(ids, tuple) else tuple(dict.fromkeys(ids))
         self.idempotency_key = idempotency_key  # what ``run`` sends, for the report
         self.waits = 0  # unsettled earlier ops this one waits for
@@ -169,13 +136,13 @@ class _Group:
 
     __slots__ = ("members", "open", "parent", "tail")
 
-    def __init__(self) -> None:
+    def __init__(self, first: Op) -> None:
         self.parent: _Group | None = None  # set when merged into a larger group
         self.tail: Op | None = None  # the latest op; it waits for all the others
         self.open = 0  # unsettled ops
         # Its ops, settled or not: every key they carry is indexed to this
         # group (a key held elsewhere made that group merge into this one).
-        self.members: list[Op] = []
+        self.members: list[Op] = [first]
 
     def root(self) -> _Group:
         group = self
@@ -193,9 +160,11 @@ class Scope:
     __slots__ = (
         "answered",
         "by_email",
+        "by_head",
         "by_id",
+        "by_mid",
         "by_name",
-        "by_piece",
+        "by_tail",
         "probe",
         "serial",
         "stale",
@@ -207,9 +176,12 @@ class Scope:
         # Key -> the group (maybe merged since: use .root()) holding it.
         self.by_email: dict[str, _Group] = {}
         self.by_id: dict[str, _Group] = {}
-        # Normalised name -> its group; piece (of any slot of _PIECES) -> names.
+        # Normalised name -> its group; a piece (2 or 3 characters, which
+        # never collide) of a name's head, middle or tail -> the names.
         self.by_name: dict[str, _Group] = {}
-        self.by_piece: dict[str, list[str]] = {}
+        self.by_head: dict[str, list[str]] = {}
+        self.by_mid: dict[str, list[str]] = {}
+        self.by_tail: dict[str, list[str]] = {}
         self.stale = 0  # settled names whose pieces are still indexed
         # Past SATURATION keys, one group holds every unsettled op and each new
         # op waits for its tail: strictly one at a time, nothing indexed.
@@ -227,31 +199,55 @@ class Scope:
         return len(self.by_email) + len(self.by_id) + len(self.by_name)
 
     def admit(self, op: Op) -> None:
+        tails: list[Op] | tuple[()]
         group = self.serial
         if group is not None:
-            tails = [group.tail] if group.tail is not None and not group.tail.settled else []
+            tails = [group.tail] if group.tail is not None and not group.tail.settled else ()
         else:
-            groups = self._matches(op)
-            if not groups:  # the fast path: nothing in flight shares a key with it
-                tails, group = [], _Group()
+            by_email, by_id, by_name = self.by_email, self.by_id, self.by_name
+            groups = self._matches(op) if by_name or by_email or by_id else None
+            if groups is None:  # the fast path: nothing in flight shares a key with it
+                tails, group = (), _Group(op)
             else:
                 tails = [g.tail for g in groups if g.tail is not None and not g.tail.settled]
                 group = groups[0] if len(groups) == 1 else self._merge(groups)
-            self._index(group, op)
-            if self.keys > SATURATION:
-                tails += self._saturate(group)
+                group.members.append(op)
+            # Index its keys (the first holder keeps a key: they are one group now).
+            for key in op.emails:
+                if key not in by_email:
+                    by_email[key] = group
+            if op.ids:
+                for key in op.ids:
+                    if key not in by_id:
+                        by_id[key] = group
+            for name in op.names:
+                if name not in by_name:
+                    by_name[name] = group
+                    # Its pieces (see _WIDE); setdefault: one C call per piece.
+                    size = len(name)
+                    if size >= _NARROW:
+                        if size <= _WIDE:
+                            self.by_head.setdefault(name[:2], []).append(name)
+                            self.by_tail.setdefault(name[-2:], []).append(name)
+                        if size >= _WIDE:
+                            self.by_head.setdefault(name[:3], []).append(name)
+                            self.by_mid.setdefault(name[3:6], []).append(name)
+                            self.by_tail.setdefault(name[-3:], []).append(name)
+            if len(by_name) + len(by_email) + len(by_id) > SATURATION:
+                tails = [*tails, *self._saturate(group)]
         if not self.answered:
             # Not a conflict (nothing shared with it): only an ordering.
             if self.probe is None:
                 self.probe = op
             elif self.probe not in tails:
-                tails.append(self.probe)
+                tails = [*tails, self.probe]
         group.tail = op
         group.open += 1
         op.group = group
-        op.waits = len(tails)
-        for dep in tails:
-            dep.dependents.append(op)
+        if tails:
+            op.waits = len(tails)
+            for dep in tails:
+                dep.dependents.append(op)
 
     def release(self, op: Op) -> list[Op]:
         """Forget a settled op; returns the ops it was the last to hold back."""
@@ -261,55 +257,121 @@ class Scope:
         group = op.group
         if group is not None:
             op.group = None
-            group = group.root()
+            if group.parent is not None:
+                group = group.root()
             group.open -= 1
             if group.open == 0:
-                self._dissolve(group)
+                members = group.members
+                if len(members) == 1 and group is not self.serial and not op.ids:
+                    # A lone op (most of them): _dissolve inline.
+                    for key in op.emails:
+                        self.by_email.pop(key, None)
+                    for name in op.names:
+                        if self.by_name.pop(name, None) is not None:
+                            self.stale += 1
+                    if self.stale > STALE_PIECES + 2 * len(self.by_name):
+                        self._reindex()
+                else:
+                    self._dissolve(group)
+        dependents = op.dependents
+        if not dependents:
+            return []
         freed = []
-        for dep in op.dependents:
+        for dep in dependents:
             dep.waits -= 1
             if dep.waits == 0 and not dep.settled:  # settled: cut off by a shutdown
                 freed.append(dep)
-        op.dependents.clear()
+        dependents.clear()
         return freed
 
-    def _matches(self, op: Op) -> list[_Group]:
-        """The live groups holding a key ``op`` conflicts with (each once)."""
-        found: list[_Group] = []
+    def _matches(self, op: Op) -> list[_Group] | None:
+        """The live groups holding a key ``op`` conflicts with (each once), or None."""
+        found: list[_Group] | None = None
         if op.emails:
             by_email = self.by_email
             for key in op.emails:
-                if (owner := by_email.get(key)) is not None and (g := owner.root()) not in found:
-                    found.append(g)
+                if (owner := by_email.get(key)) is not None:
+                    g = owner.root()
+                    if found is None:
+                        found = [g]
+                    elif g not in found:
+                        found.append(g)
         if op.ids:
             by_id = self.by_id
             for key in op.ids:
-                if (owner := by_id.get(key)) is not None and (g := owner.root()) not in found:
-                    found.append(g)
+                if (owner := by_id.get(key)) is not None:
+                    g = owner.root()
+                    if found is None:
+                        found = [g]
+                    elif g not in found:
+                        found.append(g)
         by_name = self.by_name
         if not by_name:
             return found  # no name in flight: nothing to probe
-        by_piece = self.by_piece
+        head, mid, tail = self.by_head, self.by_mid, self.by_tail
         for name in op.names:
             if (entry := by_name.get(name)) is not None:
                 # Held already: a name of another live group matching it
                 # would have merged the two when it was added.
-                if (g := entry.root()) not in found:
+                g = entry.root()
+                if found is None:
+                    found = [g]
+                elif g not in found:
                     found.append(g)
                 continue
-            # Collect first, confirm after: most probes miss, and a name
-            # found through several pieces is compared once.
-            candidates: set[str] = set()
-            for piece in (_PLANS.get(len(name)) or _plan_for(len(name)))[1]:
-                if (hit := by_piece.get(name[piece])) is not None:
-                    candidates.update(hit)
+            size = len(name)
+            # Most probes miss: ``in`` tests first (no call), the pieces after.
+            if not (
+                size >= _WIDE
+                and (
+                    name[:3] in head
+                    or name[2:5] in mid
+                    or name[3:6] in mid
+                    or name[4:7] in mid
+                    or name[-3:] in tail
+                )
+            ) and not (_NARROW <= size <= _WIDE and (name[:2] in head or name[-2:] in tail)):
+                continue
+            hits = self._probe(name, size)
+            assert hits is not None
+            candidates = hits[0] if len(hits) == 1 else set().union(*hits)
             for other in candidates:
                 if (owner := by_name.get(other)) is None:
                     continue  # the stale piece of a settled name
                 g = owner.root()
-                if g not in found and names_match(name, other):
-                    found.append(g)
+                if (found is None or g not in found) and names_match(name, other):
+                    if found is None:
+                        found = [g]
+                    else:
+                        found.append(g)
         return found
+
+    def _probe(self, name: str, size: int) -> list[list[str]] | None:
+        """The indexed names sharing a piece with ``name`` where a match would."""
+        hits: list[list[str]] | None = None
+        head, tail = self.by_head, self.by_tail
+        if size >= _WIDE:
+            mid = self.by_mid
+            for hit in (
+                head.get(name[:3]),
+                mid.get(name[2:5]),
+                mid.get(name[3:6]),
+                mid.get(name[4:7]),
+                tail.get(name[-3:]),
+            ):
+                if hit is not None:
+                    if hits is None:
+                        hits = [hit]
+                    else:
+                        hits.append(hit)
+        if size <= _WIDE:
+            for hit in (head.get(name[:2]), tail.get(name[-2:])):
+                if hit is not None:
+                    if hits is None:
+                        hits = [hit]
+                    else:
+                        hits.append(hit)
+        return hits
 
     def _merge(self, groups: list[_Group]) -> _Group:
         """One group of several: the largest absorbs the others."""
@@ -341,46 +403,34 @@ class Scope:
         self.by_email.clear()
         self.by_id.clear()
         self.by_name.clear()
-        self.by_piece.clear()
+        self._clear_pieces()
         group.members = []
-        self.stale = 0
         self.serial = group
         return tails
 
-    def _index(self, group: _Group, op: Op) -> None:
-        group.members.append(op)
-        if op.emails:
-            by_email = self.by_email
-            for key in op.emails:
-                if key not in by_email:
-                    by_email[key] = group
-        if op.ids:
-            by_id = self.by_id
-            for key in op.ids:
-                if key not in by_id:
-                    by_id[key] = group
-        by_name = self.by_name
-        for name in op.names:
-            if name not in by_name:
-                by_name[name] = group
-                self._index_pieces(name)
-
     def _index_pieces(self, name: str) -> None:
-        by_piece = self.by_piece
-        plan = _PLANS.get(len(name)) or _plan_for(len(name))
-        for at in plan[0]:
-            piece = name[at]
-            if (held := by_piece.get(piece)) is None:
-                by_piece[piece] = [name]
-            else:
-                held.append(name)
+        """Index a live name's pieces again (as ``admit`` does)."""
+        size = len(name)
+        if size <= _WIDE:
+            self.by_head.setdefault(name[:2], []).append(name)
+            self.by_tail.setdefault(name[-2:], []).append(name)
+        if size >= _WIDE:
+            self.by_head.setdefault(name[:3], []).append(name)
+            self.by_mid.setdefault(name[3:6], []).append(name)
+            self.by_tail.setdefault(name[-3:], []).append(name)
+
+    def _clear_pieces(self) -> None:
+        self.by_head.clear()
+        self.by_mid.clear()
+        self.by_tail.clear()
+        self.stale = 0
 
     def _reindex(self) -> None:
         """Drop the pieces of settled names: rebuilt from the live names only."""
-        self.by_piece.clear()
+        self._clear_pieces()
         for name in self.by_name:
-            self._index_pieces(name)
-        self.stale = 0
+            if len(name) >= _NARROW:
+                self._index_pieces(name)
 
     def _dissolve(self, group: _Group) -> None:
         if group is self.serial:
@@ -392,13 +442,15 @@ class Scope:
             # pop, not del: two members may carry one key.
             for key in member.emails:
                 by_email.pop(key, None)
-            for key in member.ids:
-                by_id.pop(key, None)
+            if member.ids:
+                for key in member.ids:
+                    by_id.pop(key, None)
             for name in member.names:
                 if by_name.pop(name, None) is not None:
                     stale += 1
         # A settled name's pieces stay until there are many (probes skip
         # them): cheaper than finding and removing each one now.
-        self.stale += stale
-        if self.stale > STALE_PIECES + 2 * len(by_name):
-            self._reindex()
+        if stale:
+            self.stale += stale
+            if self.stale > STALE_PIECES + 2 * len(by_name):
+                self._reindex()

@@ -423,16 +423,20 @@ class Engine(Generic[T]):
                 heapq.heappush(self._ready, (freed.index, freed))
         report = self._report
         report.total += 1
+        index = op.index
         if status == "succeeded":
             report.succeeded += 1
+            if index == report.resume_from and self._first_unsent is None and not self._ahead:
+                report.resume_from = index + 1  # in order, nothing ahead: the common case
+            else:
+                self._track_resume(index, done=True)
         elif status == "failed":
             assert error is not None
-            report.failed.append(
-                BulkFailure(op.index, op.item, error, op.account, op.idempotency_key)
-            )
+            report.failed.append(BulkFailure(index, op.item, error, op.account, op.idempotency_key))
+            self._track_resume(index, done=True)
         else:
             report.not_attempted += 1
-        self._track_resume(op.index, done=status != "not_attempted")
+            self._track_resume(index, done=False)
         self._settled += 1
         if self._collect or self._on_settled is not None:  # else: nobody to tell, no object
             settled = Settled(op, status, contact, error)
