@@ -11,7 +11,7 @@ import pytest
 
 from billabex_async._http import Transport
 from billabex_async._http._limiter import SlidingWindowLimiter
-from billabex_async.bulk import BulkReport, _adaptive, bulk_upsert_account
+from billabex_async.bulk import BulkReport, _adaptive, bulk_upsert, bulk_upsert_account
 from billabex_async.bulk._adaptive import Adaptive
 from billabex_async.models import Contact, ContactUpsert
 from billabex_async.resources import ContactsResource
@@ -130,3 +130,43 @@ async def test_the_account_waits_for_its_first_answer_only_one_latency(
     first, *rest = wire.sent_at
     assert len(rest) == 99
     assert all(at == pytest.approx(first + 0.2) for at in rest)
+
+
+class PerAccountWire(Wire):
+    """Like ``Wire``, with each account's own latency."""
+
+    def __init__(
+        self, clock: VirtualClock, limiter: SlidingWindowLimiter, latencies: dict[str, float]
+    ) -> None:
+        super().__init__(clock, limiter, 0.0)
+        self.latencies = latencies
+
+    async def upsert(
+        self, account_id: str | UUID, data: ContactUpsert | None = None, **fields: Any
+    ) -> Contact:
+        assert data is not None
+        await self.limiter.acquire()
+        await self.clock.sleep(self.latencies[str(account_id)])
+        self.limiter.release()
+        return Contact(id=uuid.uuid4(), full_name=data.full_name, language=data.language)
+
+
+async def test_a_worker_retired_by_a_falling_target_hands_on_what_it_freed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # B's probe answers first and its worker parks (A's rows wait for A's
+    # probe). A's probe answers next, its second sample drops the target to
+    # one: that worker retires, and the row its answer freed must reach the
+    # parked worker, or the run never ends.
+    clock = VirtualClock()
+    monkeypatch.setattr(_adaptive, "monotonic", clock)
+    samples = iter([8, 1])
+    monkeypatch.setattr(Adaptive, "_size", lambda self, latency: next(samples, 1))
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    limiter = SlidingWindowLimiter(100, 2.0, clock=clock, sleep=clock.sleep)
+    wire = PerAccountWire(clock, limiter, {a: 1.0, b: 0.1})
+    rows = people(2)
+    report = BulkReport()
+    await clock.run(bulk_upsert(wire, [(a, rows[0]), (b, rows[1]), (a, rows[0])], report=report))
+    assert report.ok
+    assert report.succeeded == 3

@@ -335,7 +335,10 @@ class Engine(Generic[T]):
                     self._scopes[op.account].wrote = True
                     self._settle(op, "succeeded", contact, None)
                     if len(self._workers) > self._concurrency:
-                        return  # fewer wanted in flight (the adaptive target fell)
+                        # Fewer wanted in flight (the adaptive target fell): what
+                        # this answer freed goes to a parked worker, not nowhere.
+                        self._dispatch()
+                        return
                 self._fill()
         except asyncio.CancelledError:
             raise
