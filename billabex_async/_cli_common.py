@@ -10,7 +10,6 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from uuid import UUID
 
 import attrs
 import click
@@ -20,7 +19,7 @@ from rich.markup import escape
 from billabex_async._cli_output import RequestCounter
 from billabex_async._client import BillabexClient
 from billabex_async._http import TokenProvider
-from billabex_async._types import RateLimit
+from billabex_async._types import RateLimit, canonical_uuid
 from billabex_async.auth import FileTokenStore, OAuthTokenProvider
 from billabex_async.errors import BillabexError, InvalidRequestError
 
@@ -76,21 +75,18 @@ class Settings:
 
 def parse_rate_limit(ctx: click.Context, param: click.Parameter, value: str) -> RateLimit | None:
     """``300/60`` -> 300 requests per 60 s; ``off`` disables client-side limiting."""
-    if value.lower() in ("off", "none"):
-        return None
-    requests, _, window = value.partition("/")
     try:
-        return RateLimit(int(requests), float(window or 60))
-    except ValueError:
-        raise click.BadParameter("expected REQUESTS/SECONDS, e.g. 300/60, or 'off'") from None
+        return RateLimit.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def parse_uuid(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """An account or contact id, canonical; a usage error (exit 2) if it is no UUID."""
-    try:
-        return str(UUID(value))
-    except ValueError:
-        raise click.BadParameter(f"{param.name} must be a UUID") from None
+    canonical = canonical_uuid(value)
+    if canonical is None:
+        raise click.BadParameter(f"{param.name} must be a UUID")
+    return canonical
 
 
 @contextmanager

@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 import math
 import operator
+import re
+import uuid
 from typing import Final, Literal
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -16,11 +18,39 @@ import attrs
 
 from billabex_async.errors import InvalidRequestError
 
-__all__ = ["UNSET", "OpenStrEnum", "RateLimit", "Unset", "check_rate", "redact_url"]
+__all__ = [
+    "UNSET",
+    "OpenStrEnum",
+    "RateLimit",
+    "Unset",
+    "canonical_uuid",
+    "check_rate",
+    "redact_url",
+]
 
 STORAGE_SCHEMES = ("redis", "rediss", "unix")
 # Query options whose value is a credential (redis-py passes unknown ones on).
 _SECRET_OPTIONS = ("pass", "secret", "token", "auth")
+
+
+# The form every id is sent and compared in; a match skips building a UUID.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def canonical_uuid(value: object) -> str | None:
+    """The canonical lower-case string of a UUID (a ``UUID`` or any accepted text), else None.
+
+    The one place ids are canonicalised: the client, the engine, the CLI and
+    the simulator all compare and send ids in this form.
+    """
+    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    try:
+        return str(uuid.UUID(str(value)))
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 class Unset(enum.Enum):
@@ -188,3 +218,21 @@ class RateLimit:
     def rate(self) -> float:
         """Sustained requests per second the limit allows."""
         return self.requests / self.window
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit | None:
+        """``"300/60"`` -> ``RateLimit(300, 60.0)`` (``"300"``: per 60 s); ``off`` -> None.
+
+        The command-line form shared by the CLI and the simulator (``none`` and
+        ``0`` mean ``off`` too). Raises
+        ``ValueError`` for anything else, ``InvalidRequestError`` for bounds.
+        """
+        if text.strip().lower() in ("off", "none", "0"):
+            return None
+        requests, sep, window = text.partition("/")
+        try:
+            return cls(int(requests), float(window) if sep else 60.0)
+        except ValueError:
+            raise ValueError(
+                f"expected REQUESTS/SECONDS, e.g. 300/60, or 'off'; got {text!r}"
+            ) from None

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from yarl import URL
 
-from billabex_async._types import UNSET, redact_url
+from billabex_async._types import UNSET, canonical_uuid, redact_url
 from billabex_async.errors import InvalidRequestError
 
 __all__ = [
@@ -116,21 +116,12 @@ def _invisible(char: str) -> bool:
     )
 
 
-# A UUID already in canonical form (lowercase, hyphenated) is its own
-# canonical string: no UUID object needed.
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
 def check_id(value: str | UUID, field: str) -> str:
     """An account or contact id as the canonical UUID string."""
-    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
-        return value
-    if isinstance(value, UUID):
-        return str(value)
-    try:
-        return str(UUID(str(value)))
-    except (ValueError, TypeError, AttributeError):
-        raise _fail(field, "must be a UUID", value) from None
+    canonical = canonical_uuid(value)
+    if canonical is None:
+        raise _fail(field, "must be a UUID", value)
+    return canonical
 
 
 def check_full_name(value: object, field: str = "full_name") -> None:

@@ -6,6 +6,7 @@ import re
 from typing import Literal, NamedTuple
 from uuid import UUID
 
+from billabex_async._types import canonical_uuid
 from billabex_async.bulk._conflicts import Op, Scope
 from billabex_async.bulk._report import Status
 from billabex_async.errors import (
@@ -62,7 +63,5 @@ def interrupted(op: Op) -> OutcomeUnknownError:
 
 def account_key(account_id: str | UUID) -> str:
     """The account id in canonical form: the key its conflicts and early stops go by."""
-    try:
-        return str(account_id if isinstance(account_id, UUID) else UUID(str(account_id)))
-    except ValueError:
-        return str(account_id)  # the upsert call rejects it, per item
+    # Not a UUID: the upsert call rejects it, per item.
+    return canonical_uuid(account_id) or str(account_id)

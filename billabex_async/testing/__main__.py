@@ -15,14 +15,11 @@ from billabex_async.testing._server import FakeBillabex
 
 
 def parse_rate_limit(value: str) -> RateLimit | None:
-    """``"300/60"`` -> RateLimit(300, 60.0); ``"none"`` or ``"off"`` -> None."""
-    if value.lower() in {"none", "off", "0"}:
-        return None
-    requests, sep, window = value.partition("/")
+    """``"300/60"`` -> RateLimit(300, 60.0); ``"none"``, ``"off"`` or ``"0"`` -> None."""
     try:
-        return RateLimit(int(requests), float(window) if sep else 60.0)
+        return RateLimit.parse(value)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected REQUESTS/SECONDS, got {value!r}") from exc
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ import random
 from uuid import UUID
 
 from billabex_async._generated.models import Contact, ContactUpdate
+from billabex_async._types import canonical_uuid
 from billabex_async.testing._core import Core
 from billabex_async.testing._names import fake_person
 from billabex_async.testing._store import Account, Record
@@ -99,13 +100,13 @@ class ContactsAdmin:
 
     def _account(self, account_id: str) -> Account:
         try:
-            return self._core.store.accounts[str(UUID(str(account_id)))]
-        except (KeyError, ValueError):
+            return self._core.store.accounts[canonical_uuid(account_id) or ""]
+        except KeyError:
             raise KeyError(f"unknown account {account_id}") from None
 
     def _record(self, account_id: str, contact_id: str | UUID) -> Record:
         account = self._account(account_id)
         try:
-            return account.by_id[str(UUID(str(contact_id)))]
-        except (KeyError, ValueError):
+            return account.by_id[canonical_uuid(contact_id) or ""]
+        except KeyError:
             raise KeyError(f"unknown contact {contact_id}") from None

@@ -10,11 +10,10 @@ import base64
 import binascii
 import json
 import re
-import uuid
 from collections.abc import Mapping
 
 from billabex_async._generated.models import ContactUpdate
-from billabex_async._types import UNSET, Unset
+from billabex_async._types import UNSET, Unset, canonical_uuid
 
 __all__ = [
     "ApiError",
@@ -69,14 +68,6 @@ def dumps(value: object) -> bytes:
 def error_body(code: str, message: str) -> bytes:
     """The error envelope: always JSON with ``message`` and ``code``."""
     return dumps({"message": message, "code": code})
-
-
-def canonical_uuid(value: str) -> str | None:
-    """The canonical lower-case form of a UUID string, or None if it is not one."""
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
 
 
 def _invalid(field: str, message: str) -> ApiError:
