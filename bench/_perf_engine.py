@@ -104,8 +104,8 @@ async def _bulk(items: list[Any], *, conflicts: bool) -> float:
     if conflicts:
         report = await bulk.bulk_upsert_account(contacts, ACCOUNT, items, concurrency=CONCURRENCY)
     else:
-        engine_mod = importlib.import_module("billabex_async.bulk._engine")
-        conflicts_mod = importlib.import_module("billabex_async.bulk._conflicts")
+        engine_mod = importlib.import_module("billabex_async._engine.engine")
+        conflicts_mod = importlib.import_module("billabex_async._engine.conflicts")
         report = bulk.BulkReport()
 
         def make_op(index: int, item: Any) -> Any:

@@ -97,7 +97,7 @@ print(json.dumps(asyncio.run(main())))
 _VIRTUAL = r"""
 import asyncio, heapq, inspect, itertools, json, math, random, sys, time
 from collections import deque
-from billabex_async._http import SlidingWindowLimiter
+from billabex_async._ratelimit import SlidingWindowLimiter
 
 seeds, requests = int(sys.argv[1]), int(sys.argv[2])
 LIMIT, WINDOW = 100, 2.0

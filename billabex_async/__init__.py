@@ -14,7 +14,7 @@ from billabex_async import errors
 from billabex_async._client import DEFAULT_BASE_URL, BillabexClient
 from billabex_async._http import RequestEvent, TokenProvider
 from billabex_async._lazy import lazy_getattr
-from billabex_async._types import UNSET, RateLimit, Unset
+from billabex_async._types import UNSET, Clock, RateLimit, Unset
 from billabex_async._version import __version__
 from billabex_async.models import (
     Contact,
@@ -38,6 +38,7 @@ __all__ = [
     "BulkFailure",
     "BulkOutcome",
     "BulkReport",
+    "Clock",
     "Contact",
     "ContactCreate",
     "ContactPage",

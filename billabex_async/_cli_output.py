@@ -23,7 +23,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from billabex_async._http import Limiter, RequestEvent, SlidingWindowLimiter
+from billabex_async._http import RequestEvent
+from billabex_async._ratelimit import Limiter, SlidingWindowLimiter
 from billabex_async.sync import SyncChange, SyncResult
 
 __all__ = ["RequestCounter", "SyncProgress", "changes_table", "summary_table"]

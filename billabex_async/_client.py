@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -10,18 +12,12 @@ from uuid import UUID
 
 from yarl import URL
 
-from billabex_async._http import (
-    Limiter,
-    RequestEvent,
-    TokenProvider,
-    TokenSource,
-    Transport,
-    shared_memory_limiter,
-)
+from billabex_async._http import RequestEvent, TokenProvider, TokenSource, Transport
 from billabex_async._http._body import DEFAULT_MAX_RESPONSE_BYTES
 from billabex_async._http._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER
 from billabex_async._http._session import Sessions, timeouts
-from billabex_async._types import RateLimit, redact_url
+from billabex_async._ratelimit import Limiter, build_limiter
+from billabex_async._types import Clock, ProgressCallback, RateLimit, redact_url
 from billabex_async._validation import check_base_url
 from billabex_async._version import __version__
 from billabex_async.errors import InvalidRequestError
@@ -39,8 +35,6 @@ DEFAULT_BASE_URL = "https://next.billabex.com"
 API_PREFIX = "api/public/v1"
 DEFAULT_TIMEOUT = 30.0  # seconds per attempt; aiohttp's own default is no limit at all
 DEFAULT_CONNECT_TIMEOUT = 10.0
-
-ProgressCallback = Callable[[int, int | None], None]
 
 
 def _api_url(base_url: str) -> URL:
@@ -192,6 +186,9 @@ class BillabexClient:
     (Billabex documents it): a create whose outcome is unknown is retried
     with the same key and body. Set it to False for a server that does not:
     such a create then raises ``OutcomeUnknownError`` instead of retrying.
+    ``clock`` is where the limiter and the retry backoff read time and wait
+    (the system's by default); pass the ``VirtualClock`` of a ``FakeBillabex``
+    to run rate windows in no wall time.
     """
 
     def __init__(
@@ -211,6 +208,7 @@ class BillabexClient:
         proxy: str | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         idempotent_creates: bool = True,
+        clock: Clock | None = None,
     ) -> None:
         if token is None:
             token = os.environ.get("BILLABEX_TOKEN") or None
@@ -259,7 +257,14 @@ class BillabexClient:
             proxy=self._proxy,
             trust_env=self._api_url.scheme == "https",
         )
-        limiter = self._build_limiter(rate_limit, request_timeout=timeout)
+        limiter = build_limiter(
+            rate_limit,
+            key=self._auth.rate_limit_key,
+            request_timeout=timeout,
+            owner=self,
+            clock=clock,
+        )
+
         self._transport = Transport(
             sessions=self._sessions,
             api_url=self._api_url,
@@ -273,26 +278,10 @@ class BillabexClient:
             max_response_bytes=max_response_bytes,
             on_request=on_request,
             idempotent_creates=idempotent_creates,
+            clock=time.monotonic if clock is None else clock.time,
+            sleep=asyncio.sleep if clock is None else clock.sleep,
         )
         self.contacts = Contacts(self._transport)
-
-    def _build_limiter(
-        self, rate_limit: RateLimit | None, *, request_timeout: float = DEFAULT_TIMEOUT
-    ) -> Limiter | None:
-        if rate_limit is None:
-            return None
-        if rate_limit.storage == "memory":
-            # One window per token, whatever RateLimit each client passed: this
-            # client's limit holds alongside the others' until it is collected.
-            return shared_memory_limiter(
-                self._auth.rate_limit_key, rate_limit.requests, rate_limit.window, owner=self
-            )
-        # RateLimit checked the URL: anything else is a Redis one.
-        from billabex_async._http._redis_limiter import RedisLimiter
-
-        return RedisLimiter.from_rate_limit(
-            rate_limit, key=self._auth.rate_limit_key, request_timeout=request_timeout
-        )
 
     def __repr__(self) -> str:
         # Never the token nor a password: only where requests go and how they are paced.

@@ -6,12 +6,15 @@ it depends on nothing but the standard library, attrs and the exception tree.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import math
 import operator
 import re
+import time
 import uuid
-from typing import Final, Literal
+from collections.abc import Callable
+from typing import Final, Literal, Protocol
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
@@ -19,8 +22,12 @@ import attrs
 from billabex_async.errors import InvalidRequestError
 
 __all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "SYSTEM_CLOCK",
     "UNSET",
+    "Clock",
     "OpenStrEnum",
+    "ProgressCallback",
     "RateLimit",
     "Unset",
     "canonical_uuid",
@@ -31,6 +38,45 @@ __all__ = [
 STORAGE_SCHEMES = ("redis", "rediss", "unix")
 # Query options whose value is a credential (redis-py passes unknown ones on).
 _SECRET_OPTIONS = ("pass", "secret", "token", "auth")
+
+
+class Clock(Protocol):
+    """Where the client and the simulator read the time and wait.
+
+    ``time()`` is monotonic seconds; ``sleep(seconds)`` waits that long on
+    the same clock. The default is the system's; a virtual clock (such as
+    ``billabex_async.testing.VirtualClock``) shared by a client and a
+    ``FakeBillabex`` makes rate windows and backoff pass in no wall time.
+    """
+
+    def time(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock: ``time.monotonic`` and ``asyncio.sleep``."""
+
+    __slots__ = ()
+
+    def time(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def __repr__(self) -> str:
+        return "SYSTEM_CLOCK"
+
+
+SYSTEM_CLOCK: Final = SystemClock()
+
+
+ProgressCallback = Callable[[int, int | None], None]
+"""``on_progress(done, total)``: items settled so far, and the total when known (else None)."""
+
+DEFAULT_PAGE_SIZE: Final = 100
+"""Contacts per page when none is asked for: the API's default, the client's and the simulator's."""
 
 
 # The form every id is sent and compared in; a match skips building a UUID.

@@ -15,6 +15,9 @@ class JumpClock:
     def __call__(self) -> float:
         return self.now
 
+    def time(self) -> float:
+        return self.now
+
     async def sleep(self, delay: float) -> None:
         self.sleeps.append(delay)
         self.now += max(0.0, delay)

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from billabex_async._http import _shared
+from billabex_async._ratelimit import registry as _shared
 
 TOKEN = "sk-test-7f3a9c1e5b2d4086"  # a fake bearer token; tests assert it never leaks
 

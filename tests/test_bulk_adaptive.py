@@ -9,10 +9,11 @@ from uuid import UUID
 
 import pytest
 
+from billabex_async._engine import adaptive as _adaptive
+from billabex_async._engine.adaptive import Adaptive
 from billabex_async._http import Transport
-from billabex_async._http._limiter import SlidingWindowLimiter
-from billabex_async.bulk import BulkReport, _adaptive, bulk_upsert, bulk_upsert_account
-from billabex_async.bulk._adaptive import Adaptive
+from billabex_async._ratelimit.memory import SlidingWindowLimiter
+from billabex_async.bulk import BulkReport, bulk_upsert, bulk_upsert_account
 from billabex_async.models import Contact, ContactUpsert
 from billabex_async.resources import ContactsResource
 from tests._virtual_time import VirtualClock
@@ -23,7 +24,7 @@ class Wire(ContactsResource):
 
     def __init__(self, clock: VirtualClock, limiter: SlidingWindowLimiter, latency: float) -> None:
         super().__init__(cast(Transport, SimpleNamespace(limiter=limiter)))
-        self.clock, self.limiter, self.latency = clock, limiter, latency
+        self.clock, self.window, self.latency = clock, limiter, latency
         self.calls = 0  # upserts started (waiting for a slot or sent)
         self.sent = 0  # holding a slot, answer not yet back
         self.most_calls = self.most_sent = 0
@@ -35,14 +36,14 @@ class Wire(ContactsResource):
         assert data is not None
         self.calls += 1
         self.most_calls = max(self.most_calls, self.calls)
-        await self.limiter.acquire()
+        await self.window.acquire()
         self.sent += 1
         self.most_sent = max(self.most_sent, self.sent)
         self.sent_at.append(self.clock.now)
         await self.clock.sleep(self.latency)
         self.sent -= 1
         self.calls -= 1
-        self.limiter.release()
+        self.window.release()
         return Contact(id=uuid.uuid4(), full_name=data.full_name, language=data.language)
 
 
@@ -145,9 +146,9 @@ class PerAccountWire(Wire):
         self, account_id: str | UUID, data: ContactUpsert | None = None, **fields: Any
     ) -> Contact:
         assert data is not None
-        await self.limiter.acquire()
+        await self.window.acquire()
         await self.clock.sleep(self.latencies[str(account_id)])
-        self.limiter.release()
+        self.window.release()
         return Contact(id=uuid.uuid4(), full_name=data.full_name, language=data.language)
 
 

@@ -11,10 +11,10 @@ from uuid import UUID
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from billabex_async._engine.conflicts import SATURATION, Op, Scope
 from billabex_async._http import Transport
 from billabex_async._matching import names_match, normalize_email
 from billabex_async.bulk import bulk_upsert_account
-from billabex_async.bulk._conflicts import SATURATION, Op, Scope
 from billabex_async.models import Contact, ContactUpsert
 from billabex_async.resources import ContactsResource
 

@@ -15,8 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billabex_async._http import SlidingWindowLimiter, TokenSource, shared_memory_limiter
-from billabex_async._http._window import Window
+from billabex_async._http import TokenSource
+from billabex_async._ratelimit import SlidingWindowLimiter, shared_memory_limiter
+from billabex_async._ratelimit.window import Window
 from billabex_async.errors import AuthRefreshError, InvalidRequestError
 
 from ._virtual_time import VirtualClock

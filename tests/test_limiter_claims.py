@@ -16,8 +16,6 @@ import pytest
 from aiohttp import web
 
 from billabex_async import BillabexClient, RateLimit, errors
-from billabex_async import _client as client_module
-from billabex_async._http import SlidingWindowLimiter
 from tests._fakes import JumpClock
 
 from .conftest import TOKEN, Handler, ScriptedServer
@@ -29,17 +27,9 @@ HANG = 20.0
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> JumpClock:
-    """Every client built in the test gets a fresh limiter on this clock."""
-    jump = JumpClock()
-
-    def on_jump_clock(
-        key: str, limit: int, window: float, *, owner: object = None
-    ) -> SlidingWindowLimiter:
-        return SlidingWindowLimiter(limit, window, clock=jump, sleep=jump.sleep)
-
-    monkeypatch.setattr(client_module, "shared_memory_limiter", on_jump_clock)
-    return jump
+def clock() -> JumpClock:
+    """The clock every client of the test runs its limiter on (``clock=``)."""
+    return JumpClock()
 
 
 def stamped(clock: JumpClock, arrivals: list[float], handler: Handler) -> Handler:
@@ -52,9 +42,17 @@ def stamped(clock: JumpClock, arrivals: list[float], handler: Handler) -> Handle
     return stamp
 
 
-def make(scripted: ScriptedServer, rate_limit: RateLimit, **kwargs: object) -> BillabexClient:
+def make(
+    scripted: ScriptedServer, clock: JumpClock, rate_limit: RateLimit, **kwargs: object
+) -> BillabexClient:
     kwargs.setdefault("max_retries", 2)
-    client = BillabexClient(TOKEN, base_url=scripted.url, rate_limit=rate_limit, **kwargs)  # type: ignore[arg-type]
+    client = BillabexClient(
+        TOKEN,
+        base_url=scripted.url,
+        rate_limit=rate_limit,
+        clock=clock,
+        **kwargs,  # type: ignore[arg-type]
+    )
     client._transport._sleep = Sleeps()  # backoff of the retry policy: not waited
     return client
 
@@ -68,7 +66,7 @@ async def test_a_429_pauses_every_sender_until_retry_after(
         stamped(clock, arrivals, reply(429, {"message": "slow"}, **{"Retry-After": "30"}))
     )
     scripted.default = stamped(clock, arrivals, ok)
-    async with make(scripted, RateLimit(100, 60.0)) as client:
+    async with make(scripted, clock, RateLimit(100, 60.0)) as client:
         async with asyncio.timeout(HANG):
             await client.contacts.upsert(ACCOUNT, full_name="A", language="en")
     assert arrivals[0] == 0.0
@@ -84,7 +82,7 @@ async def test_a_429_without_retries_still_pauses_the_next_request(
         stamped(clock, arrivals, reply(429, {"message": "slow"}, **{"Retry-After": "12"}))
     )
     scripted.default = stamped(clock, arrivals, reply(200, {"nodes": [], "pageInfo": {}}))
-    async with make(scripted, RateLimit(100, 60.0), max_retries=0) as client:
+    async with make(scripted, clock, RateLimit(100, 60.0), max_retries=0) as client:
         with pytest.raises(errors.RateLimitError):
             await client.contacts.list(ACCOUNT)
         async with asyncio.timeout(HANG):
@@ -109,7 +107,7 @@ async def test_remaining_header_holds_requests_someone_else_sent(
     )
     scripted.script(stamped(clock, arrivals, spent))
     scripted.default = stamped(clock, arrivals, reply(200, contact_json()))
-    async with make(scripted, RateLimit(5, 60.0)) as client:
+    async with make(scripted, clock, RateLimit(5, 60.0)) as client:
         async with asyncio.timeout(HANG):
             await client.contacts.upsert(ACCOUNT, full_name="A", language="en")
             await client.contacts.upsert(ACCOUNT, full_name="B", language="en")
@@ -123,7 +121,7 @@ async def test_a_lower_limit_header_lowers_the_limit(
     arrivals: list[float] = []
     one = reply(200, contact_json(), **{"X-RateLimit-Limit": "1"})
     scripted.default = stamped(clock, arrivals, one)
-    async with make(scripted, RateLimit(100, 60.0)) as client:
+    async with make(scripted, clock, RateLimit(100, 60.0)) as client:
         async with asyncio.timeout(HANG):
             for name in "ABC":
                 await client.contacts.upsert(ACCOUNT, full_name=name, language="en")
@@ -138,7 +136,7 @@ async def test_a_slot_is_given_back_after_each_response(
 ) -> None:
     arrivals: list[float] = []
     scripted.default = stamped(clock, arrivals, reply(200, contact_json()))
-    async with make(scripted, RateLimit(2, 60.0)) as client:
+    async with make(scripted, clock, RateLimit(2, 60.0)) as client:
         async with asyncio.timeout(HANG):
             for name in "ABCD":
                 await client.contacts.upsert(ACCOUNT, full_name=name, language="en")
@@ -154,7 +152,7 @@ async def test_a_slot_is_given_back_after_an_error_status(
     scripted: ScriptedServer, clock: JumpClock, status: int
 ) -> None:
     scripted.default = reply(status, {"message": "no"})
-    async with make(scripted, RateLimit(1, 60.0), max_retries=0) as client:
+    async with make(scripted, clock, RateLimit(1, 60.0), max_retries=0) as client:
         async with asyncio.timeout(HANG):
             for _ in range(3):
                 with pytest.raises(errors.APIStatusError):
@@ -170,7 +168,7 @@ async def test_a_slot_is_given_back_after_a_dropped_connection(
     # The server dropped the first two (aiohttp resends once itself), then answers.
     scripted.script(reset, reset)
     scripted.default = reply(200, contact_json())
-    async with make(scripted, RateLimit(1, 60.0), max_retries=3) as client:
+    async with make(scripted, clock, RateLimit(1, 60.0), max_retries=3) as client:
         async with asyncio.timeout(HANG):
             await client.contacts.upsert(ACCOUNT, full_name="A", language="en")
             await client.contacts.upsert(ACCOUNT, full_name="B", language="en")
@@ -190,7 +188,7 @@ async def test_a_cancelled_request_gives_its_slot_back(
 
     scripted.script(hang)
     scripted.default = reply(200, contact_json())
-    async with make(scripted, RateLimit(1, 60.0)) as client:
+    async with make(scripted, clock, RateLimit(1, 60.0)) as client:
         task = asyncio.ensure_future(client.contacts.upsert(ACCOUNT, full_name="A", language="en"))
         await started.wait()
         task.cancel()
@@ -228,7 +226,7 @@ async def test_a_slot_that_expires_during_a_slow_answer_is_not_held(
 
     scripted.script(answer(0.0), answer(61.0))
     scripted.default = answer(0.0)
-    async with make(scripted, RateLimit(2, 60.0)) as client:
+    async with make(scripted, clock, RateLimit(2, 60.0)) as client:
         async with asyncio.timeout(HANG):
             for name in "ABC":
                 await client.contacts.upsert(ACCOUNT, full_name=name, language="en")

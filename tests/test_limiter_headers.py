@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billabex_async import RateLimit
-from billabex_async._http import SlidingWindowLimiter
-from billabex_async._http._window import Window
+from billabex_async._ratelimit import SlidingWindowLimiter
+from billabex_async._ratelimit.window import Window
 from billabex_async.testing._ratelimit import RateLimiter, Stats
 
 from ._virtual_time import VirtualClock

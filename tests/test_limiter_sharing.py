@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from billabex_async import BillabexClient, RateLimit
-from billabex_async._http import SlidingWindowLimiter, shared_memory_limiter
+from billabex_async._ratelimit import SlidingWindowLimiter, shared_memory_limiter
 from billabex_async.testing import FakeBillabex
 
 LIMIT, WINDOW = 20, 0.5  # small, so a few windows pass in a couple of seconds

@@ -127,7 +127,7 @@ async def test_redis_errors_and_warnings_hide_the_password(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     pytest.importorskip("redis")
-    from billabex_async._http._redis_limiter import RedisLimiter
+    from billabex_async._ratelimit.redis.limiter import RedisLimiter
 
     url = closed_port_url().replace("redis://", f"redis://:{PASSWORD}@")
     caplog.set_level(logging.DEBUG, logger="billabex_async")

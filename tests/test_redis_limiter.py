@@ -22,8 +22,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from billabex_async import BillabexClient, RateLimit
-from billabex_async._http._redis_limiter import RedisLimiter
-from billabex_async._http._redis_scripts import KEY_PREFIX, floor_key, keys_for
+from billabex_async._ratelimit.redis.limiter import RedisLimiter
+from billabex_async._ratelimit.redis.scripts import KEY_PREFIX, floor_key, keys_for
 from billabex_async.errors import RateLimiterUnavailableError
 from billabex_async.testing import FakeBillabex
 
@@ -320,7 +320,7 @@ def test_rate_limit_storage_error_setting() -> None:
 def test_missing_redis_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "redis", None)  # import redis now fails
     monkeypatch.delitem(sys.modules, "redis.asyncio")
-    monkeypatch.delitem(sys.modules, "billabex_async._http._redis_limiter")
+    monkeypatch.delitem(sys.modules, "billabex_async._ratelimit.redis.limiter")
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'billabex-async\[redis\]'"):
         BillabexClient(token=TOKEN, rate_limit=RateLimit(storage="redis://127.0.0.1:1/0"))
 

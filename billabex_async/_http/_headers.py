@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Mapping
 
-from billabex_async._http._limiter import Limiter
+from billabex_async._ratelimit.memory import Limiter
 
 __all__ = ["MAX_COUNT", "MAX_RESET", "count_header", "observe_headers", "reset_header"]
 

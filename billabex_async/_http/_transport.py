@@ -32,7 +32,6 @@ from billabex_async._http._idempotency import (
     encode_json,
     new_idempotency_key,
 )
-from billabex_async._http._limiter import Limiter
 from billabex_async._http._retry import (
     DEFAULT_RETRY_BUDGET,
     MAX_RETRY_AFTER,
@@ -42,6 +41,7 @@ from billabex_async._http._retry import (
     decide,
 )
 from billabex_async._http._session import Sessions
+from billabex_async._ratelimit.memory import Limiter
 from billabex_async._redact import redact
 from billabex_async._retry_after import parse_retry_after
 from billabex_async.errors import (

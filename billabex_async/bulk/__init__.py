@@ -12,12 +12,12 @@ from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, 
 from typing import Any, TypeVar
 from uuid import UUID
 
+from billabex_async._engine.adaptive import workers
+from billabex_async._engine.conflicts import Op
+from billabex_async._engine.engine import LOOKAHEAD, Engine, ProgressCallback
+from billabex_async._engine.outcomes import Settled, account_key
+from billabex_async._engine.report import BulkFailure, BulkOutcome, BulkReport, Status
 from billabex_async._validation import check_idempotency_key
-from billabex_async.bulk._adaptive import workers
-from billabex_async.bulk._conflicts import Op
-from billabex_async.bulk._engine import LOOKAHEAD, Engine, ProgressCallback
-from billabex_async.bulk._outcomes import Settled, account_key
-from billabex_async.bulk._report import BulkFailure, BulkOutcome, BulkReport, Status
 from billabex_async.errors import InvalidRequestError
 from billabex_async.models import Contact, ContactUpsert
 from billabex_async.resources import ContactsResource

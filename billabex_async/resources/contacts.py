@@ -12,16 +12,16 @@ from billabex_async._converter import structure, unstructure
 from billabex_async._http import Response, Transport
 from billabex_async._http._idempotency import encode_json
 from billabex_async._pagination import walk_pages
-from billabex_async._types import UNSET, Unset
+from billabex_async._ratelimit import Limiter
+from billabex_async._types import DEFAULT_PAGE_SIZE, UNSET, Unset
 from billabex_async._validation import check_contact, check_first, check_id, check_idempotency_key
 from billabex_async.errors import APIResponseValidationError, InvalidRequestError
 from billabex_async.models import Contact, ContactCreate, ContactPage, ContactUpdate, ContactUpsert
 
-__all__ = ["DEFAULT_PAGE_SIZE", "ContactsResource", "write_body"]
+__all__ = ["ContactsResource", "write_body"]
 
 T = TypeVar("T")
 
-DEFAULT_PAGE_SIZE = 100
 """Billabex does not publish its default or maximum page size; 100 is assumed safe."""
 
 
@@ -146,6 +146,11 @@ class ContactsResource:
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
+
+    @property
+    def limiter(self) -> Limiter | None:
+        """The rate limiter these requests go through (None when limiting is off)."""
+        return self._transport.limiter
 
     def __repr__(self) -> str:
         return "<ContactsResource>"

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import attrs
 
-from billabex_async.bulk import ProgressCallback
+from billabex_async._types import ProgressCallback
 from billabex_async.models import ContactUpsert
 from billabex_async.resources import ContactsResource
 from billabex_async.sync._apply import apply_plan

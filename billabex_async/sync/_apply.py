@@ -14,10 +14,10 @@ import contextlib
 import logging
 from uuid import UUID
 
+from billabex_async._engine.adaptive import workers
+from billabex_async._engine.conflicts import Op
+from billabex_async._engine.engine import Engine, ProgressCallback, Settled
 from billabex_async.bulk import DEFAULT_CANCEL_GRACE, DEFAULT_CONCURRENCY, BulkFailure, BulkReport
-from billabex_async.bulk._adaptive import workers
-from billabex_async.bulk._conflicts import Op
-from billabex_async.bulk._engine import Engine, ProgressCallback, Settled
 from billabex_async.errors import NotFoundError
 from billabex_async.models import Contact
 from billabex_async.resources import ContactsResource

@@ -16,23 +16,22 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import TypeVar
 from uuid import UUID
 
+from billabex_async._engine.engine import account_key
 from billabex_async._matching import Matcher, normalize_email
-from billabex_async._types import UNSET
+from billabex_async._types import DEFAULT_PAGE_SIZE, UNSET
 from billabex_async._validation import check_contact
-from billabex_async.bulk._engine import account_key
 from billabex_async.errors import InvalidRequestError
 from billabex_async.models import Contact, ContactUpsert
 from billabex_async.resources import ContactsResource
 from billabex_async.sync._guards import check_delete_limits, plan_refusals
 from billabex_async.sync._model import FIELDS, ChangeKind, SyncChange, SyncPlan, Write
 
-__all__ = ["KEY_SLICE", "LIST_PAGE_SIZE", "YIELD_AFTER", "YIELD_EVERY", "Pacer", "plan_sync"]
+__all__ = ["KEY_SLICE", "YIELD_AFTER", "YIELD_EVERY", "Pacer", "plan_sync"]
 
 logger = logging.getLogger("billabex_async")
 
 T = TypeVar("T")
 
-LIST_PAGE_SIZE = 100
 
 YIELD_EVERY = 256
 """Items the planner handles at most between two hand-backs to the event loop..."""
@@ -161,7 +160,7 @@ async def plan_sync(
     matcher: Matcher[str] = Matcher(deferred=True)
     known: dict[str, Known] = {}
     pacer = Pacer()
-    async for contact in contacts.iterate(account, page_size=LIST_PAGE_SIZE):
+    async for contact in contacts.iterate(account, page_size=DEFAULT_PAGE_SIZE):
         key = str(contact.id)
         known[key] = Known.listed_contact(contact)
         matcher.add(key, contact.full_name, known[key].email)

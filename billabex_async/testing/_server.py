@@ -12,7 +12,7 @@ from typing import Self
 
 from aiohttp import web
 
-from billabex_async._types import RateLimit
+from billabex_async._types import DEFAULT_PAGE_SIZE, RateLimit
 from billabex_async.testing._admin import ContactsAdmin
 from billabex_async.testing._core import WRITE_SCOPE, Core, RequestRecord
 from billabex_async.testing._faults import FaultInjector, FaultKind, Faults, ScriptedFault
@@ -28,7 +28,7 @@ __all__ = ["FakeBillabex"]
 
 logger = logging.getLogger("billabex_async.testing")
 
-_DEFAULT_PAGE_SIZE = 100
+
 _SHUTDOWN_TIMEOUT = 1.0  # seconds cleanup waits for in-flight handlers
 
 
@@ -119,7 +119,7 @@ class FakeBillabex(ContactsAdmin):
             latency=latency,
             jitter=jitter,
             max_page_size=max_page_size,
-            default_page_size=_DEFAULT_PAGE_SIZE,
+            default_page_size=DEFAULT_PAGE_SIZE,
             log=deque(maxlen=log_limit),
             idempotency=IdempotencyStore(idempotency_window, clock),
             reads=StaleReads(read_lag),

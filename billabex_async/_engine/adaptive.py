@@ -1,4 +1,4 @@
-"""Bulk layer: how many writes to keep in flight, from the rate limit and the latency seen.
+"""Engine layer: how many writes to keep in flight, from the rate limit and the latency seen.
 
 Little's law: in flight = rate x latency. A sliding window hands its slots
 back in the pattern they were taken, so the rate to aim for is a whole
@@ -89,8 +89,7 @@ def workers(contacts: object, concurrency: int | None, *, fixed: int) -> int | A
     """
     if concurrency is not None:
         return concurrency
-    # The resource's transport holds the client's limiter (None when disabled).
-    limiter = getattr(getattr(contacts, "_transport", None), "limiter", None)
+    limiter = getattr(contacts, "limiter", None)  # None when disabled, or on a double
     if limiter is None or not hasattr(limiter, "limit") or not hasattr(limiter, "window"):
         return fixed
     return Adaptive(limiter, start=fixed)

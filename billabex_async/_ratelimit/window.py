@@ -1,4 +1,4 @@
-"""Transport layer: the slot counts behind the rate limiter (no asyncio, no locking).
+"""Rate-limit layer: the slot counts behind the rate limiter (no asyncio, no locking).
 
 Billabex counts *arrivals* per access token over a sliding window. A request
 arrives somewhere between the moment we send it and the moment its response
@@ -16,7 +16,7 @@ import heapq
 import logging
 from collections import deque
 
-from billabex_async._http._reserve import ForeignReserve
+from billabex_async._ratelimit.reserve import ForeignReserve
 
 __all__ = ["EDGE_MARGIN", "Window"]
 

@@ -1,4 +1,4 @@
-"""Transport layer: the Lua scripts and key names behind the Redis-shared rate limiter.
+"""Rate-limit layer: the Lua scripts and key names behind the Redis-shared rate limiter.
 
 Every script reads the clock with Redis ``TIME``, never the caller's, so
 processes on machines with skewed clocks agree. Times are unix milliseconds

@@ -1,4 +1,4 @@
-"""Bulk layer: which writes may touch the same contact, and so must not overlap.
+"""Engine layer: which writes may touch the same contact, and so must not overlap.
 
 Billabex matches an upsert by email, then by fuzzy name (``_matching``). Two
 writes that could land on one contact must reach the server one after the

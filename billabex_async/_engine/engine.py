@@ -1,4 +1,4 @@
-"""Bulk layer: the engine running writes with bounded look-ahead, concurrency and order.
+"""Engine layer: the engine running writes with bounded look-ahead, concurrency and order.
 
 ``concurrency`` worker tasks each take the earliest ready op, await it, settle
 it and take the next: no task, future or queue entry per item. Reading,
@@ -23,10 +23,11 @@ from collections.abc import (
 )
 from typing import Generic, TypeVar
 
-from billabex_async.bulk._adaptive import Adaptive
-from billabex_async.bulk._conflicts import Op, Scope
-from billabex_async.bulk._outcomes import Settled, account_key, interrupted, stop_level
-from billabex_async.bulk._report import BulkFailure, BulkReport, Status
+from billabex_async._engine.adaptive import Adaptive
+from billabex_async._engine.conflicts import Op, Scope
+from billabex_async._engine.outcomes import Settled, account_key, interrupted, stop_level
+from billabex_async._engine.report import BulkFailure, BulkReport, Status
+from billabex_async._types import ProgressCallback
 from billabex_async.errors import BillabexError, InvalidRequestError
 from billabex_async.models import Contact
 
@@ -35,7 +36,6 @@ __all__ = ["LOOKAHEAD", "Engine", "ProgressCallback", "Settled", "account_key", 
 logger = logging.getLogger("billabex_async")
 
 T = TypeVar("T")
-ProgressCallback = Callable[[int, int | None], None]
 
 LOOKAHEAD = 4
 """Items read ahead per unit of concurrency: room to route around conflicts, bounded memory."""

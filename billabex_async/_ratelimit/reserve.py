@@ -1,4 +1,4 @@
-"""Transport layer: the slots kept free for another consumer of the token, seen only in headers."""
+"""Rate-limit layer: the slots kept free for another consumer of the token, seen only in headers."""
 
 from __future__ import annotations
 

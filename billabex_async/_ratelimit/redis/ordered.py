@@ -1,4 +1,4 @@
-"""Transport layer: fire-and-forget updates sent in order by one background task.
+"""Rate-limit layer: fire-and-forget updates sent in order by one background task.
 
 The limiter protocol's ``release``/``observe``/``pause`` are synchronous, but
 a shared limiter must tell Redis about them. They queue an update here; one

@@ -1,4 +1,4 @@
-"""Transport layer: the sliding-window limiter shared through Redis by every process."""
+"""Rate-limit layer: the sliding-window limiter shared through Redis by every process."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 from urllib.parse import urlsplit
 
-from billabex_async._http import _redis_scripts as scripts
-from billabex_async._http._limiter import EDGE_MARGIN, SlidingWindowLimiter
-from billabex_async._http._ordered import OrderedSender
-from billabex_async._types import RateLimit, check_rate
+from billabex_async._ratelimit.memory import EDGE_MARGIN, SlidingWindowLimiter
+from billabex_async._ratelimit.redis import scripts
+from billabex_async._ratelimit.redis.ordered import OrderedSender
+from billabex_async._types import SYSTEM_CLOCK, Clock, RateLimit, check_rate
 from billabex_async.errors import InvalidRequestError, RateLimiterUnavailableError
 
 try:
@@ -215,8 +215,14 @@ class RedisLimiter:
         *,
         key: str,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        clock: Clock | None = None,
     ) -> RedisLimiter:
-        """The limiter for ``rate_limit.storage`` (a redis URL); ``key`` hashes the token."""
+        """The limiter for ``rate_limit.storage`` (a redis URL); ``key`` hashes the token.
+
+        The window runs on Redis ``TIME``; ``clock`` only times pauses and the
+        fallback window.
+        """
+        clock = clock or SYSTEM_CLOCK
         return cls(
             rate_limit.storage,
             rate_limit.requests,
@@ -224,6 +230,8 @@ class RedisLimiter:
             key=key,
             lease=rate_limit.window + request_timeout + LEASE_MARGIN,
             on_error=rate_limit.on_storage_error,
+            clock=clock.time,
+            sleep=clock.sleep,
         )
 
     @property

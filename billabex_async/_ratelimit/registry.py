@@ -1,11 +1,11 @@
-"""Transport layer: the process-wide registry of in-memory limiters, one per token."""
+"""Rate-limit layer: the process-wide registry of in-memory limiters, one per token."""
 
 from __future__ import annotations
 
 import threading
 import weakref
 
-from billabex_async._http._limiter import SlidingWindowLimiter
+from billabex_async._ratelimit.memory import SlidingWindowLimiter
 
 __all__ = ["shared_memory_limiter"]
 

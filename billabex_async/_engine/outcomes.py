@@ -1,4 +1,4 @@
-"""Bulk layer: what one settled write is, and which errors end more than that write."""
+"""Engine layer: what one settled write is, and which errors end more than that write."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import re
 from typing import Literal, NamedTuple
 from uuid import UUID
 
+from billabex_async._engine.conflicts import Op, Scope
+from billabex_async._engine.report import Status
 from billabex_async._types import canonical_uuid
-from billabex_async.bulk._conflicts import Op, Scope
-from billabex_async.bulk._report import Status
 from billabex_async.errors import (
     AuthenticationError,
     AuthRefreshError,

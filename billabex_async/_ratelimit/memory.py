@@ -1,4 +1,4 @@
-"""Transport layer: the sliding-window rate limiter every request goes through.
+"""Rate-limit layer: the sliding-window rate limiter every request goes through.
 
 One limiter per access token in a process, whatever event loop or thread
 its clients run in: the server counts per token, so the window is shared.
@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from billabex_async._http._window import EDGE_MARGIN, Window
+from billabex_async._ratelimit.window import EDGE_MARGIN, Window
 from billabex_async._types import check_rate
 
 __all__ = ["EDGE_MARGIN", "Limiter", "SlidingWindowLimiter"]

@@ -1,4 +1,4 @@
-"""Bulk layer: what a bulk run reports, item by item and in total."""
+"""Engine layer: what a bulk run reports, item by item and in total."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Engine layer: the concurrent, conflict-ordered writer shared by bulk and sync."""
