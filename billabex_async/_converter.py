@@ -13,6 +13,7 @@ modules, so the rules live in one place:
   sent; a field whose default is None and whose value is None is not sent
   either (create/upsert ``email=None`` means "no email", never "clear it");
   any other None is sent as JSON null (PATCH ``email=None`` clears it).
+  Request models are only ever unstructured: nothing reads them from JSON.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from billabex_async._types import UNSET, OpenStrEnum, Unset
+from billabex_async._types import UNSET, OpenStrEnum
 
 __all__ = ["configure_converter", "converter", "structure", "unstructure"]
 
@@ -44,11 +45,6 @@ def _is_request_model(cls: type) -> bool:
 
 def _is_generated(cls: Any) -> bool:
     return attrs.has(cls) and any("wire" in f.metadata for f in attrs.fields(cls))
-
-
-def _union_with_unset(tp: Any) -> bool:
-    origin = typing.get_origin(tp)
-    return origin in (typing.Union, types.UnionType) and Unset in get_args(tp)
 
 
 def _optional_model(tp: Any) -> bool:
@@ -76,16 +72,6 @@ def configure_converter(conv: cattrs.Converter) -> None:
     # otherwise win for these str subclasses.
     conv.register_structure_hook(OpenStrEnum, _structure_enum)
     conv.register_unstructure_hook(OpenStrEnum, lambda value: str(value.value))
-
-    # `str | None | Unset` read from a file (CLI input): UNSET never comes
-    # from JSON, so structure as the union without it.
-    def structure_unset_union(tp: Any) -> Any:
-        rest = tuple(a for a in get_args(tp) if a is not Unset)
-        inner: Any = rest[0] if len(rest) == 1 else typing.Union[rest]  # noqa: UP007
-        handler = conv.get_structure_hook(inner)
-        return lambda value, _: value if value is UNSET else handler(value, inner)
-
-    conv.register_structure_hook_factory(_union_with_unset, structure_unset_union)
 
     # `Model | None` (a contact's email): the inner hook looked up once, not
     # dispatched again for every value as cattrs' generic optional hook does.

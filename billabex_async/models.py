@@ -8,7 +8,6 @@ from billabex_async._generated.models import (
     ContactUpsert,
     EmailInfo,
     EmailStatus,
-    Error,
     PageInfo,
 )
 
@@ -20,6 +19,5 @@ __all__ = [
     "ContactUpsert",
     "EmailInfo",
     "EmailStatus",
-    "Error",
     "PageInfo",
 ]

@@ -5,8 +5,9 @@ Usage: python codegen/regen.py [--check]
 datamodel-code-generator has no attrs output, so it runs with the dataclass
 model type and the templates in codegen/templates, which emit attrs classes;
 this script then swaps the dataclass imports for ours, adds the header and
-formats with ruff. ``--check`` regenerates into memory and fails (exit 1) when
-the committed module differs: CI runs it so nobody edits generated code.
+runs ruff's formatter (no lint autofix: the committed form comes out as is).
+``--check`` regenerates into memory and fails (exit 1) when the committed
+module differs: CI runs it so nobody edits generated code.
 """
 
 from __future__ import annotations
@@ -47,16 +48,35 @@ HEADER = '''\
 """Wire models of the Billabex Contacts API, generated from the OpenAPI spec."""
 '''
 
-# The generator imports what a dataclass template would need; ours needs these.
-IMPORT_SWAPS = {
-    "from dataclasses import dataclass\n": "import attrs\n",
-    "from enum import StrEnum\n": "",
-}
-OUR_IMPORTS = "\nfrom billabex_async._types import UNSET, OpenStrEnum, Unset\n"
+# The generator imports what a dataclass template would need; ours needs attrs
+# and the sentinel types instead. The standard-library imports it writes
+# (uuid, ...) are kept, grouped before them, as the committed module has them.
+DATACLASS_IMPORTS = ("from dataclasses import dataclass", "from enum import StrEnum")
+OUR_IMPORTS = "import attrs\n\nfrom billabex_async._types import UNSET, OpenStrEnum, Unset\n"
+
+
+def _imports(block: str) -> str:
+    """The module's import block: the generator's stdlib imports, then attrs, then ours."""
+    lines = [line for line in block.splitlines() if line.strip()]
+    for expected in DATACLASS_IMPORTS:
+        if expected not in lines:
+            raise SystemExit(f"regen: expected import not found: {expected!r}")
+    stdlib = [
+        line
+        for line in lines
+        if line not in DATACLASS_IMPORTS and line != "from __future__ import annotations"
+    ]
+    groups = ["from __future__ import annotations\n", "\n".join(stdlib) + "\n", OUR_IMPORTS]
+    return "\n".join(group for group in groups if group.strip())
 
 
 def generate() -> str:
-    """Return the module text a fresh generation gives."""
+    """Return the module text a fresh generation gives.
+
+    Only ``ruff format`` runs on it (layout and quotes): the templates and
+    this script emit every other detail of the committed form themselves,
+    so no lint rule set decides what the module says.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "models.py"
         subprocess.run(
@@ -73,16 +93,13 @@ def generate() -> str:
             check=True,
         )
         text = out.read_text()
-        # Drop the generator's own header (comment lines up to the first blank).
+        # Drop the generator's own header (comment lines up to the first blank),
+        # then split its imports from the classes.
         text = text.split("\n\n", 1)[1]
-        for old, new in IMPORT_SWAPS.items():
-            if old not in text:
-                raise SystemExit(f"regen: expected import not found: {old.strip()!r}")
-            text = text.replace(old, new)
-        text = text.replace("import attrs\n", "import attrs\n" + OUR_IMPORTS, 1)
-        out.write_text(HEADER + "\n" + text)
+        first_class = min(i for i in (text.find("\n@"), text.find("\nclass ")) if i >= 0)
+        body = text[first_class:].lstrip("\n")
+        out.write_text(HEADER + "\n" + _imports(text[:first_class]) + "\n\n" + body)
         ruff = [sys.executable, "-m", "ruff"]
-        subprocess.run([*ruff, "check", "--fix", "--quiet", str(out)], check=True, cwd=ROOT)
         subprocess.run([*ruff, "format", "--quiet", str(out)], check=True, cwd=ROOT)
         return out.read_text()
 

@@ -71,9 +71,3 @@ def test_a_page_round_trips() -> None:
     again = unstructure(page)
     assert again["pageInfo"] == {"endCursor": "abc"}
     assert again["nodes"][0]["fullName"] == "A"
-
-
-def test_request_models_can_be_read_from_json_lines() -> None:
-    model = structure({"fullName": "A", "language": "de", "role": "CFO"}, ContactUpsert)
-    assert model == ContactUpsert(full_name="A", language="de", role="CFO")
-    assert model.notes is UNSET

@@ -74,3 +74,20 @@ def test_codegen_check_passes_then_catches_a_hand_edit(tmp_path: Path) -> None:
     assert edited.returncode == 1
     assert "differs from a fresh generation" in edited.stderr
     assert "# tweak" in edited.stdout  # the diff shows the hand edit
+
+
+def test_codegen_needs_no_lint_autofix(tmp_path: Path) -> None:
+    # With every lint rule off, only the formatter runs: the templates alone
+    # must give the committed form (None last in unions, imports grouped).
+    _copy_codegen_tree(tmp_path)
+    (tmp_path / "ruff.toml").write_text("line-length = 100\n\n[lint]\nselect = []\n")
+    clean = _codegen_check(tmp_path)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+
+
+def test_schemas_without_a_call_are_not_generated() -> None:
+    from billabex_async._generated import models
+
+    assert not hasattr(models, "Status")
+    assert not hasattr(models, "Error")
+    assert hasattr(models, "ContactPage")

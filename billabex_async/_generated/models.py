@@ -11,13 +11,6 @@ import attrs
 from billabex_async._types import UNSET, OpenStrEnum, Unset
 
 
-@attrs.frozen(kw_only=True)
-class Status:
-    """Assumption: the status body is small JSON such as {"status": "ok"}."""
-
-    status: str | None = attrs.field(default=None, metadata={"wire": "status"})
-
-
 class EmailStatus(OpenStrEnum):
     """Delivery status of an address, set by Billabex from delivery results
     (read-only). Assumption: more values may appear; clients keep unknown
@@ -138,14 +131,3 @@ class PageInfo:
 class ContactPage:
     nodes: list[Contact] = attrs.field(metadata={"wire": "nodes"})
     page_info: PageInfo | None = attrs.field(default=None, metadata={"wire": "pageInfo"})
-
-
-@attrs.frozen(kw_only=True)
-class Error:
-    """Error envelope. Assumption: the full envelope is unpublished; `message`
-    is documented, `code` (a dotted string such as
-    `app-dunning.payment-declaration.already-resolved`) is probable. Other
-    fields may appear."""
-
-    message: str | None = attrs.field(default=None, metadata={"wire": "message"})
-    code: str | None = attrs.field(default=None, metadata={"wire": "code"})
