@@ -36,22 +36,16 @@ LAYERS: list[set[str]] = [
     {"bulk", "sync"},
     {"_client"},
     {"__init__"},
-    {"cli", "__main__", "_cli"},
+    {"cli", "__main__"},
 ]
 SIMULATOR_MAY_IMPORT = {"_generated", "_types", "_matching", "models", "testing"}
-AIOHTTP_ALLOWED = {"_http", "testing", "cli", "_cli", "auth"}
-
-
-def _fold(name: str) -> str:
-    """The CLI may be split into private ``_cli_*`` modules: one unit."""
-    return "_cli" if name == "_cli" or name.startswith("_cli_") else name
+AIOHTTP_ALLOWED = {"_http", "testing", "cli", "auth"}
 
 
 def _unit(path: Path) -> str:
     """The layer unit of a module: its top-level module or subpackage name."""
     parts = path.relative_to(PACKAGE).with_suffix("").parts
-    name = parts[0]
-    return _fold(name)
+    return parts[0]
 
 
 def _runtime_imports(tree: ast.Module) -> Iterator[str]:
@@ -84,7 +78,6 @@ def test_imports_respect_the_layers(path: Path) -> None:
     unit = _unit(path)
     imports = list(_runtime_imports(ast.parse(path.read_text())))
     inner = [m.split(".")[1] for m in imports if m.startswith("billabex_async.")]
-    inner = [_fold(m) for m in inner]
     if unit == "testing":
         assert set(inner) <= SIMULATOR_MAY_IMPORT, f"{path.name} imports {set(inner)}"
     else:
