@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 from billabex_async.cli._render import err
-from billabex_async.cli._settings import EXIT_INTERRUPTED
+from billabex_async.cli._settings import EXIT_INTERRUPTED, api_errors
 
 __all__ = ["run_async", "saving_rows"]
 
@@ -81,8 +81,14 @@ def saving_rows() -> Iterator[None]:
 def run_async(coro: Callable[[], Awaitable[int]]) -> None:
     """Run a command's coroutine in a fresh loop and exit with the code it returns.
 
-    Ctrl-C exits 130 (see ``_Interrupts``), never with a traceback.
+    Ctrl-C exits 130 (see ``_Interrupts``), an SDK error 1 or 2 with its
+    message (see ``api_errors``), never with a traceback.
     """
+    with api_errors():
+        _run(coro)
+
+
+def _run(coro: Callable[[], Awaitable[int]]) -> None:
     global _active
     interrupts = _active = _Interrupts()
 

@@ -17,7 +17,7 @@ from billabex_async.cli._failures import FailuresPathError, check_failures_path
 from billabex_async.cli._render import err, out
 from billabex_async.cli._rows import InputError, Rows, read_rows
 from billabex_async.cli._run import run_async
-from billabex_async.cli._settings import EXIT_OK, EXIT_USAGE, Settings, api_errors, parse_uuid
+from billabex_async.cli._settings import EXIT_OK, EXIT_USAGE, Settings, parse_uuid
 from billabex_async.cli._sync import SyncOptions, run_sync
 from billabex_async.models import Contact
 
@@ -62,8 +62,7 @@ def list_cmd(settings: Settings, account: str, as_json: bool) -> None:
             out.print(table)
         return EXIT_OK
 
-    with api_errors():
-        run_async(run)
+    run_async(run)
 
 
 @contacts.command("get")
@@ -79,8 +78,7 @@ def get_cmd(settings: Settings, account: str, contact_id: str) -> None:
         _echo_contact(contact)
         return EXIT_OK
 
-    with api_errors():
-        run_async(run)
+    run_async(run)
 
 
 @contacts.command("upsert")
@@ -118,8 +116,7 @@ def upsert_cmd(
         _echo_contact(contact)
         return EXIT_OK
 
-    with api_errors():
-        run_async(run)
+    run_async(run)
 
 
 @contacts.command("delete")
@@ -135,8 +132,7 @@ def delete_cmd(settings: Settings, account: str, contact_id: str) -> None:
         err.print(f"deleted {contact_id}")
         return EXIT_OK
 
-    with api_errors():
-        run_async(run)
+    run_async(run)
 
 
 @contacts.command("sync")
@@ -228,8 +224,7 @@ def sync_cmd(
         allow_empty_account=allow_empty_account,
         delete_after_failures=delete_after_failures,
     )
-    with api_errors():
-        run_async(lambda: run_sync(settings, account, rows, options))
+    run_async(lambda: run_sync(settings, account, rows, options))
 
 
 def _sync_refusal(
