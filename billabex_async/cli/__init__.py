@@ -11,8 +11,8 @@ import sys
 __all__ = ["main"]
 
 # What the command needs beyond the library: the ``cli`` extra in pyproject.toml.
-EXTRA_MODULES = frozenset({"click", "rich"})
-MISSING_EXTRA = "the billabex command needs the cli extra: pip install 'billabex-async[cli]'"
+_EXTRA_MODULES = frozenset({"click", "rich"})
+_MISSING_EXTRA = "the billabex command needs the cli extra: pip install 'billabex-async[cli]'"
 
 
 def main() -> None:
@@ -24,8 +24,8 @@ def main() -> None:
     try:
         from billabex_async.cli._app import cli
     except ImportError as exc:
-        if (exc.name or "").partition(".")[0] not in EXTRA_MODULES:
+        if (exc.name or "").partition(".")[0] not in _EXTRA_MODULES:
             raise
-        print(MISSING_EXTRA, file=sys.stderr)
-        sys.exit(2)
+        print(_MISSING_EXTRA, file=sys.stderr)
+        sys.exit(2)  # bad usage: nothing was sent
     cli(prog_name="billabex")

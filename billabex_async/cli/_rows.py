@@ -1,4 +1,4 @@
-"""CLI layer: read and check a contacts file (CSV or JSON Lines), streamed, before anything is sent.
+"""CLI layer: read and check a contacts file (CSV or JSON Lines), streamed, row by row.
 
 Every row is checked before anything is sent: one bad row stops the command
 with the line number and the reason, and no request goes out. The file is
