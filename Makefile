@@ -12,7 +12,7 @@ LOWEST_STAMP := $(VENV_LOWEST)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,redis]'
+	$(PY) -m pip install --quiet -e '.[dev,redis,cli]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -40,14 +40,14 @@ test: $(STAMP)
 check: codegen-check lint typecheck test
 
 # The suite on the oldest versions pyproject.toml allows for every runtime
-# dependency (and the redis extra), dev tools at their usual versions: proves
+# dependency (and the cli and redis extras), dev tools at their usual versions: proves
 # the floors. A separate venv, rebuilt when pyproject.toml changes.
 $(LOWEST_STAMP): pyproject.toml .ci/floors.py
 	rm -rf $(VENV_LOWEST)
 	$(PYTHON) -m venv $(VENV_LOWEST)
 	$(VENV_LOWEST)/bin/python -m pip install --quiet --upgrade pip
 	$(PYTHON) .ci/floors.py > $(VENV_LOWEST)/floors.txt
-	$(VENV_LOWEST)/bin/python -m pip install --quiet -c $(VENV_LOWEST)/floors.txt -e '.[dev,redis]'
+	$(VENV_LOWEST)/bin/python -m pip install --quiet -c $(VENV_LOWEST)/floors.txt -e '.[dev,redis,cli]'
 	touch $(LOWEST_STAMP)
 
 test-lowest: $(LOWEST_STAMP)
@@ -62,7 +62,7 @@ test-lowest: $(LOWEST_STAMP)
 # shows each survivor.
 MUTANTS ?=
 mutation: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,redis,mutation]'
+	$(PY) -m pip install --quiet -e '.[dev,redis,cli,mutation]'
 	nice -n 10 $(VENV)/bin/mutmut run $(MUTANTS) > /dev/null || true
 	$(VENV)/bin/mutmut results --all true | awk '{ m = $$1; sub(/\.x(_|ǁ).*/, "", m); \
 		n[m]++; s[m, $$2]++ } END { for (m in n) { done = n[m] - s[m, "not"]; \
@@ -81,7 +81,7 @@ demo: $(STAMP)
 # then checks bulk_upsert against a raw aiohttp loop at the same concurrency.
 # `python bench/run.py --only perf [--quick]` reruns the performance part alone.
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,redis,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,redis,cli,bench]'
 	$(PY) bench/run.py
 	$(PY) bench/bench_bulk.py
 
@@ -99,7 +99,7 @@ bench-redis: $(STAMP)
 # deterministic, 30-60 s, cut off at 5 minutes (tests/run_contract.py).
 .PHONY: contract
 contract: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,redis,contract]'
+	$(PY) -m pip install --quiet -e '.[dev,redis,cli,contract]'
 	$(PY) -m tests.run_contract
 
 # The simulator on a fixed port, for pointing your own code or the CLI at it.

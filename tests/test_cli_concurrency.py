@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from billabex_async import cli as cli_module
-from billabex_async._cli_common import Settings
-from billabex_async._cli_input import Rows
-from billabex_async._cli_sync import SyncOptions
+from billabex_async.cli import contacts
+from billabex_async.cli._app import cli
+from billabex_async.cli._rows import Rows
+from billabex_async.cli._settings import Settings
+from billabex_async.cli._sync import SyncOptions
 from tests._cli_run import HEADER, ROWS, write_csv
 
 
@@ -22,7 +23,7 @@ def _concurrency_passed(monkeypatch: pytest.MonkeyPatch, source: Path, *extra: s
         seen.append(options)
         return 0
 
-    monkeypatch.setattr(cli_module, "run_sync", run_sync)
+    monkeypatch.setattr(contacts, "run_sync", run_sync)
     args = [
         "--rate-limit",
         "off",
@@ -33,7 +34,7 @@ def _concurrency_passed(monkeypatch: pytest.MonkeyPatch, source: Path, *extra: s
         "--dry-run",
         *extra,
     ]
-    result = CliRunner().invoke(cli_module.cli, args, env={"BILLABEX_TOKEN": "t"})
+    result = CliRunner().invoke(cli, args, env={"BILLABEX_TOKEN": "t"})
     assert result.exit_code == 0, result.output
     (options,) = seen
     return options.concurrency

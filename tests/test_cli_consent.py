@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billabex_async._cli_consent import printable
+from billabex_async.cli._consent import printable
 
 
 @given(st.text())

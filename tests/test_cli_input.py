@@ -10,10 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from billabex_async import _cli_sync
-from billabex_async._cli_failures import FailuresPathError, check_failures_path, save_failures
-from billabex_async._cli_input import InputError, Row, Rows, read_rows, write_failures
 from billabex_async._types import UNSET
+from billabex_async.cli import _sync
+from billabex_async.cli._failures import (
+    FailuresPathError,
+    check_failures_path,
+    save_failures,
+    write_failures,
+)
+from billabex_async.cli._rows import InputError, Row, Rows, read_rows
 
 
 def test_csv_header_spellings_empty_cells_and_booleans(tmp_path: Path) -> None:
@@ -193,7 +198,7 @@ def test_the_rows_to_retry_are_streamed_from_the_input_in_file_order(tmp_path: P
         "full_name,language\n" + "".join(f"P Number{i},en\n" for i in range(10)), encoding="utf-8"
     )
     rows = read_rows(source)
-    retry = _cli_sync._Retry(rows, {7: "503", 2: "422"})
+    retry = _sync._Retry(rows, {7: "503", 2: "422"})
     target = tmp_path / "c.failures.csv"
     assert save_failures(rows, retry, target) == target
     written = read_rows(target).rows

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from billabex_async import cli as cli_module
 from billabex_async import errors
-from billabex_async._cli_common import _Interrupts
+from billabex_async.cli._app import cli
+from billabex_async.cli._run import _Interrupts
 from billabex_async.testing import FakeBillabex
 from tests._cli_run import (
     HEADER,
@@ -128,12 +128,12 @@ def test_a_refusal_from_the_sync_library_exits_2_with_its_message(
     async def refuse(*args: object, **kwargs: object) -> None:
         raise error
 
-    monkeypatch.setattr("billabex_async._cli_sync.plan_sync", refuse)
+    monkeypatch.setattr("billabex_async.cli._sync.plan_sync", refuse)
     source = write_csv(tmp_path / "contacts.csv", HEADER, *ROWS)
     account = "5b0e0c7e-8f0a-4c55-9d8e-0c1f3e6a7b21"
     options = ["--token", "t-not-sent", "--base-url", "http://127.0.0.1:9"]
     command = ["contacts", "sync", account, str(source)]
-    result = CliRunner().invoke(cli_module.cli, [*options, *command])
+    result = CliRunner().invoke(cli, [*options, *command])
     assert result.exit_code == 2, result.output
     assert "refusing to delete 40 contacts: pass max_deletes=40" in result.stderr
     assert result.exc_info is not None

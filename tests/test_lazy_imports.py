@@ -34,6 +34,9 @@ HEAVY = [
     "billabex_async.auth",
     "aiohttp.web",
     "importlib.metadata",
+    # The [cli] extra: a library user may not have them installed.
+    "click",
+    "rich",
 ]
 
 
@@ -62,6 +65,13 @@ def test_the_client_and_models_load_nothing_heavy_either() -> None:
         "BillabexClient(token='t' * 20, rate_limit=RateLimit(300, 60.0))"
     )
     assert _loaded_after(statements) == []
+
+
+def test_no_library_module_loads_click_or_rich() -> None:
+    # Only running the command may: importing billabex_async.cli itself does not.
+    modules = ["bulk", "sync", "auth", "testing", "models", "errors", "cli"]
+    statements = "\n".join(f"import billabex_async.{name}" for name in modules)
+    assert not {"click", "rich"} & set(_loaded_after(statements))
 
 
 def test_a_bulk_name_loads_bulk_and_the_matcher() -> None:

@@ -1,4 +1,4 @@
-"""CLI layer: read and validate a contacts file (CSV or JSON Lines); write failures back.
+"""CLI layer: read and check a contacts file (CSV or JSON Lines), streamed, row by row.
 
 Every row is checked before anything is sent: one bad row stops the command
 with the line number and the reason, and no request goes out. The file is
@@ -8,14 +8,11 @@ read it again, so a million-row file takes the memory of one row.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
-import os
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 import attrs
 
@@ -24,7 +21,7 @@ from billabex_async._validation import check_email, check_full_name, check_langu
 from billabex_async.errors import InvalidRequestError
 from billabex_async.models import ContactUpsert
 
-__all__ = ["InputError", "Row", "Rows", "read_rows", "write_failures", "write_records"]
+__all__ = ["FAILURE_COLUMN", "InputError", "Row", "Rows", "is_failure_column", "read_rows"]
 
 Format = Literal["csv", "jsonl"]
 MAX_ERRORS_SHOWN = 20
@@ -125,6 +122,11 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 def _key(name: str) -> str:
     return name.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def is_failure_column(name: str) -> bool:
+    """``name`` spells the ``failure_reason`` column a failures file adds (any case or dashes)."""
+    return _key(name) == FAILURE_COLUMN
 
 
 def file_format(path: Path) -> Format:
@@ -246,7 +248,7 @@ def read_rows(path: Path) -> Rows:
         stamp = _stamp(path)
         records = _csv_records if fmt == "csv" else _jsonl_records
         for line, fields, raw in records(path, problems):
-            failures_file = failures_file or any(_key(k) == FAILURE_COLUMN for k in raw)
+            failures_file = failures_file or any(map(is_failure_column, raw))
             try:
                 _contact(fields)
                 count += 1
@@ -256,63 +258,9 @@ def read_rows(path: Path) -> Rows:
         if fmt == "csv":
             with path.open(newline="", encoding="utf-8-sig") as handle:
                 columns = next(csv.reader(handle), [])
-            failures_file = any(_key(c) == FAILURE_COLUMN for c in columns)
+            failures_file = any(map(is_failure_column, columns))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(path, [(None, f"cannot read the file: {exc}")]) from exc
     if problems:
         raise InputError(path, problems)
     return Rows(path, fmt, count, columns, failures_file, stamp)
-
-
-def write_failures(
-    rows: Rows, failures: Iterable[tuple[Row, str]], path: Path
-) -> int:  # fmt: skip
-    """Write the failed rows as they were read, plus a ``failure_reason``; returns the count.
-
-    The file has the input's format, so fixing it and passing it back to
-    ``contacts sync`` retries exactly those rows. It is written to a temporary
-    file in the same folder, then renamed over ``path``: a failure midway
-    (``OSError``, raised) leaves any previous file at ``path`` untouched.
-    The file holds names and emails, so it is readable by its owner only.
-    """
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed or removed
-        "w",
-        newline="",
-        encoding="utf-8",
-        dir=path.parent,
-        prefix=f".{path.name}.",
-        suffix=".tmp",
-        delete=False,
-    )
-    try:
-        with handle:
-            count = write_records(rows, failures, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(handle.name)
-        raise
-    return count
-
-
-def write_records(
-    rows: Rows, failures: Iterable[tuple[Row, str]], handle: IO[str]
-) -> int:  # fmt: skip
-    """Write the rows and their reasons to an open text file, in the input's format."""
-    count = 0
-    if rows.format == "csv":
-        columns = [c for c in rows.columns if _key(c) != FAILURE_COLUMN]
-        writer = csv.DictWriter(handle, [*columns, FAILURE_COLUMN], extrasaction="ignore")
-        writer.writeheader()
-        for row, reason in failures:
-            writer.writerow({**row.raw, FAILURE_COLUMN: reason})
-            count += 1
-    else:
-        for row, reason in failures:
-            record = {k: v for k, v in row.raw.items() if _key(k) != FAILURE_COLUMN}
-            record[FAILURE_COLUMN] = reason
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-    return count

@@ -10,16 +10,26 @@ cannot be written after all, the rows go to a temporary folder, or to stdout.
 from __future__ import annotations
 
 import contextlib
+import csv
+import json
 import os
 import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
-from billabex_async._cli_common import err
-from billabex_async._cli_input import Row, Rows, write_failures, write_records
+from billabex_async.cli._render import err
+from billabex_async.cli._rows import FAILURE_COLUMN, Row, Rows, is_failure_column
 
-__all__ = ["FailuresPathError", "check_failures_path", "remove_previous", "save_failures"]
+__all__ = [
+    "FailuresPathError",
+    "check_failures_path",
+    "remove_previous",
+    "save_failures",
+    "write_failures",
+    "write_records",
+]
 
 
 class FailuresPathError(Exception):
@@ -83,3 +93,57 @@ def save_failures(rows: Rows, retry: Iterable[tuple[Row, str]], path: Path) -> P
     write_records(rows, retry, sys.stdout)
     sys.stdout.flush()
     return None
+
+
+def write_failures(
+    rows: Rows, failures: Iterable[tuple[Row, str]], path: Path
+) -> int:  # fmt: skip
+    """Write the failed rows as they were read, plus a ``failure_reason``; returns the count.
+
+    The file has the input's format, so fixing it and passing it back to
+    ``contacts sync`` retries exactly those rows. It is written to a temporary
+    file in the same folder, then renamed over ``path``: a failure midway
+    (``OSError``, raised) leaves any previous file at ``path`` untouched.
+    The file holds names and emails, so it is readable by its owner only.
+    """
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed or removed
+        "w",
+        newline="",
+        encoding="utf-8",
+        dir=path.parent,
+        prefix=f".{path.name}.",
+        suffix=".tmp",
+        delete=False,
+    )
+    try:
+        with handle:
+            count = write_records(rows, failures, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)
+        raise
+    return count
+
+
+def write_records(
+    rows: Rows, failures: Iterable[tuple[Row, str]], handle: IO[str]
+) -> int:  # fmt: skip
+    """Write the rows and their reasons to an open text file, in the input's format."""
+    count = 0
+    if rows.format == "csv":
+        columns = [c for c in rows.columns if not is_failure_column(c)]
+        writer = csv.DictWriter(handle, [*columns, FAILURE_COLUMN], extrasaction="ignore")
+        writer.writeheader()
+        for row, reason in failures:
+            writer.writerow({**row.raw, FAILURE_COLUMN: reason})
+            count += 1
+    else:
+        for row, reason in failures:
+            record = {k: v for k, v in row.raw.items() if not is_failure_column(k)}
+            record[FAILURE_COLUMN] = reason
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    return count

@@ -1,85 +1,37 @@
-"""CLI layer: the ``billabex`` console script (click commands over the SDK).
-
-Exit codes: 0 done, 1 something failed (an item, a request), 2 bad usage or
-input (nothing sent), 130 interrupted.
-"""
+"""CLI layer: ``billabex contacts``: list, get, upsert, delete and sync one account's contacts."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
 import click
-from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from billabex_async._cli_auth import auth, login_cmd, logout_cmd
-from billabex_async._cli_common import (
-    EXIT_OK,
-    EXIT_USAGE,
-    Settings,
-    api_errors,
-    err,
-    out,
-    parse_rate_limit,
-    parse_uuid,
-    run_async,
-)
-from billabex_async._cli_consent import stdin_is_terminal
-from billabex_async._cli_failures import FailuresPathError, check_failures_path
-from billabex_async._cli_input import InputError, Rows, read_rows
-from billabex_async._cli_sync import SyncOptions, run_sync
 from billabex_async._converter import unstructure
-from billabex_async._types import UNSET, RateLimit
+from billabex_async._types import UNSET
+from billabex_async.cli._consent import stdin_is_terminal
+from billabex_async.cli._failures import FailuresPathError, check_failures_path
+from billabex_async.cli._render import err, out
+from billabex_async.cli._rows import InputError, Rows, read_rows
+from billabex_async.cli._run import run_async
+from billabex_async.cli._settings import EXIT_OK, EXIT_USAGE, Settings, parse_uuid
+from billabex_async.cli._sync import SyncOptions, run_sync
 from billabex_async.models import Contact
 
-__all__ = ["main"]
+__all__ = ["contacts"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option(
-    "--base-url", envvar="BILLABEX_BASE_URL", help="API host root [env BILLABEX_BASE_URL]."
-)
-@click.option(
-    "--token", envvar="BILLABEX_TOKEN", help="Access token [env BILLABEX_TOKEN; preferred]."
-)
-@click.option(
-    "--rate-limit",
-    default="300/60",
-    show_default=True,
-    callback=parse_rate_limit,
-    help="Requests per window of seconds this token may send, or 'off'.",
-)
-@click.option("-v", "--verbose", count=True, help="Log SDK decisions (-vv: every request).")
-@click.version_option(package_name="billabex-async")
-@click.pass_context
-def cli(
-    ctx: click.Context,
-    base_url: str | None,
-    token: str | None,
-    rate_limit: RateLimit | None,
-    verbose: int,
-) -> None:
-    """Manage Billabex contacts from the command line."""
-    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    handler = RichHandler(console=err, show_path=False, rich_tracebacks=False)
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s")
-    logging.getLogger("billabex_async").setLevel(level)
-    ctx.obj = Settings(base_url, token, rate_limit)
-
-
-cli.add_command(login_cmd)
-cli.add_command(logout_cmd)
-cli.add_command(auth)
-cli.add_command(auth.commands["status"], "whoami")
-
-
-@cli.group()
+@click.group()
 def contacts() -> None:
     """List, get, upsert, delete and sync an account's contacts."""
+
+
+def _echo_contact(contact: Contact) -> None:
+    """One contact as a line of JSON, in the wire format (what ``contacts sync`` reads back)."""
+    click.echo(json.dumps(unstructure(contact), ensure_ascii=False))
 
 
 @contacts.command("list")
@@ -94,7 +46,7 @@ def list_cmd(settings: Settings, account: str, as_json: bool) -> None:
         async with settings.client() as client:
             async for contact in client.contacts.iterate(account):
                 if as_json:
-                    click.echo(json.dumps(unstructure(contact), ensure_ascii=False))
+                    _echo_contact(contact)
                 else:
                     email = contact.email
                     table.add_row(
@@ -110,12 +62,7 @@ def list_cmd(settings: Settings, account: str, as_json: bool) -> None:
             out.print(table)
         return EXIT_OK
 
-    with api_errors():
-        run_async(run)
-
-
-def _echo_contact(contact: Contact) -> None:
-    click.echo(json.dumps(unstructure(contact), ensure_ascii=False))
+    run_async(run)
 
 
 @contacts.command("get")
@@ -131,8 +78,7 @@ def get_cmd(settings: Settings, account: str, contact_id: str) -> None:
         _echo_contact(contact)
         return EXIT_OK
 
-    with api_errors():
-        run_async(run)
+    run_async(run)
 
 
 @contacts.command("upsert")
@@ -170,8 +116,7 @@ def upsert_cmd(
         _echo_contact(contact)
         return EXIT_OK
 
-    with api_errors():
-        run_async(run)
+    run_async(run)
 
 
 @contacts.command("delete")
@@ -187,8 +132,7 @@ def delete_cmd(settings: Settings, account: str, contact_id: str) -> None:
         err.print(f"deleted {contact_id}")
         return EXIT_OK
 
-    with api_errors():
-        run_async(run)
+    run_async(run)
 
 
 @contacts.command("sync")
@@ -280,8 +224,7 @@ def sync_cmd(
         allow_empty_account=allow_empty_account,
         delete_after_failures=delete_after_failures,
     )
-    with api_errors():
-        run_async(lambda: run_sync(settings, account, rows, options))
+    run_async(lambda: run_sync(settings, account, rows, options))
 
 
 def _sync_refusal(
@@ -312,8 +255,3 @@ def _sync_refusal(
     except FailuresPathError as exc:
         return escape(str(exc)) + ("" if given else "; choose another with --failures-file")
     return None
-
-
-def main() -> None:
-    """Entry point of the ``billabex`` console script."""
-    cli(prog_name="billabex")

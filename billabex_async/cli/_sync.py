@@ -9,25 +9,30 @@ from pathlib import Path
 
 import attrs
 
-from billabex_async._cli_common import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-    Settings,
-    err,
-    out,
-    saving_rows,
-)
-from billabex_async._cli_consent import (
+from billabex_async.cli._consent import (
     confirm_deletes,
     planned_deletes,
     printable,
     stdin_is_terminal,
 )
-from billabex_async._cli_failures import remove_previous, save_failures
-from billabex_async._cli_input import InputError, Row, Rows
-from billabex_async._cli_output import RequestCounter, SyncProgress, changes_table, summary_table
+from billabex_async.cli._failures import remove_previous, save_failures
+from billabex_async.cli._render import (
+    RequestCounter,
+    SyncProgress,
+    changes_table,
+    err,
+    out,
+    summary_table,
+)
+from billabex_async.cli._rows import InputError, Row, Rows
+from billabex_async.cli._run import saving_rows
+from billabex_async.cli._settings import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Settings,
+)
 from billabex_async.sync import SyncPlan, SyncResult, apply_plan, plan_sync
 
 __all__ = ["SyncOptions", "run_sync"]
@@ -124,8 +129,8 @@ async def run_sync(settings: Settings, account: str, rows: Rows, options: SyncOp
                         )
                         return EXIT_USAGE  # before any write
                     wrote = True
-                    writes = sum(1 for c in plan.changes if c.status == "planned")
-                    progress.phase("Writing", writes)
+                    planned = plan.result()
+                    progress.phase("Writing", planned.created + planned.updated + planned.deleted)
                     await apply_plan(
                         client.contacts,
                         plan,

@@ -1,4 +1,4 @@
-"""CLI layer: request counting, the live progress bar and the summary tables (rich)."""
+"""CLI layer: what the user sees: the consoles, request counting, progress, summary tables."""
 
 from __future__ import annotations
 
@@ -23,13 +23,16 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from billabex_async._http import RequestEvent
+from billabex_async import RequestEvent
 from billabex_async._ratelimit import Limiter, SlidingWindowLimiter
 from billabex_async.sync import SyncChange, SyncResult
 
-__all__ = ["RequestCounter", "SyncProgress", "changes_table", "summary_table"]
+__all__ = ["RequestCounter", "SyncProgress", "changes_table", "err", "out", "summary_table"]
 
 PREVIEW_ROWS = 20
+
+out = Console()  # results: tables, JSON
+err = Console(stderr=True)  # progress, messages, logs
 
 
 class RequestCounter:

@@ -7,7 +7,7 @@ import sys
 
 from rich.text import Text
 
-from billabex_async._cli_common import err
+from billabex_async.cli._render import err
 from billabex_async.sync import SyncPlan
 
 __all__ = ["confirm_deletes", "planned_deletes", "printable", "stdin_is_terminal"]
@@ -54,15 +54,14 @@ async def _read_line() -> str:
 async def confirm_deletes(plan: SyncPlan, source: str) -> bool:
     """Show what the plan deletes and ask on the terminal; True only for an explicit yes."""
     names = planned_deletes(plan)
-    creates = sum(1 for c in plan.changes if c.kind == "create" and c.status == "planned")
-    updates = sum(1 for c in plan.changes if c.kind == "update" and c.status == "planned")
+    planned = plan.result()  # the plan's own counts of what it would write
     head = Text(f"This sync deletes {len(names)} contact(s) that {source} does not list:")
     err.print(head, style="bold yellow")
     for name in names[:NAMES_SHOWN]:
         err.print(Text(f"  {printable(name)}"))  # Text: names are never read as markup
     if len(names) > NAMES_SHOWN:
         err.print(Text(f"  ... and {len(names) - NAMES_SHOWN} more"))
-    err.print(Text(f"It also creates {creates} and updates {updates} contact(s)."))
+    err.print(Text(f"It also creates {planned.created} and updates {planned.updated} contact(s)."))
     err.print(Text(f"Delete {len(names)} contact(s)? [y/N] "), end="")
     answer = await _read_line()
     return answer.strip().lower() in ("y", "yes")

@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 import click
 from rich.table import Table
 
-from billabex_async._cli_common import EXIT_OK, api_errors, err, out, run_async
-from billabex_async._client import DEFAULT_BASE_URL
+from billabex_async import DEFAULT_BASE_URL
 from billabex_async.auth import DEFAULT_SCOPE, FileTokenStore, login
+from billabex_async.cli._render import err, out
+from billabex_async.cli._run import run_async
+from billabex_async.cli._settings import EXIT_OK
 
 __all__ = ["auth", "login_cmd", "logout_cmd"]
 
@@ -74,8 +76,7 @@ def login_cmd(
         err.print(f"Logged in; credentials saved to {store.path}", highlight=False)
         return EXIT_OK
 
-    with api_errors():
-        run_async(run)
+    run_async(run)
 
 
 @click.command("logout")
