@@ -1,7 +1,7 @@
 """Bench support: a throwaway redis-server on a unix socket, for the shared-limiter section.
 
 A unix socket in a fresh temporary directory needs no free TCP port, and
-the server's own "Ready to accept connections" log line says when it
+the server's own "ready to accept connections" log line says when it
 answers: no polling.
 """
 
@@ -17,7 +17,8 @@ from pathlib import Path
 
 __all__ = ["find_binary", "redis_server"]
 
-READY = b"Ready to accept connections"
+READY = b"ready to accept connections"
+"""In the line the server logs once it answers, whatever the case (versions differ)."""
 STARTUP_TIMEOUT = 10.0  # seconds for a fresh server to log READY
 
 
@@ -34,7 +35,7 @@ async def _ready(stdout: asyncio.StreamReader) -> None:
         line = await stdout.readline()
         if not line:
             raise RuntimeError("redis-server exited before it was ready")
-        if READY in line:
+        if READY in line.lower():
             return
 
 

@@ -94,7 +94,7 @@ async def drive(args: argparse.Namespace) -> float:
             cpu_after = sim.cpu_seconds()
     rate = float(args.requests / elapsed)
     p50, p99 = (statistics.quantiles(latencies, n=100)[i] * 1000 for i in (49, 98))
-    print(f"server on cpu {SERVER_CPU}; {args.contacts} contacts; {args.concurrency} in flight")
+    print(f"server {sim.pinned}; {args.contacts} contacts; {args.concurrency} in flight")
     print(f"{args.requests} upserts in {elapsed:.2f} s: {rate:,.0f} upserts/s (wall clock)")
     print(f"statuses {dict(sorted(statuses.items()))}; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     judged, basis = rate, "wall clock"
