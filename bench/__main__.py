@@ -8,10 +8,12 @@ minutes to an hour. ``--only`` takes comma-separated sections:
 - ``limited``, ``throughput``, ``resync``, ``memory``, ``models`` (or 1 to 5):
   written to bench/out/results.md (with ``perf``, its part is added);
 - ``perf`` alone: replaces that part of bench/results.md and nothing else;
-  with ``--quick``, smoke sizes into bench/out/results.md;
 - ``simulator``, ``redis``: print their own table (``make bench-simulator``,
   ``make bench-redis``); options after the section name go to it
-  (``python -m bench --only simulator --requests 2000``), ``--quick`` too.
+  (``python -m bench --only simulator --requests 2000``).
+
+``--quick`` runs whatever was chosen at smoke sizes (seconds to a minute
+each), into bench/out/: a check that everything runs, not figures to quote.
 
 Needs the ``bench`` extra: ``pip install -e '.[dev,redis,bench]'``.
 """
@@ -75,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke sizes (perf into bench/out/; simulator, redis): not figures to quote",
+        help="smoke sizes, into bench/out/: not figures to quote",
     )
     return parser
 
@@ -107,10 +109,9 @@ def parse(argv: Sequence[str] | None = None) -> Plan:
     perf = "perf" in names
     if extra and len(standalone) != 1:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.quick and numbered:
-        parser.error("--quick goes with perf, simulator or redis, not sections 1-5")
     splice_only = perf and not numbered
-    out = BENCH if not args.only or (splice_only and not args.quick) else OUT
+    # Only the full run, or perf's full run alone, touches the committed results.
+    out = BENCH if (not args.only or splice_only) and not args.quick else OUT
     return Plan(
         numbered=numbered,
         perf=perf,
@@ -128,11 +129,12 @@ def _perf_text(quick: bool) -> str:
     return perf_sections(quick, say)
 
 
-def _numbered_text(sections: frozenset[int], out: Path) -> str:
+def _numbered_text(sections: frozenset[int], out: Path, quick: bool) -> str:
     from bench.report.render import render
-    from bench.sections.numbered import run
+    from bench.sections.numbered import QUICK_SETTINGS, SETTINGS, run
 
-    return render(asyncio.run(run(set(sections), out)))
+    settings = QUICK_SETTINGS if quick else SETTINGS
+    return render(asyncio.run(run(set(sections), out, settings)))
 
 
 def _standalone(name: str) -> Callable[[Sequence[str]], int]:
@@ -154,7 +156,7 @@ def write_results(plan: Plan) -> Path | None:
     if plan.splice_only:
         document = target.read_text() if target.exists() else ""
     else:
-        document = _numbered_text(plan.numbered, plan.out)
+        document = _numbered_text(plan.numbered, plan.out, plan.quick)
     if plan.perf:
         document = splice(document, _perf_text(plan.quick))
     target.write_text(document)

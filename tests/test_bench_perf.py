@@ -141,6 +141,16 @@ def test_only_names_or_numbers_write_to_out(only: str, numbered: set[int], perf_
     assert plan.out == OUT
 
 
+def test_quick_goes_to_out_whatever_runs() -> None:
+    everything = entry.parse(["--quick"])
+    assert everything.numbered == {1, 2, 3, 4, 5}
+    assert (everything.perf, everything.out) == (True, OUT)
+    assert everything.quick
+    some = entry.parse(["--only", "memory", "--quick"])
+    assert some.numbered == {4}
+    assert (some.quick, some.out) == (True, OUT)
+
+
 def test_perf_alone_splices_results_md_and_quick_goes_to_out() -> None:
     full = entry.parse(["--only", "perf"])
     assert (full.splice_only, full.quick, full.out) == (True, False, BENCH)
@@ -165,8 +175,6 @@ def test_standalone_sections_take_their_own_options() -> None:
         (["--only", "nope"], "unknown section nope"),
         (["--only", "6"], "unknown section 6"),
         (["--only", ","], "at least one section"),
-        (["--only", "1", "--quick"], "--quick goes with perf"),
-        (["--quick"], "--quick goes with perf"),
         (["--only", "perf", "--requests", "3"], "unrecognized arguments: --requests 3"),
         (["--only", "simulator,redis", "--limit", "3"], "unrecognized arguments: --limit 3"),
     ],
@@ -189,7 +197,7 @@ def test_perf_alone_replaces_only_its_part_of_results_md(
         calls.append(quick)
         return f"{PERF_HEADING}\n\nnew figures\n"
 
-    def no_numbered(sections: frozenset[int], out: Path) -> str:
+    def no_numbered(sections: frozenset[int], out: Path, quick: bool) -> str:
         raise AssertionError("perf alone must not run sections 1-5")
 
     monkeypatch.setattr(entry, "_perf_text", perf_text)
@@ -213,9 +221,10 @@ def test_numbered_sections_render_then_get_the_perf_part(
 ) -> None:
     ran: list[frozenset[int]] = []
 
-    def numbered_text(sections: frozenset[int], out: Path) -> str:
+    def numbered_text(sections: frozenset[int], out: Path, quick: bool) -> str:
         ran.append(sections)
         assert out == tmp_path
+        assert not quick
         return "# Benchmarks\n\n## 3. Re-sync\n\nrows\n"
 
     monkeypatch.setattr(entry, "_numbered_text", numbered_text)

@@ -9,6 +9,7 @@ openapi-python-client, matplotlib) for the contenders and the chart.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import tempfile
 import time
@@ -27,7 +28,7 @@ from bench.sections.resync import run_resync
 from bench.sections.throughput import Round, run_round, summarise
 from billabex_async import RateLimit
 
-__all__ = ["SETTINGS", "run"]
+__all__ = ["QUICK_SETTINGS", "SETTINGS", "run"]
 
 SPEC = ROOT / "openapi" / "contacts.yaml"
 SEED = 20_240_601
@@ -47,6 +48,18 @@ SETTINGS = Settings(
     model_items=100_000,
     concurrency=CONCURRENCY,
 )
+QUICK_SETTINGS = dataclasses.replace(
+    SETTINGS,
+    limited_items=150,
+    throughput_items=300,
+    throughput_rounds=1,
+    resync_contacts=1_000,
+    resync_share=0.05,
+    memory_stop_after=2_000,
+    memory_iterate=2_000,
+    model_items=5_000,
+)
+"""The smoke run's sizes (``--quick``): every section in seconds, figures not to quote."""
 
 
 def say(message: str) -> None:
@@ -132,9 +145,12 @@ async def _memory(results: Results) -> None:
         say(f"  {m.what}: +{m.added_mb:.1f} MB peak in {m.seconds:.1f} s")
 
 
-async def run(sections: set[int], out: Path) -> Results:
+async def run(sections: set[int], out: Path, settings: Settings = SETTINGS) -> Results:
+    """Run ``sections`` (numbers 1 to 5) at ``settings``; section 1's chart goes into ``out``."""
     started = time.perf_counter()
-    results = Results(settings=SETTINGS, environment=environment())
+    results = Results(settings=settings, environment=environment())
+    if settings != SETTINGS:
+        results.notes.append("Smoke sizes (`--quick`): not figures to quote.")
     with tempfile.TemporaryDirectory(prefix="billabex-bench-") as tmp:
         field: list[Contender] = []
         if sections & {1, 2}:
@@ -143,7 +159,7 @@ async def run(sections: set[int], out: Path) -> Results:
             results.contenders = [(c.key, c.label) for c in field]
         if 1 in sections:
             await _limited(field, results)
-            draw_ratelimited(results.limited, SETTINGS.limit, out / "ratelimited.png")
+            draw_ratelimited(results.limited, settings.limit, out / "ratelimited.png")
         if 2 in sections:
             await _throughput(field, results)
     if 3 in sections:
@@ -151,7 +167,7 @@ async def run(sections: set[int], out: Path) -> Results:
     if 4 in sections:
         await _memory(results)
     if 5 in sections:
-        say(f"[5] model cost, {SETTINGS.model_items:,} contacts")
-        results.model = run_model_cost(SETTINGS.model_items, seed=SEED)
+        say(f"[5] model cost, {settings.model_items:,} contacts")
+        results.model = run_model_cost(settings.model_items, seed=SEED)
     results.seconds = time.perf_counter() - started
     return results

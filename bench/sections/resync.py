@@ -44,12 +44,12 @@ def _desired(stored: Sequence[Contact], share: float, seed: int) -> list[Contact
     ``share`` 0: none changes.
     """
     rng = random.Random(seed)
-    step = round(1 / share) if share else len(stored) + 1
+    step = round(1 / share) if share else 0
     desired = []
     for i, c in enumerate(stored):
         name, language = c.full_name, c.language
         email = c.email.address if c.email else None
-        if i % step == 0:
+        if step and i % step == 0:
             kind = (i // step) % 3
             if kind == 0:
                 name = f"{name} {''.join(rng.choices('bcdfghjklmnpqrstvwxz', k=8)).capitalize()}"
