@@ -55,7 +55,7 @@ test-lowest: $(LOWEST_STAMP)
 	$(VENV_LOWEST)/bin/python -m pytest -p no:cacheprovider
 
 # Mutation testing (not part of check or CI; minutes to an hour on 2 cores):
-# mutmut mutates _ratelimit/, _http/, _engine/, bulk/, sync/ and _matching.py in a mutants/ copy
+# mutmut mutates _http/, bulk/, sync/ and _matching.py in a mutants/ copy
 # (see [tool.mutmut] in pyproject.toml), runs the tests that reach each
 # mutant, then prints the caught share per module. Narrow it with e.g.
 # `make mutation MUTANTS='billabex_async._http._retry*'`; `mutmut browse`
@@ -75,24 +75,26 @@ mutation: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-# Ours against the alternatives, and against the package before the
-# performance work ("Performance at scale": bench/_perf_*.py), in one run;
-# rewrites bench/results.md, bench/ratelimited.png and bench/matching.png,
-# then checks bulk_upsert against a raw aiohttp loop at the same concurrency.
-# `python bench/run.py --only perf [--quick]` reruns the performance part alone.
+# Ours against the alternatives (sections 1-5, with their targets: bulk_upsert
+# against a raw aiohttp gather at the same concurrency, memory of a cancelled
+# million-item stream, an unchanged re-sync), and against the package before
+# the performance work ("Performance at scale": bench/sections/perf/), in one
+# run of `python -m bench`; rewrites bench/results.md, bench/ratelimited.png and
+# bench/matching.png. `python -m bench --only perf [--quick]` reruns the
+# performance part alone; `python -m bench --help` lists the sections.
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,redis,cli,bench]'
-	$(PY) bench/run.py
-	$(PY) bench/bench_bulk.py
+	$(PY) -m bench
 
-# The simulator's own speed: upserts/s with 10,000 contacts stored.
+# The simulator's own speed: upserts/s with 10,000 contacts stored (prints a
+# table; exits 1 below 1,000 upserts per server CPU-second).
 bench-simulator: $(STAMP)
-	$(PY) bench/bench_simulator.py
+	$(PY) -m bench --only simulator
 
 # Four worker processes on one token, with the Redis limiter and without
-# (needs redis-server on the PATH).
+# (prints a table; needs redis-server on the PATH, or $$REDIS_SERVER).
 bench-redis: $(STAMP)
-	$(PY) bench/bench_redis.py
+	$(PY) -m bench --only redis
 
 # schemathesis runs openapi/contacts.yaml against FakeBillabex with every check
 # and every phase (examples, coverage, fuzzing, stateful links): seeded and

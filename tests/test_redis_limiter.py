@@ -356,7 +356,7 @@ async def test_four_processes_share_one_window(redis_url: str) -> None:
     emails = sorted(c.email.address for c in stored if c.email is not None)
     expected = sorted(str(contact_for(n).email) for n in range(workers * per_worker))
     assert emails == expected  # 600 stored: none lost, none duplicated
-    # Measured, not asserted (timing belongs to bench/bench_redis.py): sends per
+    # Measured, not asserted (timing belongs to `make bench-redis`): sends per
     # second after the first window's burst, against the limit's rate.
     utilisation = (len(sent) - limit) / (sent[-1] - sent[0]) / (limit / window)
     print(  # shown with pytest -s
