@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from billabex_async._ratelimit import Ticket
+
 
 class JumpClock:
     """Virtual seconds: ``sleep(d)`` moves time forward by ``d`` at once."""
@@ -28,11 +30,16 @@ class RecordingLimiter:
     """The ``Limiter`` protocol, keeping count: every acquire must be released once.
 
     ``pause`` holds later acquires on ``clock``; ``gate``, when set, holds
-    every acquire until the test opens it.
+    every acquire until the test opens it. ``limit`` and ``window`` are only
+    reported (nothing is held by them).
     """
 
-    def __init__(self, clock: JumpClock | None = None) -> None:
+    def __init__(
+        self, clock: JumpClock | None = None, *, limit: int = 300, window: float = 60.0
+    ) -> None:
         self.clock = clock or JumpClock()
+        self.limit = limit
+        self.window = window
         self.acquired = 0
         self.released = 0
         self.pauses: list[float] = []
@@ -46,7 +53,7 @@ class RecordingLimiter:
     def in_flight(self) -> int:
         return self.acquired - self.released
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> Ticket:
         if self.gate is not None:
             self.waiting.set()
             await self.gate.wait()
@@ -55,6 +62,7 @@ class RecordingLimiter:
             self.waits.append(wait)
             await self.clock.sleep(wait)
         self.acquired += 1
+        return Ticket(self.in_flight, self.acquired, self)
 
     def release(self) -> None:
         self.released += 1
@@ -66,7 +74,7 @@ class RecordingLimiter:
         limit: int | None,
         remaining: int | None,
         reset: float | None,
-        sent: object = None,
+        sent: Ticket | None = None,
     ) -> None:
         self.observed.append((limit, remaining, reset))
 

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billabex_async._http import TokenSource
-from billabex_async._ratelimit import SlidingWindowLimiter, shared_memory_limiter
+from billabex_async._ratelimit import SlidingWindowLimiter, Ticket, shared_memory_limiter
 from billabex_async._ratelimit.window import Window
 from billabex_async.errors import AuthRefreshError, InvalidRequestError
 
@@ -532,7 +532,7 @@ async def test_a_waiter_whose_loop_was_closed_gives_its_slot_back() -> None:
     limiter = SlidingWindowLimiter(1, 10.0, clock=clock, sleep=clock.sleep)
     await limiter.acquire()
 
-    tasks: list[asyncio.Task[int]] = []
+    tasks: list[asyncio.Task[Ticket]] = []
 
     def abandoned_waiter() -> None:
         # Another thread's loop queues a waiter, then closes without cancelling it.

@@ -4,8 +4,10 @@ releases, pauses and header corrections seen by all, and a choice when Redis is 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import logging
+import math
 import random
 import subprocess
 import sys
@@ -22,6 +24,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from billabex_async import BillabexClient, RateLimit
+from billabex_async._ratelimit.redis import limiter as redis_limiter
 from billabex_async._ratelimit.redis.limiter import RedisLimiter
 from billabex_async._ratelimit.redis.scripts import KEY_PREFIX, floor_key, keys_for
 from billabex_async.errors import RateLimiterUnavailableError
@@ -33,6 +36,39 @@ from ._redis_worker import contact_for, spawn_workers
 TOKEN = "sk-test-redis-0c4f9a1d"  # a fake bearer token; it must never reach Redis
 
 MakeLimiter = Callable[..., RedisLimiter]
+
+# Set while ``_wait_for_slot`` drives an acquire: its first sleep ends it.
+_PROBING = contextvars.ContextVar("probing", default=False)
+
+
+class _WouldWait(Exception):
+    """Raised by a probed acquire instead of sleeping ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+async def _sleep(seconds: float) -> None:
+    """The limiters' sleep: real, unless an acquire is being probed."""
+    if _PROBING.get():
+        raise _WouldWait(seconds)
+    await asyncio.sleep(seconds)
+
+
+async def _wait_for_slot(limiter: RedisLimiter) -> float:
+    """What ``acquire()`` meets now: 0.0 when it takes a slot at once, else the
+    seconds until one may free that Redis answered (its first sleep, uncapped)."""
+    token = _PROBING.set(True)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(redis_limiter, "MAX_POLL", math.inf)
+            await limiter.acquire()
+    except _WouldWait as wait:
+        return wait.seconds
+    finally:
+        _PROBING.reset(token)
+    return 0.0
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +101,7 @@ async def make(redis_url: str, key: str) -> AsyncIterator[MakeLimiter]:
 
     def factory(limit: int = 5, window: float = 30.0, **kwargs: object) -> RedisLimiter:
         kwargs.setdefault("key", key)
+        kwargs.setdefault("sleep", _sleep)
         url = str(kwargs.pop("url", redis_url))
         limiter = RedisLimiter(url, limit, window, **kwargs)  # type: ignore[arg-type]
         made.append(limiter)
@@ -128,7 +165,7 @@ async def test_slot_is_in_flight_until_released_then_counts_one_window(
     assert all(95_000 < score - now <= 100_000 for score in scores)  # in flight: the lease
     assert await b.used() == 2
     # Both in flight: nothing can free before one window from now.
-    assert 29.0 < await b.try_acquire() <= 30.0
+    assert 29.0 < await _wait_for_slot(b) <= 30.0
 
     a.release()
     await a.flush()
@@ -137,7 +174,7 @@ async def test_slot_is_in_flight_until_released_then_counts_one_window(
     assert 25_000 < scores[0] - now <= 30_005  # answered: one window (+ edge margin)
     assert scores[1] - now > 95_000  # the other is still in flight
     assert await b.used() == 2  # a released slot still counts
-    assert 0 < await b.try_acquire() <= 30.005
+    assert 0 < await _wait_for_slot(b) <= 30.005
 
 
 async def test_expired_slots_free_the_window(
@@ -148,7 +185,7 @@ async def test_expired_slots_free_the_window(
     now = await _redis_now_ms(raw)
     await raw.zadd(slots, {f"crashed:{i}": now - 1 for i in range(3)})
     limiter = make(3, 30.0)
-    assert await limiter.try_acquire() == 0.0
+    assert await _wait_for_slot(limiter) == 0.0
     assert await raw.zcard(slots) == 1
 
 
@@ -183,11 +220,11 @@ async def test_pause_reaches_other_instances(make: MakeLimiter) -> None:
     a, b = make(5, 30.0), make(5, 30.0)
     a.pause(5.0)
     await a.flush()
-    assert 4.0 < await b.try_acquire() <= 5.0
+    assert 4.0 < await _wait_for_slot(b) <= 5.0
     assert await b.used() == 0  # paused, not full: nothing was taken
     a.pause(1.0)  # a shorter pause never shortens the one in force
     await a.flush()
-    assert await b.try_acquire() > 3.0
+    assert await _wait_for_slot(b) > 3.0
 
 
 async def test_observe_adds_phantoms_seen_by_other_instances(make: MakeLimiter) -> None:
@@ -199,8 +236,8 @@ async def test_observe_adds_phantoms_seen_by_other_instances(make: MakeLimiter) 
     await a.flush()
     assert await b.used() == 7
     for _ in range(3):
-        assert await b.try_acquire() == 0.0
-    assert 15.0 < await b.try_acquire() <= 21.0  # phantoms go when the server's window frees
+        assert await _wait_for_slot(b) == 0.0
+    assert 15.0 < await _wait_for_slot(b) <= 21.0  # phantoms go when the server's window frees
 
 
 async def test_a_lowered_limit_reaches_other_instances(make: MakeLimiter) -> None:
@@ -208,9 +245,9 @@ async def test_a_lowered_limit_reaches_other_instances(make: MakeLimiter) -> Non
     a.observe(limit=2, remaining=None, reset=None)
     await a.flush()
     assert a.limit == 2
-    assert await b.try_acquire() == 0.0
-    assert await b.try_acquire() == 0.0
-    assert await b.try_acquire() > 0
+    assert await _wait_for_slot(b) == 0.0
+    assert await _wait_for_slot(b) == 0.0
+    assert await _wait_for_slot(b) > 0
     assert b.limit == 2
 
 
@@ -227,7 +264,7 @@ async def test_a_lowered_limit_lapses_one_window_after_its_last_mention(
     await a.flush()
     assert await raw.get(limit_key) == b"2"
     await raw.delete(limit_key)  # what its expiry does one window later
-    assert await a.try_acquire() == 0.0
+    assert await _wait_for_slot(a) == 0.0
     assert a.limit == 10  # the configured limit is back
 
 
@@ -235,10 +272,10 @@ async def test_the_smallest_configured_limit_wins_across_instances(
     make: MakeLimiter, raw: aioredis.Redis, key: str
 ) -> None:
     loose, strict = make(5, 30.0), make(3, 30.0)
-    assert await strict.try_acquire() == 0.0  # strict asks first: its limit is the floor
+    assert await _wait_for_slot(strict) == 0.0  # strict asks first: its limit is the floor
     for _ in range(2):
-        assert await loose.try_acquire() == 0.0
-    assert await loose.try_acquire() > 0  # 3 in the window: full for everyone
+        assert await _wait_for_slot(loose) == 0.0
+    assert await _wait_for_slot(loose) > 0  # 3 in the window: full for everyone
     assert loose.limit == 3
     assert 29_000 < await raw.pttl(floor_key(key)) <= 30_000  # lapses once strict is gone
 
@@ -282,7 +319,7 @@ async def test_fallback_when_redis_is_down_then_back(
         assert "redis=up" in repr(limiter)
         # What the fallback let through is now counted for everyone.
         assert await limiter.used() == 3
-        assert await limiter.try_acquire() > 0
+        assert await _wait_for_slot(limiter) > 0
     assert any("reachable again" in r.getMessage() for r in caplog.records)
 
 
@@ -321,6 +358,7 @@ def test_missing_redis_package_says_what_to_install(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "redis", None)  # import redis now fails
     monkeypatch.delitem(sys.modules, "redis.asyncio")
     monkeypatch.delitem(sys.modules, "billabex_async._ratelimit.redis.limiter")
+    monkeypatch.delitem(sys.modules, "billabex_async._ratelimit.redis.store")
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'billabex-async\[redis\]'"):
         BillabexClient(token=TOKEN, rate_limit=RateLimit(storage="redis://127.0.0.1:1/0"))
 

@@ -14,7 +14,7 @@ import attrs
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from billabex_async._ratelimit.memory import Limiter
+from billabex_async._ratelimit import Limiter
 from billabex_async.errors import APIResponseValidationError
 
 __all__ = [

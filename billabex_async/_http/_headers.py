@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Mapping
 
-from billabex_async._ratelimit.memory import Limiter
+from billabex_async._ratelimit import Limiter, Ticket
 
 __all__ = ["MAX_COUNT", "MAX_RESET", "count_header", "observe_headers", "reset_header"]
 
@@ -48,7 +48,9 @@ def reset_header(headers: Mapping[str, str], name: str = "X-RateLimit-Reset") ->
     return None
 
 
-def observe_headers(limiter: Limiter, headers: Mapping[str, str], sent: object = None) -> None:
+def observe_headers(
+    limiter: Limiter, headers: Mapping[str, str], sent: Ticket | None = None
+) -> None:
     """Hand the limiter what the X-RateLimit-* headers say, the unreadable parts as None.
 
     ``sent`` is the ticket the limiter's ``acquire`` gave the request answered.

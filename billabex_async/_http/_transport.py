@@ -41,7 +41,7 @@ from billabex_async._http._retry import (
     decide,
 )
 from billabex_async._http._session import Sessions
-from billabex_async._ratelimit.memory import Limiter
+from billabex_async._ratelimit import Limiter, Ticket
 from billabex_async._redact import redact
 from billabex_async._retry_after import parse_retry_after
 from billabex_async.errors import (
@@ -411,7 +411,7 @@ class Transport:
             body=call.data,
         )
 
-    async def _acquire(self) -> tuple[float, object]:
+    async def _acquire(self) -> tuple[float, Ticket | None]:
         """Seconds waited for a slot, and the slot's ticket for ``observe``."""
         if self._limiter is None:
             return 0.0, None
@@ -419,7 +419,7 @@ class Transport:
         ticket = await self._limiter.acquire()
         return time.monotonic() - start, ticket
 
-    def _release(self, headers: Mapping[str, str] | None, ticket: object = None) -> None:
+    def _release(self, headers: Mapping[str, str] | None, ticket: Ticket | None = None) -> None:
         limiter = self._limiter
         if limiter is None:
             return

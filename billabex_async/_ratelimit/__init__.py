@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from billabex_async._ratelimit.memory import Limiter, SlidingWindowLimiter
+from billabex_async._ratelimit.memory import SlidingWindowLimiter
+from billabex_async._ratelimit.protocol import Limiter, Ticket
 from billabex_async._ratelimit.registry import shared_memory_limiter
-from billabex_async._types import Clock, RateLimit
+from billabex_async._types import SYSTEM_CLOCK, Clock, RateLimit
 
-__all__ = ["Limiter", "SlidingWindowLimiter", "build_limiter", "shared_memory_limiter"]
+__all__ = ["Limiter", "SlidingWindowLimiter", "Ticket", "build_limiter", "shared_memory_limiter"]
 
 
 def build_limiter(
@@ -33,8 +34,17 @@ def build_limiter(
                 rate_limit.requests, rate_limit.window, clock=clock.time, sleep=clock.sleep
             )
         return shared_memory_limiter(key, rate_limit.requests, rate_limit.window, owner=owner)
-    from billabex_async._ratelimit.redis.limiter import RedisLimiter
+    from billabex_async._ratelimit.redis.limiter import LEASE_MARGIN, RedisLimiter
 
-    return RedisLimiter.from_rate_limit(
-        rate_limit, key=key, request_timeout=request_timeout, clock=clock
+    # The shared window runs on Redis TIME; the clock times pauses and the fallback.
+    clock = clock or SYSTEM_CLOCK
+    return RedisLimiter(
+        rate_limit.storage,
+        rate_limit.requests,
+        rate_limit.window,
+        key=key,
+        lease=rate_limit.window + request_timeout + LEASE_MARGIN,
+        on_error=rate_limit.on_storage_error,
+        clock=clock.time,
+        sleep=clock.sleep,
     )

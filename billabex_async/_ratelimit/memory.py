@@ -1,10 +1,4 @@
-"""Rate-limit layer: the sliding-window rate limiter every request goes through.
-
-One limiter per access token in a process, whatever event loop or thread
-its clients run in: the server counts per token, so the window is shared.
-Its counts (``Window``) sit behind a ``threading.Lock``; asyncio objects are
-only touched from their own loop (``call_soon_threadsafe`` crosses over).
-"""
+"""Rate-limit layer: the sliding-window rate limiter every request goes through."""
 
 from __future__ import annotations
 
@@ -15,44 +9,13 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
-from billabex_async._ratelimit.window import EDGE_MARGIN, Window
-from billabex_async._types import check_rate
+from billabex_async._ratelimit.protocol import Ticket
+from billabex_async._ratelimit.window import Window
 
-__all__ = ["EDGE_MARGIN", "Limiter", "SlidingWindowLimiter"]
+__all__ = ["SlidingWindowLimiter"]
 
 logger = logging.getLogger("billabex_async")
-
-
-class Limiter(Protocol):
-    """What the transport needs from a rate limiter (in-process or shared)."""
-
-    async def acquire(self) -> object:
-        """Wait for a free slot and take it; the slot is in flight from now.
-
-        Returns an opaque ticket to hand to ``observe`` with that request's answer.
-        """
-
-    def release(self) -> None:
-        """The response to a slot's request arrived (or the send failed)."""
-
-    def observe(
-        self,
-        *,
-        limit: int | None,
-        remaining: int | None,
-        reset: float | None,
-        sent: object = None,
-    ) -> None:
-        """Correct from the server's X-RateLimit-* headers (``reset`` in unix seconds).
-
-        ``sent``: the ticket ``acquire`` returned for the request answered
-        (None: compared with the count now, which can hold slots in vain).
-        """
-
-    def pause(self, seconds: float) -> None:
-        """Stop every sender for ``seconds`` (the server answered 429)."""
 
 
 class _Waiter:
@@ -63,7 +26,7 @@ class _Waiter:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.future: asyncio.Future[None] = loop.create_future()
-        self.ticket: int | None = None  # set when granted
+        self.ticket: Ticket | None = None  # set when granted
 
 
 class _Timer:
@@ -102,6 +65,11 @@ class SlidingWindowLimiter:
     lower limit the server announces, for one window after it last said so.
     ``add_limit()`` makes another client's limit hold too. ``clock`` and
     ``sleep`` are injectable so tests run on virtual time.
+
+    One limiter per access token in a process, whatever event loop or thread
+    its clients run in: the server counts per token, so the window is shared.
+    Its counts (``Window``) sit behind a ``threading.Lock``; asyncio objects are
+    only touched from their own loop (``call_soon_threadsafe`` crosses over).
     """
 
     __slots__ = (
@@ -123,7 +91,6 @@ class SlidingWindowLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        check_rate(limit, window)
         self._clock = clock
         self._sleep = sleep
         # Guards _window, _waiters, _timers and each _Timer.at: any thread may call in.
@@ -176,7 +143,6 @@ class SlidingWindowLimiter:
 
         Clients sharing this limiter each add theirs, so the strictest holds.
         """
-        check_rate(limit, window)
         with self._lock:
             return self._window.add_limit(limit, window)
 
@@ -184,12 +150,12 @@ class SlidingWindowLimiter:
         """Drop a limit ``add_limit`` returned (safe from a finalizer or any thread)."""
         self._forgotten.append(handle)
 
-    async def acquire(self) -> int:
-        """Wait for a free slot and take it; returns the ticket for ``observe``."""
+    async def acquire(self) -> Ticket:
+        """See ``Limiter.acquire``; waiters of every loop and thread share one queue."""
         with self._lock:
             self._drop_forgotten()
             if not self._waiters:
-                ticket = self._window.try_take(self._clock())
+                ticket = self._take(self._clock())
                 if ticket is not None:
                     return ticket
             loop = asyncio.get_running_loop()
@@ -218,6 +184,7 @@ class SlidingWindowLimiter:
         return waiter.ticket
 
     def release(self) -> None:
+        """See ``Limiter.release``."""
         with self._lock:
             self._window.finish(self._clock())
         self._wake()
@@ -228,21 +195,28 @@ class SlidingWindowLimiter:
         limit: int | None,
         remaining: int | None,
         reset: float | None,
-        sent: object = None,
+        sent: Ticket | None = None,
     ) -> None:
+        """See ``Limiter.observe``."""
         reset_in = None if reset is None else reset - time.time()
         # Another limiter's ticket (or none) means nothing here: compare as of now.
-        ticket = sent if type(sent) is int else None
+        ticket = sent if sent is not None and sent.issuer is self else None
         with self._lock:
             self._window.observe(
-                self._clock(), limit=limit, remaining=remaining, reset_in=reset_in, ticket=ticket
+                self._clock(), limit=limit, remaining=remaining, reset_in=reset_in, sent=ticket
             )
 
     def pause(self, seconds: float) -> None:
+        """See ``Limiter.pause``."""
         with self._lock:
             paused = self._window.pause(self._clock(), seconds)
         if paused:
             logger.info("rate limited by the server: every sender paused %.2fs", seconds)
+
+    def _take(self, now: float) -> Ticket | None:
+        """A slot, if every limit allows one now (under the lock)."""
+        count = self._window.try_take(now)
+        return None if count is None else Ticket(count, self._window.added, self)
 
     def _drop_forgotten(self) -> None:
         while self._forgotten:
@@ -273,7 +247,7 @@ class SlidingWindowLimiter:
             now = self._clock()
             waiters = self._waiters
             while waiters:
-                ticket = self._window.try_take(now)
+                ticket = self._take(now)
                 if ticket is None:
                     break
                 waiter = waiters.popleft()

@@ -1,13 +1,4 @@
-"""Rate-limit layer: the slot counts behind the rate limiter (no asyncio, no locking).
-
-Billabex counts *arrivals* per access token over a sliding window. A request
-arrives somewhere between the moment we send it and the moment its response
-comes back, so the only count that can never overshoot is: a slot is taken
-when the request is sent, stays "in flight" until its response, and keeps
-counting until one window after that response. That costs ``latency /
-window`` of throughput (0.2 % at 100 ms and 60 s) and buys zero 429s,
-whatever the latency jitter.
-"""
+"""Rate-limit layer: the slot counts behind the rate limiter (no asyncio, no locking)."""
 
 from __future__ import annotations
 
@@ -16,7 +7,9 @@ import heapq
 import logging
 from collections import deque
 
+from billabex_async._ratelimit.protocol import Ticket
 from billabex_async._ratelimit.reserve import ForeignReserve
+from billabex_async._types import check_rate
 
 __all__ = ["EDGE_MARGIN", "Window"]
 
@@ -29,6 +22,14 @@ EDGE_MARGIN = 0.005
 
 class Window:
     """The slots one token has spent, checked against every limit set on it.
+
+    Billabex counts *arrivals* per access token over a sliding window. A request
+    arrives somewhere between the moment we send it and the moment its response
+    comes back, so the only count that can never overshoot is: a slot is taken
+    when the request is sent, stays "in flight" until its response, and keeps
+    counting until one window after that response. That costs ``latency /
+    window`` of throughput (0.2 % at 100 ms and 60 s) and buys zero 429s,
+    whatever the latency jitter.
 
     Each ``(limit, window)`` pair added holds at once, over the same slots:
     clients on one token that ask for different limits all get the strictest
@@ -88,7 +89,12 @@ class Window:
         self.add_limit(limit, window)
 
     def add_limit(self, limit: int, window: float) -> int:
-        """Also hold ``limit`` slots per ``window`` seconds; returns a handle to remove it."""
+        """Also hold ``limit`` slots per ``window`` seconds; returns a handle to remove it.
+
+        Every limit of every limiter enters here, so the bounds are checked
+        here (``InvalidRequestError`` as for a ``RateLimit``).
+        """
+        check_rate(limit, window)
         handle = self._next_handle
         self._next_handle += 1
         self._limits[handle] = (limit, window)
@@ -140,10 +146,16 @@ class Window:
         self._expire(now)
         return self._reserve.unseen(now, len(self._phantoms))
 
+    @property
+    def added(self) -> int:
+        """Slots ever added to the count (taken or phantom), for a ``Ticket``."""
+        return self._added
+
     def try_take(self, now: float) -> int | None:
         """Take a slot (in flight from now) if every limit allows one; None if not.
 
-        Returns the slot's ticket, for ``observe`` on its response.
+        Returns the count in the shortest window, this slot included: a
+        ``Ticket``'s ``count``, read with ``added`` right after.
         """
         if now < self._paused_until:
             return None
@@ -169,8 +181,7 @@ class Window:
                 ours = base + recent
         self._in_flight += 1
         self._added += 1
-        # The count in the shortest window, this slot included, as of now.
-        return ours + 1 - self._added
+        return ours + 1
 
     def finish(self, now: float) -> None:
         """A slot's response arrived (or its send failed): it counts one window more."""
@@ -222,12 +233,12 @@ class Window:
         limit: int | None,
         remaining: int | None,
         reset_in: float | None,
-        ticket: int | None = None,
+        sent: Ticket | None = None,
     ) -> None:
         """Correct from the server's X-RateLimit-* headers (``reset_in``: seconds from now).
 
-        ``ticket`` is what ``try_take`` returned for the request these
-        headers answer; without it, the count is compared as of now.
+        ``sent`` is the ticket of the request these headers answer (see
+        ``Limiter.observe``); without it, the count is compared as of now.
         """
         if limit is not None and limit > 0:
             cap = self._cap(now)
@@ -251,7 +262,10 @@ class Window:
         # count at the send plus every slot added since. Ours in the shortest
         # window: if the server's window is longer, it counts more of ours
         # than that, and we hold a few phantoms too many.
-        ours = self.counted(now, self._shortest) if ticket is None else ticket + self._added
+        if sent is None:
+            ours = self.counted(now, self._shortest)
+        else:
+            ours = sent.count + self._added - sent.added
         # Never more than a window's worth: a bogus header cannot stall us forever.
         most = max(lim for lim, _ in self.limits(now))
         missing = min(server_used, most) - ours

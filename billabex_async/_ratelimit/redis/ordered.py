@@ -1,10 +1,4 @@
-"""Rate-limit layer: fire-and-forget updates sent in order by one background task.
-
-The limiter protocol's ``release``/``observe``/``pause`` are synchronous, but
-a shared limiter must tell Redis about them. They queue an update here; one
-task awaits the updates one by one, so a release always reaches Redis before
-the header correction that followed it.
-"""
+"""Rate-limit layer: fire-and-forget updates sent in order by one background task."""
 
 from __future__ import annotations
 
@@ -23,6 +17,11 @@ Update = Callable[[], Awaitable[object]]
 
 class OrderedSender:
     """Runs queued updates one at a time, oldest first, on a task started on demand.
+
+    The limiter protocol's ``release``/``observe``/``pause`` are synchronous, but
+    a shared limiter must tell Redis about them. They queue an update here; one
+    task awaits the updates one by one, so a release always reaches Redis before
+    the header correction that followed it.
 
     ``failed(exc)`` hears every exception of the ``expected`` types; any
     other one is logged. While ``skip()`` is true, updates are dropped

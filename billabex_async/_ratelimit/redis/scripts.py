@@ -1,14 +1,4 @@
-"""Rate-limit layer: the Lua scripts and key names behind the Redis-shared rate limiter.
-
-Every script reads the clock with Redis ``TIME``, never the caller's, so
-processes on machines with skewed clocks agree. Times are unix milliseconds
-(floats: a double holds them to the microsecond). Each write makes sure the
-key lives at least as long as the latest expiry it wrote, so an abandoned
-token's keys vanish by themselves.
-
-Keys of one token share the hash tag ``{<token hash>}``, so a script's keys
-sit on one Redis Cluster slot.
-"""
+"""Rate-limit layer: the Lua scripts and key names behind the Redis-shared rate limiter."""
 
 from __future__ import annotations
 
@@ -25,6 +15,14 @@ __all__ = [
     "keys_for",
 ]
 
+# Every script reads the clock with Redis ``TIME``, never the caller's, so
+# processes on machines with skewed clocks agree. Times are unix milliseconds
+# (floats: a double holds them to the microsecond). Each write makes sure the
+# key lives at least as long as the latest expiry it wrote, so an abandoned
+# token's keys vanish by themselves.
+#
+# Keys of one token share the hash tag ``{<token hash>}``, so a script's keys
+# sit on one Redis Cluster slot.
 KEY_PREFIX = "billabex:ratelimit:"
 
 
