@@ -76,7 +76,10 @@ class BillabexClient:
     ``rate_limit`` is enforced client-side (sliding window, shared by every
     client of this process with the same token); ``None`` disables it.
     ``timeout`` bounds each attempt, in seconds. ``session`` is an aiohttp
-    session you own: the client uses it and never closes it. The pool holds
+    session you own: the client uses it as it is (its middlewares run) and
+    never closes it; aiohttp's own resend of a request after a kept-alive
+    connection drops is counted on the client's own session only (aiohttp
+    has no public way to add a middleware to a session's). The pool holds
     ``max_connections`` sockets: by default as many as the rate limit lets be
     in flight (300), or 100 without a limit. Requests to an https
     ``base_url`` go through ``proxy`` when given, else through the proxy the
