@@ -64,7 +64,8 @@ class Lease:
             return
         self._held = False
         self._limiter.release()
-        self._ticket = await self._limiter.acquire()
+        # observe() keeps the first send's ticket: the slot the attempt was admitted with.
+        await self._limiter.acquire()
         self._held = True
 
     def answered(self, headers: Mapping[str, str]) -> None:
