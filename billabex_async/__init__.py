@@ -26,6 +26,7 @@ from billabex_async.models import (
     EmailStatus,
     PageInfo,
 )
+from billabex_async.resources import ContactsResource
 
 if TYPE_CHECKING:
     from billabex_async.bulk import BulkFailure, BulkOutcome, BulkReport
@@ -44,6 +45,7 @@ __all__ = [
     "ContactPage",
     "ContactUpdate",
     "ContactUpsert",
+    "ContactsResource",
     "EmailInfo",
     "EmailStatus",
     "PageInfo",

@@ -1,4 +1,4 @@
-"""Client layer: BillabexClient builds the stack (session, auth, limiter, transport)."""
+"""Client layer: BillabexClient checks its settings and builds auth, limiter and transport."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from yarl import URL
 from billabex_async._http import RequestEvent, TokenProvider, TokenSource, Transport
 from billabex_async._http._body import DEFAULT_MAX_RESPONSE_BYTES
 from billabex_async._http._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER
-from billabex_async._http._session import Sessions, timeouts
+from billabex_async._http._session import timeouts
 from billabex_async._ratelimit import Limiter, build_limiter
 from billabex_async._types import Clock, ProgressCallback, RateLimit, redact_url
 from billabex_async._validation import check_base_url
@@ -27,9 +27,9 @@ from billabex_async.resources import ContactsResource
 if TYPE_CHECKING:
     import aiohttp
 
-    from billabex_async import bulk, sync
+    from billabex_async import bulk
 
-__all__ = ["DEFAULT_BASE_URL", "BillabexClient", "Contacts"]
+__all__ = ["DEFAULT_BASE_URL", "BillabexClient"]
 
 DEFAULT_BASE_URL = "https://next.billabex.com"
 API_PREFIX = "api/public/v1"
@@ -62,104 +62,6 @@ def _proxy_url(proxy: str | None, api_url: URL) -> str | None:
     return proxy
 
 
-class Contacts(ContactsResource):
-    """``client.contacts``: the single-contact verbs plus bulk upsert and sync."""
-
-    __slots__ = ()
-
-    async def bulk_upsert(
-        self,
-        account_id: str | UUID,
-        contacts: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
-        *,
-        concurrency: int | None = None,
-        on_progress: ProgressCallback | None = None,
-        report: bulk.BulkReport | None = None,
-        resume_from: bulk.BulkReport | None = None,
-    ) -> bulk.BulkReport:
-        """Upsert many contacts of one account, as fast as the rate limit allows.
-
-        ``contacts`` is consumed lazily, so memory stays bounded. Returns what
-        happened to each item; per-item failures are reported, not raised. A
-        401, 403 or 404 on the account stops the run early (``report.error``).
-        Pass your own ``report`` to keep the partial one if the call is
-        cancelled, and ``resume_from=`` that report, with the same input, to
-        finish the job: items are sent again with the same idempotency keys.
-        See ``billabex_async.bulk.bulk_upsert_account``.
-        """
-        from billabex_async import bulk  # loaded on first use: see __init__
-
-        return await bulk.bulk_upsert_account(
-            self,
-            account_id,
-            contacts,
-            concurrency=concurrency,
-            on_progress=on_progress,
-            report=report,
-            resume_from=resume_from,
-        )
-
-    def bulk_upsert_iter(
-        self,
-        account_id: str | UUID,
-        contacts: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
-        *,
-        concurrency: int | None = None,
-        report: bulk.BulkReport | None = None,
-        resume_from: bulk.BulkReport | None = None,
-    ) -> AsyncGenerator[bulk.BulkOutcome, None]:
-        """``bulk_upsert``, yielding each item's outcome as it completes (to persist progress)."""
-        from billabex_async import bulk
-
-        return bulk.iter_upsert(
-            self,
-            account_id,
-            contacts,
-            concurrency=concurrency,
-            report=report,
-            resume_from=resume_from,
-        )
-
-    async def sync(
-        self,
-        account_id: str | UUID,
-        desired: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
-        *,
-        delete_missing: bool = False,
-        dry_run: bool = False,
-        max_deletes: int | None = None,
-        max_delete_share: float | None = None,
-        allow_empty_account: bool = False,
-        delete_after_failures: bool = False,
-        concurrency: int | None = None,
-        on_progress: ProgressCallback | None = None,
-        result: sync.SyncResult | None = None,
-    ) -> sync.SyncResult:
-        """Make the account's contacts match ``desired``, writing only what changed.
-
-        See ``billabex_async.sync.sync_contacts``; ``result.changes`` lists
-        each planned (``dry_run``) or applied write. With ``delete_missing``,
-        deletes run last and behind guards (``max_deletes``...): a refused run
-        raises ``errors.SyncRefusedError`` and writes nothing.
-        """
-        from billabex_async import sync  # loaded on first use: see __init__
-
-        return await sync.sync_contacts(
-            self,
-            account_id,
-            desired,
-            delete_missing=delete_missing,
-            dry_run=dry_run,
-            max_deletes=max_deletes,
-            max_delete_share=max_delete_share,
-            allow_empty_account=allow_empty_account,
-            delete_after_failures=delete_after_failures,
-            concurrency=concurrency,
-            on_progress=on_progress,
-            result=result,
-        )
-
-
 class BillabexClient:
     """Async client for the Billabex Contacts API.
 
@@ -174,7 +76,10 @@ class BillabexClient:
     ``rate_limit`` is enforced client-side (sliding window, shared by every
     client of this process with the same token); ``None`` disables it.
     ``timeout`` bounds each attempt, in seconds. ``session`` is an aiohttp
-    session you own: the client uses it and never closes it. The pool holds
+    session you own: the client uses it as it is (its middlewares run) and
+    never closes it; aiohttp's own resend of a request after a kept-alive
+    connection drops is counted on the client's own session only (aiohttp
+    has no public way to add a middleware to a session's). The pool holds
     ``max_connections`` sockets: by default as many as the rate limit lets be
     in flight (300), or 100 without a limit. Requests to an https
     ``base_url`` go through ``proxy`` when given, else through the proxy the
@@ -226,11 +131,11 @@ class BillabexClient:
         if timeout <= 0 or connect_timeout <= 0:
             raise InvalidRequestError("timeouts must be > 0 seconds", field="timeout")
         raw_url = base_url or os.environ.get("BILLABEX_BASE_URL") or DEFAULT_BASE_URL
-        self._api_url = _api_url(raw_url)
-        self.base_url = raw_url.strip().rstrip("/")
-        self._proxy = _proxy_url(proxy, self._api_url)
-        self.rate_limit = rate_limit
-        self.max_retries = max_retries
+        api_url = _api_url(raw_url)
+        proxy_url = _proxy_url(proxy, api_url)
+        self._base_url = raw_url.strip().rstrip("/")
+        self._rate_limit = rate_limit
+        self._max_retries = max_retries
         if (
             isinstance(max_response_bytes, bool)
             or not isinstance(max_response_bytes, int)
@@ -248,15 +153,6 @@ class BillabexClient:
             max_connections = rate_limit.requests if rate_limit is not None else 100
         if max_connections < 1:
             raise InvalidRequestError("max_connections must be >= 1", field="max_connections")
-        # Plain http is allowed only to loopback, and a proxy on that path
-        # would read the bearer token: only https goes through one (as a
-        # CONNECT tunnel, which carries no Authorization header).
-        self._sessions = Sessions(
-            session,
-            max_connections,
-            proxy=self._proxy,
-            trust_env=self._api_url.scheme == "https",
-        )
         limiter = build_limiter(
             rate_limit,
             key=self._auth.rate_limit_key,
@@ -266,13 +162,19 @@ class BillabexClient:
         )
 
         self._transport = Transport(
-            sessions=self._sessions,
-            api_url=self._api_url,
+            api_url=api_url,
             auth=self._auth,
             limiter=limiter,
             headers={"User-Agent": f"billabex-async/{__version__}", "Accept": "application/json"},
             timeout=timeouts(timeout, connect_timeout),
             max_retries=max_retries,
+            session=session,
+            max_connections=max_connections,
+            # Plain http is allowed only to loopback, and a proxy on that path
+            # would read the bearer token: only https goes through one (as a
+            # CONNECT tunnel, which carries no Authorization header).
+            proxy=proxy_url,
+            trust_env=api_url.scheme == "https",
             retry_budget=retry_budget,
             max_retry_after=max_retry_after,
             max_response_bytes=max_response_bytes,
@@ -281,7 +183,7 @@ class BillabexClient:
             clock=time.monotonic if clock is None else clock.time,
             sleep=asyncio.sleep if clock is None else clock.sleep,
         )
-        self.contacts = Contacts(self._transport)
+        self.contacts = ContactsResource(self._transport)
 
     def __repr__(self) -> str:
         # Never the token nor a password: only where requests go and how they are paced.
@@ -290,18 +192,31 @@ class BillabexClient:
             f"rate_limit={self.rate_limit!r} max_retries={self.max_retries}>"
         )
 
+    # Read-only: the transport and the limiter were built from these values,
+    # so assigning a new one would silently change nothing.
+    @property
+    def base_url(self) -> str:
+        """The host root requests go to, as given (the SDK appends ``/api/public/v1``)."""
+        return self._base_url
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The client-side rate limit requests are paced by (None: not limited)."""
+        return self._rate_limit
+
+    @property
+    def max_retries(self) -> int:
+        """Retries of a retry-safe request, unless a call passes its own ``max_retries``."""
+        return self._max_retries
+
     @property
     def limiter(self) -> Limiter | None:
         """The rate limiter this client's requests go through (None when disabled)."""
         return self._transport.limiter
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        # Opened inside the running loop, and reused for pooling.
-        return self._sessions.get()
-
     async def __aenter__(self) -> Self:
         """Open the session; raises ``ClientClosedError`` once closed."""
-        self._sessions.get()
+        self._transport.open()
         return self
 
     async def __aexit__(
@@ -319,10 +234,7 @@ class BillabexClient:
         Calls in flight fail with ``ClientClosedError``; later ones raise it
         before sending anything.
         """
-        await self._sessions.close()
-        aclose = getattr(self._transport.limiter, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await self._transport.close()
 
     async def bulk_upsert(
         self,

@@ -360,7 +360,7 @@ async def test_a_caller_owned_session_is_used_and_left_open(scripted: ScriptedSe
 async def test_the_client_closes_its_own_session(scripted: ScriptedServer) -> None:
     client = client_for(scripted)
     async with client:
-        session = client._get_session()
+        session = client._transport.open()
     assert session.closed
     with pytest.raises(RuntimeError, match="closed"):
         await client.contacts.list(ACCOUNT)
@@ -375,7 +375,7 @@ async def test_the_pool_follows_the_rate_limit_unless_told() -> None:
         {"max_connections": 7},
     ):
         async with BillabexClient("t", base_url="http://127.0.0.1:1", **kwargs) as client:
-            connector = client._get_session().connector
+            connector = client._transport.open().connector
             assert connector is not None
             sizes.append(connector.limit)
     assert sizes == [300, 40, 100, 7]

@@ -212,3 +212,31 @@ async def test_a_failed_token_refresh_hands_its_slot_back(scripted: ScriptedServ
             await client.contacts.get(ACCOUNT, CONTACT)
     assert limiter.acquired == limiter.released == 1
     assert scripted.seen == []
+
+
+class _CountedToken(_RotatingToken):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get_token(self) -> str:
+        self.reads += 1
+        return self.current
+
+
+@pytest.mark.parametrize("opened", [True, False], ids=["opened", "never-opened"])
+async def test_a_closed_client_takes_no_slot_and_reads_no_token(
+    scripted: ScriptedServer, opened: bool
+) -> None:
+    tokens = _CountedToken()
+    client = BillabexClient(tokens, base_url=scripted.url, rate_limit=None)
+    limiter = RecordingLimiter()
+    client._transport._limiter = limiter
+    if opened:
+        await client.__aenter__()
+    await client.close()
+    for call in (client.contacts.list(ACCOUNT), client.contacts.delete(ACCOUNT, CONTACT)):
+        with pytest.raises(errors.ClientClosedError):
+            await call
+    assert (limiter.acquired, limiter.released, tokens.reads) == (0, 0, 0)
+    assert scripted.seen == []

@@ -1,4 +1,4 @@
-"""Transport layer: what one attempt returns and reports, and aiohttp's hidden resend."""
+"""Transport layer: one call's state, the response it reads, and the event each attempt reports."""
 
 from __future__ import annotations
 
@@ -6,27 +6,15 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
-import aiohttp
 import attrs
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from billabex_async._ratelimit import Limiter
 from billabex_async.errors import APIResponseValidationError
 
-__all__ = [
-    "Answer",
-    "Attempts",
-    "Call",
-    "RequestEvent",
-    "Response",
-    "count_attempts",
-    "emit",
-    "sending",
-]
+__all__ = ["Call", "RequestEvent", "Response", "emit"]
 
 logger = logging.getLogger("billabex_async")
 
@@ -40,7 +28,7 @@ def _as_is(text: str) -> str:
 
 @attrs.frozen
 class Response:
-    """An HTTP answer, body read: what the transport hands to the resources (2xx).
+    """An HTTP answer, body read: what one attempt got, and what the resources read (2xx).
 
     ``redact`` removes the secrets this request carried from server text, for
     error messages (a server may echo the token back).
@@ -115,15 +103,6 @@ class Call:
     replay_safe: bool = False  # the server honours the key: a repeat is answered, not applied
 
 
-@attrs.frozen
-class Answer:
-    """One attempt's HTTP answer, body read (any status)."""
-
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
-
-
 def emit(
     hook: Callable[[RequestEvent], None] | None,
     call: Call,
@@ -150,79 +129,3 @@ def emit(
         hook(event)
     except Exception:
         logger.exception("on_request hook raised; ignored")
-
-
-class Attempts:
-    """Physical sends of one attempt, as seen inside aiohttp's own resend loop."""
-
-    __slots__ = ("count", "holding", "resent")
-
-    def __init__(self, *, holding: bool) -> None:
-        self.count = 0
-        self.resent = False
-        # True while this attempt holds a limiter slot that still has to be
-        # released: the middleware and the transport both hand it back, and
-        # it must be handed back exactly once.
-        self.holding = holding
-
-
-# The attempt the current task is sending: one middleware per transport reads
-# it, instead of a new closure per request (aiohttp runs the middleware in the
-# task that called ``session.request``).
-_CURRENT: ContextVar[Attempts | None] = ContextVar("billabex_async_attempts", default=None)
-
-
-class sending:
-    """Make ``attempts`` the one the ``count_attempts`` middleware counts, in this task.
-
-    A class rather than ``@contextmanager``: it wraps every attempt.
-    """
-
-    __slots__ = ("_attempts", "_token")
-
-    def __init__(self, attempts: Attempts) -> None:
-        self._attempts = attempts
-
-    def __enter__(self) -> None:
-        self._token = _CURRENT.set(self._attempts)
-
-    def __exit__(self, *exc_info: object) -> None:
-        _CURRENT.reset(self._token)
-
-
-def count_attempts(
-    limiter: Limiter | None, closed: Callable[[], bool] = lambda: False
-) -> aiohttp.ClientMiddlewareType:
-    """A client middleware that sees every physical send of the request being ``sending``.
-
-    aiohttp silently resends an idempotent request once when a kept-alive
-    connection drops, inside its own loop, below anything that wraps the
-    session. A middleware runs inside that loop, so the resend is counted:
-    the first send may have reached the server, so it keeps its slot (as
-    finished now) and the resend takes a new one; and the caller learns that
-    the first send's outcome is unknown. Once ``closed()`` (the client was
-    closed), nothing is resent.
-    """
-
-    async def middleware(
-        req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
-    ) -> aiohttp.ClientResponse:
-        attempts = _CURRENT.get()
-        if attempts is None:  # not sent by the transport: nothing to count
-            return await handler(req)
-        attempts.count += 1
-        if attempts.count > 1:
-            attempts.resent = True
-            if closed():
-                raise aiohttp.ClientConnectionError("the client was closed: not resent")
-            logger.debug(
-                "%s %s: aiohttp resends after a dropped connection", req.method, req.url.path
-            )
-            if limiter is not None:
-                attempts.holding = False
-                limiter.release()
-                await limiter.acquire()
-                attempts.holding = True
-        return await handler(req)
-
-    return middleware

@@ -1,10 +1,11 @@
-"""Transport layer: the aiohttp session (the client's own or the caller's) and timeouts."""
+"""Transport layer: the aiohttp session (its own or the caller's), and the timeouts."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 
 import aiohttp
 
@@ -16,7 +17,11 @@ logger = logging.getLogger("billabex_async")
 
 
 def new_session(
-    max_connections: int, *, proxy: str | None = None, trust_env: bool = True
+    max_connections: int,
+    *,
+    proxy: str | None = None,
+    trust_env: bool = True,
+    middlewares: Sequence[aiohttp.ClientMiddlewareType] = (),
 ) -> aiohttp.ClientSession:
     """A pooled session; call inside the running loop (aiohttp requires it).
 
@@ -25,7 +30,9 @@ def new_session(
     explicitly and wins over the environment.
     """
     connector = aiohttp.TCPConnector(limit=max_connections)
-    return aiohttp.ClientSession(connector=connector, trust_env=trust_env, proxy=proxy)
+    return aiohttp.ClientSession(
+        connector=connector, trust_env=trust_env, proxy=proxy, middlewares=middlewares
+    )
 
 
 def timeouts(total: float, connect: float) -> aiohttp.ClientTimeout:
@@ -39,8 +46,9 @@ _BY_USER = "close() was called"
 class Sessions:
     """The session requests go through, and whether they may still be sent.
 
-    An own session is opened lazily inside the running loop and closed by
-    ``close()``; a caller's session is used, never closed. Everything belongs
+    An own session is opened lazily inside the running loop, with
+    ``middlewares``, and closed by ``close()``; a caller's session is used as
+    it is (its own middlewares run), never closed. Everything belongs
     to the event loop that first used it: another loop gets
     ``WrongEventLoopError`` before anything is touched. An own session is also
     closed when its loop shuts down (``asyncio.run`` cancels every task at the
@@ -52,6 +60,7 @@ class Sessions:
         "_closed",
         "_loop",
         "_max_connections",
+        "_middlewares",
         "_owned",
         "_proxy",
         "_session",
@@ -66,12 +75,14 @@ class Sessions:
         *,
         proxy: str | None = None,
         trust_env: bool = True,
+        middlewares: Sequence[aiohttp.ClientMiddlewareType] = (),
     ) -> None:
         self._session = session
         self._owned = session is None
         self._max_connections = max_connections
         self._proxy = proxy
         self._trust_env = trust_env
+        self._middlewares = tuple(middlewares)
         self._closed: str | None = None  # why it is closed, once it is
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -104,7 +115,10 @@ class Sessions:
             self._loop = asyncio.get_running_loop()
         if self._session is None:
             self._session = new_session(
-                self._max_connections, proxy=self._proxy, trust_env=self._trust_env
+                self._max_connections,
+                proxy=self._proxy,
+                trust_env=self._trust_env,
+                middlewares=self._middlewares,
             )
             self._watcher = self._loop.create_task(
                 self._close_with_loop(self._session), name="billabex-async session watcher"

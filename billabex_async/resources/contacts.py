@@ -1,28 +1,27 @@
-"""Resources layer: the five contacts endpoints, as typed async methods."""
+"""Resources layer: ``client.contacts``, the contacts endpoints, bulk upsert and sync."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TypeVar
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-import cattrs
-
-from billabex_async._converter import structure, unstructure
-from billabex_async._http import Response, Transport
-from billabex_async._http._idempotency import encode_json
+from billabex_async._converter import unstructure
+from billabex_async._http import Transport
 from billabex_async._pagination import walk_pages
 from billabex_async._ratelimit import Limiter
-from billabex_async._types import DEFAULT_PAGE_SIZE, UNSET, Unset
-from billabex_async._validation import check_contact, check_first, check_id, check_idempotency_key
-from billabex_async.errors import APIResponseValidationError, InvalidRequestError
+from billabex_async._types import DEFAULT_PAGE_SIZE, UNSET, ProgressCallback, Unset
+from billabex_async._validation import check_first, check_id, check_idempotency_key
+from billabex_async.errors import InvalidRequestError
 from billabex_async.models import Contact, ContactCreate, ContactPage, ContactUpdate, ContactUpsert
+from billabex_async.resources._bodies import REQUIRED, check_write, parse, request_model, write_body
+
+if TYPE_CHECKING:
+    # Loaded on first use by the methods that delegate to them: importing the
+    # client does not load the engine.
+    from billabex_async import bulk, sync
 
 __all__ = ["ContactsResource", "write_body"]
-
-T = TypeVar("T")
-
-"""Billabex does not publish its default or maximum page size; 100 is assumed safe."""
 
 
 def _contacts_path(account_id: str | UUID) -> str:
@@ -33,107 +32,8 @@ def _contact_path(account_id: str | UUID, contact_id: str | UUID) -> str:
     return f"{_contacts_path(account_id)}/{check_id(contact_id, 'contact_id')}"
 
 
-def _parse(response: Response, cls: type[T]) -> T:
-    """The body as ``cls``; ``APIResponseValidationError`` when it is not JSON or does not fit."""
-    data = response.json()
-    try:
-        return structure(data, cls)
-    except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
-        details = cattrs.transform_error(exc) if isinstance(exc, cattrs.BaseValidationError) else []
-        message = f"the {response.status} response does not fit {cls.__name__}: " + (
-            "; ".join(details) or str(exc)
-        )
-        text = response.body.decode("utf-8", "replace")
-        if response.redact(text) == text:
-            raise APIResponseValidationError(message, status=response.status, body=data) from exc
-        # The server echoed a secret: keep neither it nor the cause quoting it.
-        raise APIResponseValidationError(
-            response.redact(message), status=response.status, body=response.text()
-        ) from None
-
-
-def write_body(model: ContactCreate | ContactUpsert | ContactUpdate) -> str:
-    """The exact JSON text a write of ``model`` sends (the same bytes on every attempt)."""
-    return encode_json(unstructure(model))
-
-
-def _check_write(model: ContactCreate | ContactUpsert | ContactUpdate) -> None:
-    # Every field, types included: the models are plain attrs classes without
-    # validators, so `role=5` or `is_primary="yes"` would otherwise be sent.
-    check_contact(model)
-
-
-def _fields(
-    full_name: str | Unset,
-    language: str | Unset,
-    email: str | Unset | None,
-    role: str | Unset | None,
-    notes: str | Unset | None,
-    is_primary: bool | Unset | None,
-) -> dict[str, object]:
-    """The keyword form of a write, as model field names."""
-    return {
-        "full_name": full_name,
-        "language": language,
-        "email": email,
-        "role": role,
-        "notes": notes,
-        "is_primary": is_primary,
-    }
-
-
-def _model(
-    cls: type[T],
-    data: T | None,
-    full_name: str | Unset,
-    language: str | Unset,
-    email: str | Unset | None,
-    role: str | Unset | None,
-    notes: str | Unset | None,
-    is_primary: bool | Unset | None,
-    *,
-    required: tuple[str, ...] = (),
-) -> T:
-    """The request model of a write: ``data`` as given, or built from the keyword fields."""
-    if (
-        data is not None
-        and isinstance(data, cls)
-        and full_name is UNSET
-        and language is UNSET
-        and email is UNSET
-        and role is UNSET
-        and notes is UNSET
-        and is_primary is UNSET
-    ):
-        return data  # the bulk path: a model and no keywords, nothing to merge
-    fields = _fields(full_name, language, email, role, notes, is_primary)
-    return _build(cls, data, fields, required=required)
-
-
-def _build(
-    cls: type[T], data: T | None, fields: dict[str, object], *, required: tuple[str, ...] = ()
-) -> T:
-    """The request model from either ``data`` or the keyword fields, not both."""
-    given = {k: v for k, v in fields.items() if v is not UNSET}
-    if data is not None:
-        if given:
-            raise InvalidRequestError(
-                f"pass either a {cls.__name__} or keyword fields, not both "
-                f"(got {', '.join(sorted(given))})"
-            )
-        if not isinstance(data, cls):
-            raise InvalidRequestError(f"expected a {cls.__name__}, got {type(data).__name__}")
-        return data
-    missing = [name for name in required if name not in given]
-    if missing:
-        raise InvalidRequestError(
-            f"missing required field(s): {', '.join(missing)}", field=missing[0]
-        )
-    return cls(**given)
-
-
 class ContactsResource:
-    """``client.contacts``: list, iterate, get, create, update, delete and upsert contacts.
+    """``client.contacts``: list, iterate, get, create, update, delete, upsert; bulk and sync.
 
     Ids are UUIDs given as ``str`` or ``uuid.UUID``. Every write accepts
     ``idempotency_key`` (1 to 255 printable ASCII characters; generated when
@@ -171,7 +71,7 @@ class ContactsResource:
         response = await self._transport.request(
             "GET", _contacts_path(account_id), params=params, max_retries=max_retries
         )
-        return _parse(response, ContactPage)
+        return parse(response, ContactPage)
 
     async def iterate(
         self, account_id: str | UUID, page_size: int = DEFAULT_PAGE_SIZE
@@ -194,7 +94,7 @@ class ContactsResource:
         """One contact by id. Raises ``NotFoundError`` when the account or contact is absent."""
         path = _contact_path(account_id, contact_id)
         response = await self._transport.request("GET", path, max_retries=max_retries)
-        return _parse(response, Contact)
+        return parse(response, Contact)
 
     async def create(
         self,
@@ -218,17 +118,8 @@ class ContactsResource:
         with ``idempotent_creates=False`` it is not, and ``OutcomeUnknownError``
         (carrying the key and body to send again) is raised instead.
         """
-        model = _model(
-            ContactCreate,
-            data,
-            full_name,
-            language,
-            email,
-            role,
-            notes,
-            is_primary,
-            required=("full_name", "language"),
-        )
+        values = (full_name, language, email, role, notes, is_primary)
+        model = request_model(ContactCreate, data, values, required=REQUIRED)
         path = _contacts_path(account_id)
         return await self._write("POST", path, model, max_retries, idempotency_key)
 
@@ -248,7 +139,8 @@ class ContactsResource:
         idempotency_key: str | None = None,
     ) -> Contact:
         """Change only the fields given; ``email=None`` clears the email."""
-        model = _model(ContactUpdate, data, full_name, language, email, role, notes, is_primary)
+        values = (full_name, language, email, role, notes, is_primary)
+        model = request_model(ContactUpdate, data, values)
         if model == ContactUpdate():
             raise InvalidRequestError("update needs at least one field to change")
         path = _contact_path(account_id, contact_id)
@@ -287,17 +179,8 @@ class ContactsResource:
 
         Idempotent, hence retried safely: the verb to use for syncs.
         """
-        model = _model(
-            ContactUpsert,
-            data,
-            full_name,
-            language,
-            email,
-            role,
-            notes,
-            is_primary,
-            required=("full_name", "language"),
-        )
+        values = (full_name, language, email, role, notes, is_primary)
+        model = request_model(ContactUpsert, data, values, required=REQUIRED)
         path = f"{_contacts_path(account_id)}/upsert"
         return await self._write("PUT", path, model, max_retries, idempotency_key)
 
@@ -310,7 +193,7 @@ class ContactsResource:
         idempotency_key: str | None,
     ) -> Contact:
         """Check a write's fields and key, send it, and read back the contact."""
-        _check_write(model)
+        check_write(model)
         check_idempotency_key(idempotency_key)
         response = await self._transport.request(
             method,
@@ -319,4 +202,96 @@ class ContactsResource:
             max_retries=max_retries,
             idempotency_key=idempotency_key,
         )
-        return _parse(response, Contact)
+        return parse(response, Contact)
+
+    async def bulk_upsert(
+        self,
+        account_id: str | UUID,
+        contacts: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
+        *,
+        concurrency: int | None = None,
+        on_progress: ProgressCallback | None = None,
+        report: bulk.BulkReport | None = None,
+        resume_from: bulk.BulkReport | None = None,
+    ) -> bulk.BulkReport:
+        """Upsert many contacts of one account, as fast as the rate limit allows.
+
+        ``contacts`` is consumed lazily, so memory stays bounded. Returns what
+        happened to each item; per-item failures are reported, not raised. A
+        401, 403 or 404 on the account stops the run early (``report.error``).
+        Pass your own ``report`` to keep the partial one if the call is
+        cancelled, and ``resume_from=`` that report, with the same input, to
+        finish the job: items are sent again with the same idempotency keys.
+        See ``billabex_async.bulk.bulk_upsert_account``.
+        """
+        from billabex_async import bulk  # loaded on first use: see the TYPE_CHECKING import
+
+        return await bulk.bulk_upsert_account(
+            self,
+            account_id,
+            contacts,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            report=report,
+            resume_from=resume_from,
+        )
+
+    def bulk_upsert_iter(
+        self,
+        account_id: str | UUID,
+        contacts: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
+        *,
+        concurrency: int | None = None,
+        report: bulk.BulkReport | None = None,
+        resume_from: bulk.BulkReport | None = None,
+    ) -> AsyncGenerator[bulk.BulkOutcome, None]:
+        """``bulk_upsert``, yielding each item's outcome as it completes (to persist progress)."""
+        from billabex_async import bulk
+
+        return bulk.iter_upsert(
+            self,
+            account_id,
+            contacts,
+            concurrency=concurrency,
+            report=report,
+            resume_from=resume_from,
+        )
+
+    async def sync(
+        self,
+        account_id: str | UUID,
+        desired: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
+        *,
+        delete_missing: bool = False,
+        dry_run: bool = False,
+        max_deletes: int | None = None,
+        max_delete_share: float | None = None,
+        allow_empty_account: bool = False,
+        delete_after_failures: bool = False,
+        concurrency: int | None = None,
+        on_progress: ProgressCallback | None = None,
+        result: sync.SyncResult | None = None,
+    ) -> sync.SyncResult:
+        """Make the account's contacts match ``desired``, writing only what changed.
+
+        See ``billabex_async.sync.sync_contacts``; ``result.changes`` lists
+        each planned (``dry_run``) or applied write. With ``delete_missing``,
+        deletes run last and behind guards (``max_deletes``...): a refused run
+        raises ``errors.SyncRefusedError`` and writes nothing.
+        """
+        from billabex_async import sync  # loaded on first use: see the TYPE_CHECKING import
+
+        return await sync.sync_contacts(
+            self,
+            account_id,
+            desired,
+            delete_missing=delete_missing,
+            dry_run=dry_run,
+            max_deletes=max_deletes,
+            max_delete_share=max_delete_share,
+            allow_empty_account=allow_empty_account,
+            delete_after_failures=delete_after_failures,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            result=result,
+        )

@@ -1,0 +1,149 @@
+"""Transport layer: the one place the limiter is touched, one lease per attempt.
+
+A ``Lease`` is an attempt's hold on a limiter slot: taken before the send
+(so waiting for a slot never eats into the request timeout), handed back
+exactly once, with the server's X-RateLimit-* headers when an answer came.
+aiohttp silently resends an idempotent request once when a kept-alive
+connection drops, inside its own loop; the ``count_sends`` middleware runs
+inside that loop and tells the lease, so the resend takes a slot of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+
+import aiohttp
+
+from billabex_async._http._headers import observe_headers
+from billabex_async._ratelimit import Limiter, Ticket
+
+__all__ = ["Lease", "close_limiter", "count_sends", "pause", "sending"]
+
+logger = logging.getLogger("billabex_async")
+
+
+class Lease:
+    """One attempt's limiter slot, and how many physical sends the attempt made.
+
+    ``waited`` is the seconds spent waiting for the slot. Without a limiter
+    every method is a no-op, so the transport never asks whether there is one.
+    """
+
+    __slots__ = ("_held", "_limiter", "_ticket", "sends", "waited")
+
+    def __init__(self, limiter: Limiter | None, ticket: Ticket | None, waited: float) -> None:
+        self._limiter = limiter
+        self._ticket = ticket  # the limiter's receipt for this slot, handed to observe()
+        # True while the slot still has to be handed back: the middleware (on a
+        # resend) and the transport (on the answer, or in a finally) both may,
+        # and it must happen exactly once.
+        self._held = limiter is not None
+        self.sends = 0
+        self.waited = waited
+
+    @classmethod
+    async def take(cls, limiter: Limiter | None) -> Lease:
+        """Wait for a slot (at once without a limiter)."""
+        if limiter is None:
+            return cls(None, None, 0.0)
+        start = time.monotonic()
+        ticket = await limiter.acquire()
+        return cls(limiter, ticket, time.monotonic() - start)
+
+    @property
+    def resent(self) -> bool:
+        """aiohttp sent this attempt more than once: the first send may have been applied."""
+        return self.sends > 1
+
+    async def resend(self) -> None:
+        """The first send keeps its slot (finished now); the resend waits for a new one."""
+        if self._limiter is None:
+            return
+        self._held = False
+        self._limiter.release()
+        # The answer that comes is the resend's: observe() compares with its ticket.
+        self._ticket = await self._limiter.acquire()
+        self._held = True
+
+    def answered(self, headers: Mapping[str, str]) -> None:
+        """Hand the slot back with what the response's rate-limit headers say."""
+        if self._limiter is None or not self._held:
+            return
+        self._held = False
+        self._limiter.release()
+        observe_headers(self._limiter, headers, sent=self._ticket)
+
+    def lost(self) -> None:
+        """Hand the slot back after no answer (it may still have arrived); idempotent."""
+        if self._limiter is None or not self._held:
+            return
+        self._held = False
+        self._limiter.release()
+
+
+def pause(limiter: Limiter | None, seconds: float) -> bool:
+    """Hold every request of this limiter for ``seconds`` (a 429); False without one."""
+    if limiter is None:
+        return False
+    limiter.pause(seconds)
+    return True
+
+
+async def close_limiter(limiter: Limiter | None) -> None:
+    """Flush and close a limiter with connections of its own (Redis)."""
+    aclose = getattr(limiter, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+# The lease of the attempt the current task is sending: one middleware per
+# session reads it, instead of a new closure per request (aiohttp runs the
+# middleware in the task that called ``session.request``).
+_CURRENT: ContextVar[Lease | None] = ContextVar("billabex_async_lease", default=None)
+
+
+class sending:
+    """Make ``lease`` the one the ``count_sends`` middleware counts, in this task.
+
+    A class rather than ``@contextmanager``: it wraps every attempt.
+    """
+
+    __slots__ = ("_lease", "_token")
+
+    def __init__(self, lease: Lease) -> None:
+        self._lease = lease
+
+    def __enter__(self) -> None:
+        self._token = _CURRENT.set(self._lease)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _CURRENT.reset(self._token)
+
+
+def count_sends(closed: Callable[[], bool] = lambda: False) -> aiohttp.ClientMiddlewareType:
+    """A client middleware that sees every physical send of the request being ``sending``.
+
+    Installed on the session the transport opens. Once ``closed()`` (the
+    client was closed), nothing is resent.
+    """
+
+    async def middleware(
+        req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        lease = _CURRENT.get()
+        if lease is None:  # not sent by the transport: nothing to count
+            return await handler(req)
+        lease.sends += 1
+        if lease.sends > 1:
+            if closed():
+                raise aiohttp.ClientConnectionError("the client was closed: not resent")
+            logger.debug(
+                "%s %s: aiohttp resends after a dropped connection", req.method, req.url.path
+            )
+            await lease.resend()
+        return await handler(req)
+
+    return middleware
