@@ -28,7 +28,7 @@ LAYERS: list[set[str]] = [
     {"_converter", "models"},
     {"_ratelimit"},
     {"_http", "_validation", "auth"},
-    {"resources", "_pagination"},
+    {"resources"},
     {"_client"},
     {"_engine"},
     {"bulk", "sync"},

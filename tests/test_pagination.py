@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billabex_async import errors
-from billabex_async._pagination import walk_pages
+from billabex_async.resources._pagination import walk_pages
 
 from .conftest import ScriptedServer
 from .test_client import ACCOUNT, client_for, contact_json, reply

@@ -8,13 +8,13 @@ from uuid import UUID
 
 from billabex_async._converter import unstructure
 from billabex_async._http import Transport
-from billabex_async._pagination import walk_pages
 from billabex_async._ratelimit import Limiter
 from billabex_async._types import DEFAULT_PAGE_SIZE, UNSET, ProgressCallback, Unset
 from billabex_async._validation import check_first, check_id, check_idempotency_key
 from billabex_async.errors import InvalidRequestError
 from billabex_async.models import Contact, ContactCreate, ContactPage, ContactUpdate, ContactUpsert
 from billabex_async.resources._bodies import REQUIRED, check_write, parse, request_model, write_body
+from billabex_async.resources._pagination import walk_pages
 
 if TYPE_CHECKING:
     # Loaded on first use by the methods that delegate to them: importing the
