@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Self
 
 from aiohttp import web
 
-from billabex_async._types import DEFAULT_PAGE_SIZE, RateLimit
+from billabex_async._types import DEFAULT_PAGE_SIZE, SYSTEM_CLOCK, Clock, RateLimit
 from billabex_async.testing._admin import ContactsAdmin
 from billabex_async.testing._core import WRITE_SCOPE, Core, RequestRecord
 from billabex_async.testing._faults import FaultInjector, FaultKind, Faults, ScriptedFault
@@ -32,6 +33,17 @@ logger = logging.getLogger("billabex_async.testing")
 _SHUTDOWN_TIMEOUT = 1.0  # seconds cleanup waits for in-flight handlers
 
 
+def _time_and_sleep(
+    clock: Clock | Callable[[], float],
+) -> tuple[Callable[[], float], Callable[[float], Awaitable[None]]]:
+    """A ``Clock``'s two halves; a bare callable (the older form) sleeps on asyncio."""
+    if hasattr(clock, "time") and hasattr(clock, "sleep"):
+        return clock.time, clock.sleep
+    if not callable(clock):
+        raise TypeError(f"clock must be a Clock or a callable returning seconds, got {clock!r}")
+    return clock, asyncio.sleep
+
+
 class FakeBillabex(ContactsAdmin):
     """An in-process Billabex Contacts API on 127.0.0.1, for tests, demos and benchmarks.
 
@@ -44,11 +56,14 @@ class FakeBillabex(ContactsAdmin):
                 await client.contacts.upsert(fake.account_id, full_name="Ada", language="en")
             assert [c.full_name for c in fake.contacts(fake.account_id)] == ["Ada"]
 
-    ``clock`` (seconds, monotonic) drives the window, so tests can move time
-    without sleeping. ``foreign_share`` spends that fraction of each token's
-    budget as a second process sharing the token would, from the token's first
-    request on. ``log_limit`` bounds the request log and the arrival lists
-    (None: unbounded). ``seed`` makes ids, seeded names and faults reproducible.
+    ``clock`` (a ``Clock``, such as a ``VirtualClock`` shared with the client)
+    drives the window, token lifetimes and idempotency windows with its
+    ``time()``, and injected latency and delay faults with its ``sleep``, so
+    tests move time without sleeping; a plain callable returning seconds is
+    accepted too (then latency sleeps with ``asyncio.sleep``).
+    ``foreign_share`` spends that fraction of each token's budget as a second
+    process sharing the token would, from the token's first request on.
+    ``log_limit`` bounds the request log and the arrival lists (None: unbounded). ``seed`` makes ids, seeded names and faults reproducible.
     ``fake.oauth`` is an OAuth 2.1 authorization server (``/api/oauth/authorize``
     approves at once, ``/api/oauth/token`` checks PKCE and rotates refresh
     tokens) for the client ``oauth_client_id``/``oauth_client_secret``; its
@@ -89,7 +104,7 @@ class FakeBillabex(ContactsAdmin):
         faults: Faults | None = None,
         seed: int | None = None,
         max_page_size: int = 100,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | Callable[[], float] = SYSTEM_CLOCK,
         port: int = 0,
         host: str = "127.0.0.1",
         foreign_share: float = 0.0,
@@ -107,21 +122,23 @@ class FakeBillabex(ContactsAdmin):
         # Separate generators: ids stay the same whatever faults are drawn.
         rng = random.Random(seed)
         ids = random.Random(None if seed is None else f"ids-{seed}")
+        now, sleep = _time_and_sleep(clock)
         stats = Stats(arrivals=deque(maxlen=log_limit), rejected=deque(maxlen=log_limit))
         self._core = Core(
             store=Store(ids, matching),
             limiter=RateLimiter(rate_limit, stats=stats, foreign_share=foreign_share),
             injector=FaultInjector(faults or Faults(), rng),
             stats=stats,
-            clock=clock,
-            epoch=time.time() - clock(),
+            clock=now,
+            sleep=sleep,
+            epoch=time.time() - now(),
             rng=rng,
             latency=latency,
             jitter=jitter,
             max_page_size=max_page_size,
             default_page_size=DEFAULT_PAGE_SIZE,
             log=deque(maxlen=log_limit),
-            idempotency=IdempotencyStore(idempotency_window, clock),
+            idempotency=IdempotencyStore(idempotency_window, now),
             reads=StaleReads(read_lag),
         )
         self._token = self._core.issue_token((WRITE_SCOPE,))
