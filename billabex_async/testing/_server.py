@@ -63,7 +63,8 @@ class FakeBillabex(ContactsAdmin):
     accepted too (then latency sleeps with ``asyncio.sleep``).
     ``foreign_share`` spends that fraction of each token's budget as a second
     process sharing the token would, from the token's first request on.
-    ``log_limit`` bounds the request log and the arrival lists (None: unbounded). ``seed`` makes ids, seeded names and faults reproducible.
+    ``log_limit`` bounds the request log and the arrival lists (None: unbounded).
+    ``seed`` makes ids, seeded names and faults reproducible.
     ``fake.oauth`` is an OAuth 2.1 authorization server (``/api/oauth/authorize``
     approves at once, ``/api/oauth/token`` checks PKCE and rotates refresh
     tokens) for the client ``oauth_client_id``/``oauth_client_secret``; its
