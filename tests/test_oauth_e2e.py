@@ -8,7 +8,6 @@ import random
 import string
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from billabex_async import BillabexClient, ContactUpsert, RateLimit, errors
@@ -23,27 +22,7 @@ from billabex_async.auth import (
 )
 from billabex_async.testing import FakeBillabex
 
-
-class Browser:
-    """Plays the user's browser: follows the authorize redirect to the loopback."""
-
-    def __init__(self, *, tamper_state: bool = False) -> None:
-        self.tamper_state = tamper_state
-        self.tasks: list[asyncio.Task[None]] = []
-        self.landed: list[int] = []
-
-    def open(self, url: str) -> None:
-        self.tasks.append(asyncio.ensure_future(self._visit(url)))
-
-    async def _visit(self, url: str) -> None:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(url, allow_redirects=False) as resp:
-                assert resp.status == 302
-                location = resp.headers["Location"]
-            if self.tamper_state:
-                location = location.replace("state=", "state=forged")
-            async with session.get(location) as resp:
-                self.landed.append(resp.status)
+from ._login import Browser
 
 
 async def _login(fake: FakeBillabex, browser: Browser) -> Credentials:
