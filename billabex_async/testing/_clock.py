@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Awaitable, Callable
 
-__all__ = ["VirtualClock"]
+from billabex_async._types import Clock
+
+__all__ = ["VirtualClock", "time_and_sleep"]
 
 _SETTLE_PASSES = 32  # event-loop passes that count as "everything runnable has run"
 
@@ -132,3 +135,14 @@ class VirtualClock:
             await self.settle()
             if not self.step():
                 return
+
+
+def time_and_sleep(
+    clock: Clock | Callable[[], float],
+) -> tuple[Callable[[], float], Callable[[float], Awaitable[None]]]:
+    """A ``Clock``'s two halves; a bare callable (the older form) sleeps on asyncio."""
+    if hasattr(clock, "time") and hasattr(clock, "sleep"):
+        return clock.time, clock.sleep
+    if not callable(clock):
+        raise TypeError(f"clock must be a Clock or a callable returning seconds, got {clock!r}")
+    return clock, asyncio.sleep

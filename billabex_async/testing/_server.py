@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Self
 
@@ -15,8 +14,10 @@ from aiohttp import web
 
 from billabex_async._types import DEFAULT_PAGE_SIZE, SYSTEM_CLOCK, Clock, RateLimit
 from billabex_async.testing._admin import ContactsAdmin
-from billabex_async.testing._core import WRITE_SCOPE, Core, RequestRecord
-from billabex_async.testing._faults import FaultInjector, FaultKind, Faults, ScriptedFault
+from billabex_async.testing._clock import time_and_sleep
+from billabex_async.testing._control import SimulatorControl
+from billabex_async.testing._core import WRITE_SCOPE, Core
+from billabex_async.testing._faults import FaultInjector, Faults
 from billabex_async.testing._handlers import build_app
 from billabex_async.testing._idempotency import DEFAULT_IDEMPOTENCY_WINDOW, IdempotencyStore
 from billabex_async.testing._oauth import OAuthServer
@@ -33,18 +34,7 @@ logger = logging.getLogger("billabex_async.testing")
 _SHUTDOWN_TIMEOUT = 1.0  # seconds cleanup waits for in-flight handlers
 
 
-def _time_and_sleep(
-    clock: Clock | Callable[[], float],
-) -> tuple[Callable[[], float], Callable[[float], Awaitable[None]]]:
-    """A ``Clock``'s two halves; a bare callable (the older form) sleeps on asyncio."""
-    if hasattr(clock, "time") and hasattr(clock, "sleep"):
-        return clock.time, clock.sleep
-    if not callable(clock):
-        raise TypeError(f"clock must be a Clock or a callable returning seconds, got {clock!r}")
-    return clock, asyncio.sleep
-
-
-class FakeBillabex(ContactsAdmin):
+class FakeBillabex(ContactsAdmin, SimulatorControl):
     """An in-process Billabex Contacts API on 127.0.0.1, for tests, demos and benchmarks.
 
     Speaks the wire protocol under ``{url}/api/public/v1``: bearer auth and
@@ -123,7 +113,7 @@ class FakeBillabex(ContactsAdmin):
         # Separate generators: ids stay the same whatever faults are drawn.
         rng = random.Random(seed)
         ids = random.Random(None if seed is None else f"ids-{seed}")
-        now, sleep = _time_and_sleep(clock)
+        now, sleep = time_and_sleep(clock)
         stats = Stats(arrivals=deque(maxlen=log_limit), rejected=deque(maxlen=log_limit))
         self._core = Core(
             store=Store(ids, matching),
@@ -229,74 +219,3 @@ class FakeBillabex(ContactsAdmin):
     def revoke_token(self, token: str) -> None:
         """Make ``token`` answer 401 from now on; unknown tokens are ignored."""
         self._core.tokens.pop(token, None)
-
-    # -- observation ---------------------------------------------------------------
-
-    @property
-    def stats(self) -> Stats:
-        """Live counters (requests, 429s, max arrivals in a window, arrival times)."""
-        return self._core.stats
-
-    def reset_stats(self) -> None:
-        """Zero the counters and arrival lists; rate-limit windows are kept."""
-        stats = self._core.stats
-        stats.requests = stats.rate_limited = stats.max_in_window = stats.foreign = 0
-        stats.arrivals.clear()
-        stats.rejected.clear()
-
-    @property
-    def matching(self) -> Matching:
-        """The upsert matching rules in force (assign to change them; contacts are re-indexed)."""
-        return self._core.store.matching
-
-    @matching.setter
-    def matching(self, matching: Matching) -> None:
-        self._core.store.matching = matching
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        """The request log, oldest first (bounded by ``log_limit``); no tokens."""
-        return list(self._core.log)
-
-    @property
-    def faults(self) -> Faults:
-        """The random faults in force; assign a new Faults to change them."""
-        return self._core.injector.faults
-
-    @faults.setter
-    def faults(self, faults: Faults) -> None:
-        self._core.injector.faults = faults
-
-    def script(
-        self,
-        *,
-        method: str | None = None,
-        path_contains: str | None = None,
-        kind: FaultKind = "status",
-        status: int = 503,
-        times: int = 1,
-        delay: float = 0.0,
-    ) -> ScriptedFault:
-        """Arm a fault for the next ``times`` API requests matching method and path.
-
-        Scripted faults win over random ones, never touch /status, and come
-        after auth and the rate limit. Kinds are described at FaultKind.
-        """
-        method = None if method is None else method.upper()
-        fault = ScriptedFault(
-            kind=kind,
-            status=status,
-            method=method,
-            path_contains=path_contains,
-            remaining=times,
-            delay=delay,
-        )
-        return self._core.injector.script(fault)
-
-    def settle_reads(self) -> None:
-        """Make every write so far visible in list pages (ends the ``read_lag`` wait)."""
-        self._core.reads.settle()
-
-    def clear_script(self) -> None:
-        """Disarm every scripted fault."""
-        self._core.injector.scripted.clear()
