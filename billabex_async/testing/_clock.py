@@ -11,7 +11,7 @@ from billabex_async._types import Clock
 
 __all__ = ["VirtualClock", "time_and_sleep"]
 
-_SETTLE_PASSES = 32  # event-loop passes that count as "everything runnable has run"
+_SETTLE_PASSES = 20  # event-loop passes that count as "everything runnable has run"
 
 
 class VirtualClock:
