@@ -35,7 +35,7 @@ typecheck: $(STAMP)
 	$(PY) -m mypy
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 check: codegen-check lint typecheck test
 

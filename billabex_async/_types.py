@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import ipaddress
 import math
 import operator
 import re
@@ -32,6 +33,7 @@ __all__ = [
     "Unset",
     "canonical_uuid",
     "check_rate",
+    "is_loopback_host",
     "redact_url",
 ]
 
@@ -77,6 +79,22 @@ ProgressCallback = Callable[[int, int | None], None]
 
 DEFAULT_PAGE_SIZE: Final = 100
 """Contacts per page when none is asked for: the API's default, the client's and the simulator's."""
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Whether ``host`` is this machine: ``localhost`` or a loopback address (IPv6 in brackets too).
+
+    The one loopback rule: plain http is allowed only to such a host, by the
+    client, the OAuth code and the simulator alike.
+    """
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 # The form every id is sent and compared in; a match skips building a UUID.

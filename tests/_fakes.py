@@ -6,24 +6,19 @@ import asyncio
 
 from billabex_async._ratelimit import Ticket
 
+from ._virtual_time import CallableClock
 
-class JumpClock:
-    """Virtual seconds: ``sleep(d)`` moves time forward by ``d`` at once."""
+
+class JumpClock(CallableClock):
+    """Virtual seconds that ``sleep`` moves (see ``VirtualClock``); every delay asked is kept."""
 
     def __init__(self) -> None:
-        self.now = 0.0
+        super().__init__()
         self.sleeps: list[float] = []
 
-    def __call__(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, delay: float) -> None:
-        self.sleeps.append(delay)
-        self.now += max(0.0, delay)
-        await asyncio.sleep(0)
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        await super().sleep(seconds)
 
 
 class RecordingLimiter:

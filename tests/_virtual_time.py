@@ -1,38 +1,38 @@
-"""Test helper: a virtual clock, so limiter and backoff tests never really sleep."""
+"""Test helper: a hand-driven VirtualClock, so limiter and backoff tests never really sleep."""
 
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 from collections.abc import Coroutine
 from typing import Any
 
+from billabex_async.testing import VirtualClock as _Clock
 
-class VirtualClock:
+
+class CallableClock(_Clock):
+    """The public VirtualClock, also readable as ``clock()`` and ``clock.now``.
+
+    Limiters take a plain callable; tests move ``now`` by hand, forward only.
+    """
+
+    __call__ = _Clock.time  # limiters read it thousands of times: no extra call
+
+    def _move(self, value: float) -> None:
+        self.advance(value - self.time())
+
+    now = property(_Clock.time, _move)
+
+
+class VirtualClock(CallableClock):
     """``clock()`` reads virtual seconds; ``sleep(d)`` parks until ``run`` moves time there.
 
-    ``run`` lets every task go as far as it can, then jumps to the earliest
-    pending wake-up, until the given tasks finish.
+    ``run`` lets every task go as far as it can, then wakes the earliest
+    pending sleeper, until the given tasks finish; with nothing pending (or
+    the next wake-up past ``until``) it fails instead of hanging.
     """
 
     def __init__(self) -> None:
-        self.now = 0.0
-        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._seq = itertools.count()
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, delay: float) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, (self.now + max(0.0, delay), next(self._seq), future))
-        await future
-
-    async def settle(self) -> None:
-        """Let every runnable task run until all are parked or done."""
-        for _ in range(20):
-            await asyncio.sleep(0)
+        super().__init__(auto=False)
 
     async def run(self, *coros: Coroutine[Any, Any, Any], until: float = 1e9) -> list[Any]:
         tasks = [asyncio.ensure_future(c) for c in coros]
@@ -40,13 +40,10 @@ class VirtualClock:
             await self.settle()
             if all(t.done() for t in tasks):
                 return [t.result() for t in tasks]
-            while self._sleepers and self._sleepers[0][2].cancelled():
-                heapq.heappop(self._sleepers)
-            if not self._sleepers or self._sleepers[0][0] > until:
+            deadline = self.next_deadline
+            if deadline is None or deadline > until:
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 raise AssertionError(f"stuck at t={self.now}: no wake-up pending")
-            at, _, future = heapq.heappop(self._sleepers)
-            self.now = max(self.now, at)
-            future.set_result(None)
+            self.step()

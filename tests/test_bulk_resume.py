@@ -18,8 +18,8 @@ from billabex_async.bulk import BulkReport, bulk_upsert_account
 from billabex_async.resources.contacts import write_body
 from billabex_async.testing import FakeBillabex, Faults, RequestRecord
 
-from .test_bulk import Counted, StalledContacts, person
-from .test_transport import Sleeps
+from ._bulk_inputs import Counted, StalledContacts, person
+from ._scripted import Sleeps
 
 ITEMS = 60
 

@@ -22,37 +22,8 @@ from billabex_async import (
     errors,
 )
 
+from ._scripted import ACCOUNT, BASE, CONTACT, client_for, contact_json, reply
 from .conftest import TOKEN, ScriptedServer
-
-ACCOUNT = "0b9f6a5e-8f43-4c1b-9d1a-3f1f7e2a6c10"
-CONTACT = "6c0e2b1d-7d3e-4a55-8f0f-5d8a7e3b9c21"
-BASE = f"/api/public/v1/accounts/{ACCOUNT}/contacts"
-
-
-def contact_json(**overrides: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": CONTACT,
-        "fullName": "John Smith",
-        "email": {"address": "john@acme.com", "status": "Valid"},
-        "language": "en",
-    }
-    data.update(overrides)
-    return data
-
-
-def reply(status: int = 200, body: Any = None, **headers: str) -> Any:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        if body is None:
-            return web.Response(status=status, headers=headers)
-        return web.json_response(body, status=status, headers=headers)
-
-    return handler
-
-
-def client_for(server: ScriptedServer, **kwargs: Any) -> BillabexClient:
-    kwargs.setdefault("rate_limit", None)
-    kwargs.setdefault("max_retries", 0)
-    return BillabexClient(TOKEN, base_url=server.url, **kwargs)
 
 
 async def test_every_endpoint_sends_the_documented_request(scripted: ScriptedServer) -> None:

@@ -15,8 +15,8 @@ from aiohttp import web
 from billabex_async import BillabexClient, RateLimit, errors
 
 from ._fakes import RecordingLimiter
+from ._scripted import ACCOUNT, CONTACT, client_for, contact_json, reply
 from .conftest import ScriptedServer
-from .test_client import ACCOUNT, CONTACT, client_for, contact_json, reply
 
 
 def fresh_token() -> str:

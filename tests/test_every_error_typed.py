@@ -18,8 +18,8 @@ from aiohttp import web
 from billabex_async import BillabexClient, BulkReport, ContactUpsert, RateLimit, SyncResult, errors
 
 from ._fakes import RecordingLimiter
+from ._scripted import ACCOUNT, CONTACT, client_for, contact_json
 from .conftest import TOKEN, ScriptedServer
-from .test_client import ACCOUNT, CONTACT, client_for, contact_json
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -22,7 +22,7 @@ from rapidfuzz.distance import Levenshtein
 from billabex_async import _fuzzy_index
 from billabex_async._fuzzy_index import DeletionIndex
 from billabex_async._matching import Matcher
-from tests.test_matching_equivalence import Reference, _brute
+from tests._matching_reference import Reference, _brute
 
 STARTS = ["christopher ", "jean-pierre d", "entreprise ", "jean-pier"]
 ENDS = [" dupont-martin", "-lüdenscheidt", " sarl"]

@@ -17,7 +17,7 @@ from billabex_async import BillabexClient, ContactCreate, errors
 from billabex_async.resources.contacts import write_body
 from billabex_async.testing import FakeBillabex, RequestRecord
 
-from .test_transport import Sleeps
+from ._scripted import Sleeps
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -17,9 +17,17 @@ from billabex_async import BillabexClient, errors
 from billabex_async._http._retry import Failure, decide
 from billabex_async._validation import MAX_IDEMPOTENCY_KEY_LENGTH, check_idempotency_key
 
+from ._scripted import (
+    ACCOUNT,
+    CONTACT,
+    RotatingProvider,
+    Sleeps,
+    contact_json,
+    make_client,
+    reply,
+    reset,
+)
 from .conftest import ScriptedServer
-from .test_client import ACCOUNT, CONTACT, contact_json, reply
-from .test_transport import RotatingProvider, Sleeps, make_client, reset
 
 KEY = "Idempotency-Key"
 

@@ -18,9 +18,8 @@ from aiohttp import web
 from billabex_async import BillabexClient, RateLimit, errors
 from tests._fakes import JumpClock
 
+from ._scripted import ACCOUNT, Sleeps, contact_json, reply, reset
 from .conftest import TOKEN, Handler, ScriptedServer
-from .test_client import ACCOUNT, contact_json, reply
-from .test_transport import Sleeps, reset
 
 # A hang means a slot was lost; this turns it into a failure (never reached when green).
 HANG = 20.0

@@ -16,9 +16,8 @@ from billabex_async import BillabexClient
 from billabex_async.auth import FileTokenStore, OAuthTokenProvider, RegistrationError, login
 from billabex_async.testing import FakeBillabex
 
+from ._login import Browser, cli_env, play_browser, run_cli
 from .conftest import ScriptedServer
-from .test_cli_auth import _env, _play_browser, _run
-from .test_oauth_e2e import Browser
 
 
 async def _login_cli(env: dict[str, str], *options: str) -> str:
@@ -42,7 +41,7 @@ async def _login_cli(env: dict[str, str], *options: str) -> str:
             seen.append(line)
             if line.startswith("http://"):
                 break
-        await _play_browser(line.strip())
+        await play_browser(line.strip())
         seen.append((await process.stderr.read()).decode())
         assert await process.wait() == 0, "".join(seen)
     return "".join(seen)
@@ -54,7 +53,7 @@ async def test_cli_login_without_a_client_id_registers_then_everything_works(
     credentials = tmp_path / "credentials.json"
     async with FakeBillabex(rate_limit=None) as fake:
         fake.oauth.confidential_registrations = True  # so there is a secret to keep hidden
-        env = _env(fake, credentials)
+        env = cli_env(fake, credentials)
         output = await _login_cli(env, "-vv")  # DEBUG logs too: still no secret in them
 
         [client_id] = fake.oauth.registered
@@ -72,11 +71,11 @@ async def test_cli_login_without_a_client_id_registers_then_everything_works(
         assert registered["client_name"] == "billabex-async CLI"
 
         fake.add_contact(fake.account_id, full_name="Ada Lovelace", language="en")
-        code, listing = await _run(env, "contacts", "list", fake.account_id, "--json")
+        code, listing = await run_cli(env, "contacts", "list", fake.account_id, "--json")
         assert code == 0, listing
         assert "Ada Lovelace" in listing
 
-        code, status = await _run(env, "whoami")
+        code, status = await run_cli(env, "whoami")
         assert code == 0, status
         assert client_id in status
         assert "stored (never shown)" in status
@@ -88,7 +87,7 @@ async def test_cli_login_without_a_client_id_registers_then_everything_works(
         fake.revoke_token(old)
         stored["expires_at"] = time.time() - 1
         credentials.write_text(json.dumps(stored))
-        code, listing = await _run(env, "contacts", "list", fake.account_id, "--json")
+        code, listing = await run_cli(env, "contacts", "list", fake.account_id, "--json")
         assert code == 0, listing
         assert fake.oauth.refreshes == 1
         refreshed = json.loads(credentials.read_text())
@@ -105,8 +104,8 @@ async def test_cli_login_without_a_client_id_registers_then_everything_works(
 
 async def test_cli_login_refuses_a_secret_without_an_id(tmp_path: Path) -> None:
     async with FakeBillabex(rate_limit=None) as fake:
-        env = _env(fake, tmp_path / "credentials.json") | {"BILLABEX_CLIENT_SECRET": "x"}
-        code, output = await _run(env, "login", "--no-browser")
+        env = cli_env(fake, tmp_path / "credentials.json") | {"BILLABEX_CLIENT_SECRET": "x"}
+        code, output = await run_cli(env, "login", "--no-browser")
     assert code == 2
     assert "--client-secret needs --client-id" in output
     assert fake.oauth.registered == {}

@@ -25,43 +25,7 @@ from billabex_async import _fuzzy_index
 from billabex_async._fuzzy_index import DeletionIndex
 from billabex_async._matching import Matcher
 
-
-class Reference:
-    """The rules, with nothing clever: a list scan."""
-
-    def __init__(self) -> None:
-        self.contacts: dict[int, tuple[int, str, str | None]] = {}  # key -> (age, name, email)
-        self.seq = 0
-
-    @staticmethod
-    def name(full_name: str) -> str:
-        return unicodedata.normalize("NFC", full_name).strip().lower()
-
-    def add(self, key: int, full_name: str, email: str | None) -> None:
-        known = self.contacts.get(key)
-        age = known[0] if known is not None else self.seq
-        self.seq += known is None
-        address = email.strip().lower() if email else None
-        self.contacts[key] = (age, self.name(full_name), address)
-
-    def remove(self, key: int) -> None:
-        self.contacts.pop(key, None)
-
-    def find(self, full_name: str, email: str | None) -> int | None:
-        if email:
-            wanted_email = email.strip().lower()
-            owners = [(age, k) for k, (age, _, e) in self.contacts.items() if e == wanted_email]
-            if owners:
-                return min(owners)[1]
-        wanted = self.name(full_name)
-        best: tuple[int, int, int] | None = None
-        for key, (age, name, _) in self.contacts.items():
-            limit = min(2, min(len(wanted), len(name)) // 5)
-            distance = Levenshtein.distance(wanted, name)
-            if distance <= limit and (best is None or (distance, age) < best[:2]):
-                best = (distance, age, key)
-        return None if best is None else best[2]
-
+from ._matching_reference import Reference, _brute
 
 BASES = ["Ann", "Josée", "Renée Dupont", "Hans Groß", "Jon Smith", "Müller-Lüdenscheidt Ines"]
 ALPHABET = "aeinorsé ÉJ"
@@ -195,16 +159,6 @@ def test_the_index_survives_rebuilds_and_slot_reuse() -> None:
 def _random_names(rng: random.Random, count: int) -> list[str]:
     # Short alphabet and lengths 3-14: all three kinds of keys, many near pairs.
     return ["".join(rng.choices("abcde ", k=rng.randint(3, 14))) for _ in range(count)]
-
-
-def _brute(stored: dict[int, str], wanted: str) -> set[tuple[int, int]]:
-    hits = set()
-    for slot, name in stored.items():
-        limit = min(2, min(len(wanted), len(name)) // 5)
-        distance = Levenshtein.distance(wanted, name)
-        if distance <= limit:
-            hits.add((distance, slot))
-    return hits
 
 
 @pytest.mark.parametrize("deferred", [False, True])

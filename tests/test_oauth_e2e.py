@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import random
 import string
+import time
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from billabex_async import BillabexClient, ContactUpsert, RateLimit, errors
@@ -21,29 +21,9 @@ from billabex_async.auth import (
     login,
     refresh_tokens,
 )
-from billabex_async.testing import FakeBillabex
+from billabex_async.testing import FakeBillabex, VirtualClock
 
-
-class Browser:
-    """Plays the user's browser: follows the authorize redirect to the loopback."""
-
-    def __init__(self, *, tamper_state: bool = False) -> None:
-        self.tamper_state = tamper_state
-        self.tasks: list[asyncio.Task[None]] = []
-        self.landed: list[int] = []
-
-    def open(self, url: str) -> None:
-        self.tasks.append(asyncio.ensure_future(self._visit(url)))
-
-    async def _visit(self, url: str) -> None:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(url, allow_redirects=False) as resp:
-                assert resp.status == 302
-                location = resp.headers["Location"]
-            if self.tamper_state:
-                location = location.replace("state=", "state=forged")
-            async with session.get(location) as resp:
-                self.landed.append(resp.status)
+from ._login import Browser
 
 
 async def _login(fake: FakeBillabex, browser: Browser) -> Credentials:
@@ -72,7 +52,13 @@ def _people(n: int) -> list[ContactUpsert]:
 
 
 async def test_login_then_a_run_that_outlives_its_tokens(tmp_path: Path) -> None:
-    async with FakeBillabex(rate_limit=RateLimit(40, 1.0), access_token_ttl=1.5) as fake:
+    # One virtual clock for the simulator, the client and the provider (which
+    # reads unix seconds): the 1.5 s tokens expire in virtual time.
+    clock = VirtualClock()
+    epoch = time.time()
+    async with FakeBillabex(
+        rate_limit=RateLimit(40, 1.0), access_token_ttl=1.5, clock=clock
+    ) as fake:
         browser = Browser()
         credentials = await _login(fake, browser)
         assert browser.landed == [200]
@@ -80,12 +66,15 @@ async def test_login_then_a_run_that_outlives_its_tokens(tmp_path: Path) -> None
 
         store = FileTokenStore(tmp_path / "credentials.json")
         store.save(credentials)
-        provider = OAuthTokenProvider.from_store(store, refresh_margin=0.5)
+        provider = OAuthTokenProvider.from_store(
+            store, refresh_margin=0.5, clock=lambda: epoch + clock.time()
+        )
         async with BillabexClient(
-            provider, base_url=fake.url, rate_limit=RateLimit(40, 1.0)
+            provider, base_url=fake.url, rate_limit=RateLimit(40, 1.0), clock=clock
         ) as client:
             report = await client.contacts.bulk_upsert(fake.account_id, _people(160))
         # 160 requests at 40/s take about 4 s: the 1.5 s tokens expired several times.
+        assert clock.time() >= 3.0
         assert report.succeeded == 160
         assert not report.failed
         assert fake.oauth.refreshes >= 2

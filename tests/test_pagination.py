@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from billabex_async import errors
 from billabex_async.resources._pagination import walk_pages
 
+from ._scripted import ACCOUNT, client_for, contact_json, reply
 from .conftest import ScriptedServer
-from .test_client import ACCOUNT, client_for, contact_json, reply
 
 
 def page(cursor: str | None) -> Any:

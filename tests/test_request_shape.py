@@ -10,7 +10,7 @@ from yarl import URL
 from billabex_async import BillabexClient
 
 from ._aioresponses_compat import mocked  # noqa: F401 - the fixture
-from .test_client import ACCOUNT, CONTACT, contact_json
+from ._scripted import ACCOUNT, CONTACT, contact_json
 
 API = "https://next.billabex.com/api/public/v1"
 

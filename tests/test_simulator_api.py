@@ -8,12 +8,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from multidict import CIMultiDictProxy
 
 from billabex_async.testing import FakeBillabex
 
-API = "/api/public/v1"
-_NO_BODY: Any = object()
+from ._simulator_calls import _NO_BODY, API, call, contacts_path
 
 
 @pytest.fixture
@@ -26,39 +24,6 @@ async def fake() -> AsyncIterator[FakeBillabex]:
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
-
-
-async def call(
-    session: aiohttp.ClientSession,
-    fake: FakeBillabex,
-    method: str,
-    path: str,
-    body: Any = _NO_BODY,
-    *,
-    token: str | None = None,
-    anonymous: bool = False,
-    headers: dict[str, str] | None = None,
-    data: bytes | None = None,
-) -> tuple[int, CIMultiDictProxy[str], Any]:
-    """One request (with ``token``, else fake.token, unless ``anonymous``).
-
-    Returns status, headers and the parsed JSON body (None if empty).
-    """
-    sent = dict(headers or {})
-    if not anonymous:
-        sent["Authorization"] = f"Bearer {token or fake.token}"
-    kwargs: dict[str, Any] = {"headers": sent}
-    if body is not _NO_BODY:
-        kwargs["json"] = body
-    if data is not None:
-        kwargs["data"] = data
-    async with session.request(method, fake.url + API + path, **kwargs) as resp:
-        raw = await resp.read()
-        return resp.status, resp.headers, (await resp.json() if raw else None)
-
-
-def contacts_path(fake: FakeBillabex) -> str:
-    return f"/accounts/{fake.account_id}/contacts"
 
 
 async def test_status_needs_no_token(fake: FakeBillabex, session: aiohttp.ClientSession) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from billabex_async.testing import FakeBillabex
 
-from .test_simulator_api import call, contacts_path
+from ._simulator_calls import call, contacts_path
 
 ADA = {"fullName": "Ada Lovelace", "language": "en", "email": "ada@example.com"}
 

@@ -6,40 +6,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import Any
 
 import pytest
 from aiohttp import web
 
 from billabex_async import BillabexClient, RateLimit, RequestEvent, errors
 
+from ._scripted import (
+    ACCOUNT,
+    BASE,
+    CONTACT,
+    RotatingProvider,
+    Sleeps,
+    contact_json,
+    make_client,
+    reply,
+    reset,
+)
 from .conftest import TOKEN, ScriptedServer
-from .test_client import ACCOUNT, BASE, CONTACT, contact_json, reply
-
-
-class Sleeps:
-    """Records backoff sleeps instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.calls.append(delay)
-
-
-def make_client(server_url: str, sleeps: Sleeps, **kwargs: Any) -> BillabexClient:
-    kwargs.setdefault("rate_limit", None)
-    events: list[RequestEvent] = kwargs.pop("events", [])
-    client = BillabexClient(TOKEN, base_url=server_url, on_request=events.append, **kwargs)
-    client._transport._sleep = sleeps
-    return client
-
-
-async def reset(request: web.Request) -> web.StreamResponse:
-    """Drop the connection without answering: the request was not applied."""
-    assert request.transport is not None
-    request.transport.abort()
-    return web.Response()
 
 
 async def test_idempotent_requests_are_retried_on_5xx(scripted: ScriptedServer) -> None:
@@ -177,20 +161,6 @@ async def test_429_without_a_limiter_sleeps_for_retry_after(scripted: ScriptedSe
     async with make_client(scripted.url, sleeps, rate_limit=None) as client:
         await client.contacts.upsert(ACCOUNT, full_name="A", language="en")
     assert sleeps.calls == [7.0]
-
-
-class RotatingProvider:
-    def __init__(self) -> None:
-        self.token = "old-token"
-        self.refreshes = 0
-
-    async def get_token(self) -> str:
-        return self.token
-
-    async def refresh(self, rejected: str) -> str:
-        self.refreshes += 1
-        self.token = f"new-token-{self.refreshes}"
-        return self.token
 
 
 async def test_a_401_refreshes_the_token_once_and_replays(scripted: ScriptedServer) -> None:

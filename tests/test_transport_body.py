@@ -15,8 +15,8 @@ from aiohttp import web
 from billabex_async import BillabexClient, errors
 from billabex_async._http._body import DEFAULT_MAX_RESPONSE_BYTES
 
+from ._scripted import ACCOUNT, client_for, contact_json
 from .conftest import TOKEN, ScriptedServer
-from .test_client import ACCOUNT, client_for, contact_json
 
 MIB = 1024 * 1024
 

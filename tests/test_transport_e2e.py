@@ -1,5 +1,8 @@
 """The whole stack against the simulator at its rate limit, with faults on:
-zero 429s from our own sending, nothing lost, nothing duplicated."""
+zero 429s from our own sending, nothing lost, nothing duplicated.
+
+Client and simulator share a VirtualClock: the windows pass in virtual
+seconds, so the run takes milliseconds and its utilisation is exact."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import random
 import string
 
 from billabex_async import BillabexClient, ContactUpsert, RateLimit
-from billabex_async.testing import FakeBillabex, Faults
+from billabex_async.testing import FakeBillabex, Faults, VirtualClock
 
 ITEMS = 400
 CONCURRENCY = 16
@@ -37,26 +40,36 @@ async def _push(client: BillabexClient, account_id: str, items: list[ContactUpse
 
 async def test_faulty_server_at_the_limit_loses_nothing_and_draws_no_429() -> None:
     faults = Faults(error_rate=0.05, reset_before_rate=0.02, reset_after_rate=0.02)
-    async with FakeBillabex(rate_limit=RateLimit(40, 1.0), faults=faults, seed=1234) as fake:
+    clock = VirtualClock()
+    async with FakeBillabex(
+        rate_limit=RateLimit(40, 1.0), faults=faults, seed=1234, clock=clock
+    ) as fake:
         async with BillabexClient(
-            fake.token, base_url=fake.url, rate_limit=RateLimit(40, 1.0), max_retries=8
+            fake.token, base_url=fake.url, rate_limit=RateLimit(40, 1.0), max_retries=8, clock=clock
         ) as client:
             await _push(client, fake.account_id, _people(ITEMS))
         stored = fake.contacts(fake.account_id)
         stats = fake.stats
     assert stats.rate_limited == 0
-    assert stats.max_in_window <= 40
+    assert stats.max_in_window == 40  # the limit, used to the full
+    assert clock.time() <= stats.requests / 40 + 1.0  # no more than one window idle
     emails = sorted(c.email.address for c in stored if c.email is not None)
     assert emails == sorted(f"person{i}@acme.test" for i in range(ITEMS))  # none lost, none twice
     assert stats.requests > ITEMS  # the faults did force retries
 
 
 async def test_a_foreign_consumer_on_the_same_token_costs_time_not_data() -> None:
-    async with FakeBillabex(rate_limit=RateLimit(40, 1.0), foreign_share=0.2, seed=99) as fake:
+    clock = VirtualClock()
+    async with FakeBillabex(
+        rate_limit=RateLimit(40, 1.0), foreign_share=0.2, seed=99, clock=clock
+    ) as fake:
         async with BillabexClient(
-            fake.token, base_url=fake.url, rate_limit=RateLimit(40, 1.0), max_retries=8
+            fake.token, base_url=fake.url, rate_limit=RateLimit(40, 1.0), max_retries=8, clock=clock
         ) as client:
             await _push(client, fake.account_id, _people(ITEMS))
         stored = fake.contacts(fake.account_id)
+        stats = fake.stats
     assert len(stored) == ITEMS
+    # Our share and the foreign one together fill the window, one window idle at most.
+    assert clock.time() <= (stats.requests + stats.foreign) / 40 + 1.0
     assert len({c.email.address for c in stored if c.email is not None}) == ITEMS

@@ -19,8 +19,8 @@ from billabex_async._http._headers import MAX_COUNT, MAX_RESET, count_header, re
 from billabex_async._retry_after import RETRY_AFTER_CEILING, parse_retry_after
 
 from ._fakes import JumpClock, RecordingLimiter
+from ._scripted import ACCOUNT, client_for, contact_json, reply
 from .conftest import TOKEN, ScriptedServer
-from .test_client import ACCOUNT, client_for, contact_json, reply
 
 ABSURD_COUNTS = ["inf", "1e999", "Infinity", "-Infinity", "nan", "-5", "9" * 40, "²", "١٢", "3.5"]
 ABSURD_RESETS = ["²", "garbage", "inf", "1e999", "nan", "-1", "9" * 40, "1e5", "١٢٣"]

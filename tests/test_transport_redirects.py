@@ -11,9 +11,9 @@ from aiohttp import web
 
 from billabex_async import BillabexClient, ContactUpsert, errors
 
+from ._scripted import ACCOUNT, CONTACT, client_for, contact_json, reply
 from ._servers import scripted_server
 from .conftest import TOKEN, ScriptedServer
-from .test_client import ACCOUNT, CONTACT, client_for, contact_json, reply
 
 Call = Callable[[BillabexClient], Awaitable[Any]]
 

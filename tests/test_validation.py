@@ -28,8 +28,8 @@ from billabex_async._validation import (
 )
 from billabex_async.testing import FakeBillabex
 
+from ._scripted import ACCOUNT, CONTACT, client_for, contact_json, reply
 from .conftest import ScriptedServer
-from .test_client import ACCOUNT, CONTACT, client_for, contact_json, reply
 
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "contacts.yaml"
 

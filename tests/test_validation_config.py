@@ -6,8 +6,8 @@ import pytest
 
 from billabex_async import BillabexClient, errors
 
+from ._scripted import ACCOUNT, CONTACT, reply
 from .conftest import TOKEN, ScriptedServer
-from .test_client import ACCOUNT, CONTACT, reply
 
 
 @pytest.mark.parametrize("raw", [TOKEN + "\n", f"  {TOKEN}\r\n", f"\t{TOKEN} ", "\ufeff" + TOKEN])

@@ -19,7 +19,8 @@ import aiohttp
 import attrs
 from yarl import URL
 
-from billabex_async._validation import check_base_url, is_loopback
+from billabex_async._types import is_loopback_host
+from billabex_async._validation import check_base_url
 from billabex_async._version import __version__
 from billabex_async.auth._discovery import ServerMetadata, discover
 from billabex_async.auth._endpoint import exchange
@@ -80,7 +81,7 @@ def _check_redirect_uris(redirect_uris: Sequence[str]) -> list[str]:
             url is not None
             and url.is_absolute()
             and not url.fragment
-            and (url.scheme == "https" or (url.scheme == "http" and is_loopback(url.host)))
+            and (url.scheme == "https" or (url.scheme == "http" and is_loopback_host(url.host)))
         )
         if not ok:
             raise InvalidRequestError(

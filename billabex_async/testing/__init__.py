@@ -2,8 +2,10 @@
 
 Depends on the models and the matching rules only, never on the client, so the
 SDK is tested against an independent implementation of the wire format.
+``VirtualClock`` shared by a client and a simulator runs rate windows in no wall time.
 """
 
+from billabex_async.testing._clock import VirtualClock
 from billabex_async.testing._core import RequestRecord
 from billabex_async.testing._faults import FaultKind, Faults, ScriptedFault
 from billabex_async.testing._ratelimit import Stats
@@ -18,4 +20,5 @@ __all__ = [
     "RequestRecord",
     "ScriptedFault",
     "Stats",
+    "VirtualClock",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import secrets
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import attrs
 
@@ -63,6 +63,8 @@ class Core:
     injector: FaultInjector
     stats: Stats
     clock: Callable[[], float]
+    sleep: Callable[[float], Awaitable[None]]
+    """Waits on ``clock``: injected latency and delay faults."""
     epoch: float
     """Unix time minus clock time: turns window resets into X-RateLimit-Reset."""
     rng: random.Random

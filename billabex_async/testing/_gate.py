@@ -8,7 +8,6 @@ then the handler. Error answers are always JSON ``{"message", "code"}``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -157,7 +156,7 @@ def make_gate(core: Core) -> Middleware:
             raise ApiError(429, "app-core.rate-limit.exceeded", "Too many requests.", retry)
         _check_scope(token, method)
         if core.latency or core.jitter:
-            await asyncio.sleep(core.latency + core.rng.uniform(0.0, core.jitter))
+            await core.sleep(core.latency + core.rng.uniform(0.0, core.jitter))
         fault = core.injector.choose(method, path)
         if fault is None:
             return await handler(request), None
@@ -166,7 +165,7 @@ def make_gate(core: Core) -> Middleware:
         if fault.kind == "reset_before":
             return None, fault
         if fault.kind == "delay":
-            await asyncio.sleep(fault.delay)
+            await core.sleep(fault.delay)
         response = await handler(request)
         if fault.kind == "reset_after":
             return None, fault

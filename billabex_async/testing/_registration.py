@@ -9,10 +9,11 @@ authentication are accepted; every scope must be a known one.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 from yarl import URL
+
+from billabex_async._types import is_loopback_host
 
 __all__ = [
     "AUTH_METHODS",
@@ -77,15 +78,6 @@ def resource_metadata(base: str) -> dict[str, object]:
     }
 
 
-def _is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return host is not None and ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _redirect_uri(value: object) -> str:
     if not isinstance(value, str):
         raise RegistrationRefused("invalid_redirect_uri", "a redirect URI must be a string")
@@ -97,7 +89,7 @@ def _redirect_uri(value: object) -> str:
         url is not None
         and url.is_absolute()
         and not url.fragment
-        and (url.scheme == "https" or (url.scheme == "http" and _is_loopback(url.host)))
+        and (url.scheme == "https" or (url.scheme == "http" and is_loopback_host(url.host)))
     )
     if not ok:
         raise RegistrationRefused(
@@ -171,7 +163,7 @@ def redirect_allowed(registered: Iterable[str], presented: str) -> bool:
         known = URL(uri)
         if (
             known.scheme == "http"
-            and _is_loopback(known.host)
+            and is_loopback_host(known.host)
             and (known.scheme, known.host, known.path, known.query_string)
             == (url.scheme, url.host, url.path, url.query_string)
         ):

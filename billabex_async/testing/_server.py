@@ -12,10 +12,12 @@ from typing import Self
 
 from aiohttp import web
 
-from billabex_async._types import DEFAULT_PAGE_SIZE, RateLimit
+from billabex_async._types import DEFAULT_PAGE_SIZE, SYSTEM_CLOCK, Clock, RateLimit
 from billabex_async.testing._admin import ContactsAdmin
-from billabex_async.testing._core import WRITE_SCOPE, Core, RequestRecord
-from billabex_async.testing._faults import FaultInjector, FaultKind, Faults, ScriptedFault
+from billabex_async.testing._clock import time_and_sleep
+from billabex_async.testing._control import SimulatorControl
+from billabex_async.testing._core import WRITE_SCOPE, Core
+from billabex_async.testing._faults import FaultInjector, Faults
 from billabex_async.testing._handlers import build_app
 from billabex_async.testing._idempotency import DEFAULT_IDEMPOTENCY_WINDOW, IdempotencyStore
 from billabex_async.testing._oauth import OAuthServer
@@ -32,7 +34,7 @@ logger = logging.getLogger("billabex_async.testing")
 _SHUTDOWN_TIMEOUT = 1.0  # seconds cleanup waits for in-flight handlers
 
 
-class FakeBillabex(ContactsAdmin):
+class FakeBillabex(ContactsAdmin, SimulatorControl):
     """An in-process Billabex Contacts API on 127.0.0.1, for tests, demos and benchmarks.
 
     Speaks the wire protocol under ``{url}/api/public/v1``: bearer auth and
@@ -44,11 +46,15 @@ class FakeBillabex(ContactsAdmin):
                 await client.contacts.upsert(fake.account_id, full_name="Ada", language="en")
             assert [c.full_name for c in fake.contacts(fake.account_id)] == ["Ada"]
 
-    ``clock`` (seconds, monotonic) drives the window, so tests can move time
-    without sleeping. ``foreign_share`` spends that fraction of each token's
-    budget as a second process sharing the token would, from the token's first
-    request on. ``log_limit`` bounds the request log and the arrival lists
-    (None: unbounded). ``seed`` makes ids, seeded names and faults reproducible.
+    ``clock`` (a ``Clock``, such as a ``VirtualClock`` shared with the client)
+    drives the window, token lifetimes and idempotency windows with its
+    ``time()``, and injected latency and delay faults with its ``sleep``, so
+    tests move time without sleeping; a plain callable returning seconds is
+    accepted too (then latency sleeps with ``asyncio.sleep``).
+    ``foreign_share`` spends that fraction of each token's budget as a second
+    process sharing the token would, from the token's first request on.
+    ``log_limit`` bounds the request log and the arrival lists (None: unbounded).
+    ``seed`` makes ids, seeded names and faults reproducible.
     ``fake.oauth`` is an OAuth 2.1 authorization server (``/api/oauth/authorize``
     approves at once, ``/api/oauth/token`` checks PKCE and rotates refresh
     tokens) for the client ``oauth_client_id``/``oauth_client_secret``; its
@@ -89,7 +95,7 @@ class FakeBillabex(ContactsAdmin):
         faults: Faults | None = None,
         seed: int | None = None,
         max_page_size: int = 100,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | Callable[[], float] = SYSTEM_CLOCK,
         port: int = 0,
         host: str = "127.0.0.1",
         foreign_share: float = 0.0,
@@ -107,21 +113,23 @@ class FakeBillabex(ContactsAdmin):
         # Separate generators: ids stay the same whatever faults are drawn.
         rng = random.Random(seed)
         ids = random.Random(None if seed is None else f"ids-{seed}")
+        now, sleep = time_and_sleep(clock)
         stats = Stats(arrivals=deque(maxlen=log_limit), rejected=deque(maxlen=log_limit))
         self._core = Core(
             store=Store(ids, matching),
             limiter=RateLimiter(rate_limit, stats=stats, foreign_share=foreign_share),
             injector=FaultInjector(faults or Faults(), rng),
             stats=stats,
-            clock=clock,
-            epoch=time.time() - clock(),
+            clock=now,
+            sleep=sleep,
+            epoch=time.time() - now(),
             rng=rng,
             latency=latency,
             jitter=jitter,
             max_page_size=max_page_size,
             default_page_size=DEFAULT_PAGE_SIZE,
             log=deque(maxlen=log_limit),
-            idempotency=IdempotencyStore(idempotency_window, clock),
+            idempotency=IdempotencyStore(idempotency_window, now),
             reads=StaleReads(read_lag),
         )
         self._token = self._core.issue_token((WRITE_SCOPE,))
@@ -211,74 +219,3 @@ class FakeBillabex(ContactsAdmin):
     def revoke_token(self, token: str) -> None:
         """Make ``token`` answer 401 from now on; unknown tokens are ignored."""
         self._core.tokens.pop(token, None)
-
-    # -- observation ---------------------------------------------------------------
-
-    @property
-    def stats(self) -> Stats:
-        """Live counters (requests, 429s, max arrivals in a window, arrival times)."""
-        return self._core.stats
-
-    def reset_stats(self) -> None:
-        """Zero the counters and arrival lists; rate-limit windows are kept."""
-        stats = self._core.stats
-        stats.requests = stats.rate_limited = stats.max_in_window = stats.foreign = 0
-        stats.arrivals.clear()
-        stats.rejected.clear()
-
-    @property
-    def matching(self) -> Matching:
-        """The upsert matching rules in force (assign to change them; contacts are re-indexed)."""
-        return self._core.store.matching
-
-    @matching.setter
-    def matching(self, matching: Matching) -> None:
-        self._core.store.matching = matching
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        """The request log, oldest first (bounded by ``log_limit``); no tokens."""
-        return list(self._core.log)
-
-    @property
-    def faults(self) -> Faults:
-        """The random faults in force; assign a new Faults to change them."""
-        return self._core.injector.faults
-
-    @faults.setter
-    def faults(self, faults: Faults) -> None:
-        self._core.injector.faults = faults
-
-    def script(
-        self,
-        *,
-        method: str | None = None,
-        path_contains: str | None = None,
-        kind: FaultKind = "status",
-        status: int = 503,
-        times: int = 1,
-        delay: float = 0.0,
-    ) -> ScriptedFault:
-        """Arm a fault for the next ``times`` API requests matching method and path.
-
-        Scripted faults win over random ones, never touch /status, and come
-        after auth and the rate limit. Kinds are described at FaultKind.
-        """
-        method = None if method is None else method.upper()
-        fault = ScriptedFault(
-            kind=kind,
-            status=status,
-            method=method,
-            path_contains=path_contains,
-            remaining=times,
-            delay=delay,
-        )
-        return self._core.injector.script(fault)
-
-    def settle_reads(self) -> None:
-        """Make every write so far visible in list pages (ends the ``read_lag`` wait)."""
-        self._core.reads.settle()
-
-    def clear_script(self) -> None:
-        """Disarm every scripted fault."""
-        self._core.injector.scripted.clear()

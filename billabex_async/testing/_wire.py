@@ -10,10 +10,11 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from billabex_async._generated.models import ContactUpdate
-from billabex_async._types import UNSET, Unset, canonical_uuid
+from billabex_async._types import canonical_uuid
 
 __all__ = [
     "ApiError",
@@ -79,15 +80,56 @@ _MAX_NAME = 255
 _MAX_LENGTHS = {"role": 255, "notes": 10_000}
 
 
-def _optional_str(body: Mapping[str, object], wire: str, field: str) -> str | Unset | None:
-    if wire not in body:
-        return UNSET
-    value = body[wire]
-    if value is not None and not isinstance(value, str):
-        raise _invalid(field, f"{wire} must be a string or null.")
-    if value is not None and len(value) > _MAX_LENGTHS[wire]:
-        raise _invalid(field, f"{wire} must be at most {_MAX_LENGTHS[wire]} characters.")
+def _full_name(value: object) -> str:
+    if not isinstance(value, str) or not _NOT_BLANK.search(value):
+        raise _invalid("full-name", "fullName must be a non-empty string.")
+    if len(value) > _MAX_NAME:
+        raise _invalid("full-name", f"fullName must be at most {_MAX_NAME} characters.")
     return value
+
+
+def _language(value: object) -> str:
+    if not isinstance(value, str) or not _LANGUAGE.fullmatch(value):
+        raise _invalid("language", "language must be an ISO 639-1 code such as 'en'.")
+    return value
+
+
+def _email(value: object) -> str | None:
+    if value is not None and (
+        not isinstance(value, str) or len(value) > _MAX_EMAIL or not _EMAIL.fullmatch(value)
+    ):
+        raise _invalid("email", "email must be an email address or null.")
+    return value
+
+
+def _text(wire: str) -> Callable[[object], str | None]:
+    """The check of an optional free-text field: a string up to its limit, or null."""
+
+    def check(value: object) -> str | None:
+        if value is not None and not isinstance(value, str):
+            raise _invalid(wire, f"{wire} must be a string or null.")
+        if value is not None and len(value) > _MAX_LENGTHS[wire]:
+            raise _invalid(wire, f"{wire} must be at most {_MAX_LENGTHS[wire]} characters.")
+        return value
+
+    return check
+
+
+def _is_primary(value: object) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise _invalid("is-primary", "isPrimary must be a boolean or null.")
+    return value
+
+
+# In the order they are checked: (wire name, model field, check, slug when required).
+_FIELDS: tuple[tuple[str, str, Callable[[object], object], str | None], ...] = (
+    ("fullName", "full_name", _full_name, "full-name"),
+    ("language", "language", _language, "language"),
+    ("email", "email", _email, None),
+    ("role", "role", _text("role"), None),
+    ("notes", "notes", _text("notes"), None),
+    ("isPrimary", "is_primary", _is_primary, None),
+)
 
 
 def validate_write(body: object, *, required: bool) -> ContactUpdate:
@@ -99,48 +141,13 @@ def validate_write(body: object, *, required: bool) -> ContactUpdate:
     """
     if not isinstance(body, dict):
         raise ApiError(422, "app-contacts.request.invalid-body", "The body must be a JSON object.")
-    full_name: str | Unset = UNSET
-    if "fullName" in body:
-        value = body["fullName"]
-        if not isinstance(value, str) or not _NOT_BLANK.search(value):
-            raise _invalid("full-name", "fullName must be a non-empty string.")
-        if len(value) > _MAX_NAME:
-            raise _invalid("full-name", f"fullName must be at most {_MAX_NAME} characters.")
-        full_name = value
-    elif required:
-        raise ApiError(422, "app-contacts.contact.full-name-required", "fullName is required.")
-    language: str | Unset = UNSET
-    if "language" in body:
-        value = body["language"]
-        if not isinstance(value, str) or not _LANGUAGE.fullmatch(value):
-            raise _invalid("language", "language must be an ISO 639-1 code such as 'en'.")
-        language = value
-    elif required:
-        raise ApiError(422, "app-contacts.contact.language-required", "language is required.")
-    email: str | Unset | None = UNSET
-    if "email" in body:
-        value = body["email"]
-        if value is not None and (
-            not isinstance(value, str) or len(value) > _MAX_EMAIL or not _EMAIL.fullmatch(value)
-        ):
-            raise _invalid("email", "email must be an email address or null.")
-        email = value
-    is_primary: bool | Unset | None = UNSET
-    role = _optional_str(body, "role", "role")
-    notes = _optional_str(body, "notes", "notes")
-    if "isPrimary" in body:
-        value = body["isPrimary"]
-        if value is not None and not isinstance(value, bool):
-            raise _invalid("is-primary", "isPrimary must be a boolean or null.")
-        is_primary = value
-    return ContactUpdate(
-        full_name=full_name,
-        language=language,
-        email=email,
-        role=role,
-        notes=notes,
-        is_primary=is_primary,
-    )
+    fields: dict[str, Any] = {}
+    for wire, name, check, slug in _FIELDS:
+        if wire in body:
+            fields[name] = check(body[wire])
+        elif required and slug is not None:
+            raise ApiError(422, f"app-contacts.contact.{slug}-required", f"{wire} is required.")
+    return ContactUpdate(**fields)
 
 
 def parse_first(raw: str | None, default: int) -> int:
@@ -167,11 +174,10 @@ def decode_cursor(cursor: str, account_id: str, first: int) -> int:
         padded = cursor + "=" * (-len(cursor) % 4)
         blob = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         seq, owner, cursor_first = blob["s"], blob["a"], blob["f"]
+        valid = isinstance(seq, int) and owner == account_id
     except (ValueError, UnicodeError, binascii.Error, TypeError, KeyError):
-        raise ApiError(
-            400, "app-contacts.pagination.invalid-cursor", "after is not a valid cursor."
-        ) from None
-    if not isinstance(seq, int) or owner != account_id:
+        valid = False
+    if not valid:
         raise ApiError(
             400, "app-contacts.pagination.invalid-cursor", "after is not a valid cursor."
         )
@@ -181,4 +187,4 @@ def decode_cursor(cursor: str, account_id: str, first: int) -> int:
             "app-contacts.pagination.cursor-mismatch",
             "This cursor belongs to a query with another 'first'.",
         )
-    return seq
+    return int(seq)
