@@ -6,7 +6,8 @@ import re
 from typing import Literal, NamedTuple
 from uuid import UUID
 
-from billabex_async._engine.conflicts import Op, Scope
+from billabex_async._engine.conflicts import Scope
+from billabex_async._engine.op import Op
 from billabex_async._engine.report import Status
 from billabex_async._types import canonical_uuid
 from billabex_async.errors import (
