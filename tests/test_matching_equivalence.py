@@ -21,47 +21,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import Levenshtein
 
-from billabex_async import _fuzzy_index
-from billabex_async._fuzzy_index import DeletionIndex
 from billabex_async._matching import Matcher
-
-
-class Reference:
-    """The rules, with nothing clever: a list scan."""
-
-    def __init__(self) -> None:
-        self.contacts: dict[int, tuple[int, str, str | None]] = {}  # key -> (age, name, email)
-        self.seq = 0
-
-    @staticmethod
-    def name(full_name: str) -> str:
-        return unicodedata.normalize("NFC", full_name).strip().lower()
-
-    def add(self, key: int, full_name: str, email: str | None) -> None:
-        known = self.contacts.get(key)
-        age = known[0] if known is not None else self.seq
-        self.seq += known is None
-        address = email.strip().lower() if email else None
-        self.contacts[key] = (age, self.name(full_name), address)
-
-    def remove(self, key: int) -> None:
-        self.contacts.pop(key, None)
-
-    def find(self, full_name: str, email: str | None) -> int | None:
-        if email:
-            wanted_email = email.strip().lower()
-            owners = [(age, k) for k, (age, _, e) in self.contacts.items() if e == wanted_email]
-            if owners:
-                return min(owners)[1]
-        wanted = self.name(full_name)
-        best: tuple[int, int, int] | None = None
-        for key, (age, name, _) in self.contacts.items():
-            limit = min(2, min(len(wanted), len(name)) // 5)
-            distance = Levenshtein.distance(wanted, name)
-            if distance <= limit and (best is None or (distance, age) < best[:2]):
-                best = (distance, age, key)
-        return None if best is None else best[2]
-
+from billabex_async._matching.index import MOVE_EVERY_ADD, DeletionIndex
+from billabex_async._matching.table import CROWD
+from tests._matching_helpers import Reference, brute, count_keying
 
 BASES = ["Ann", "Josée", "Renée Dupont", "Hans Groß", "Jon Smith", "Müller-Lüdenscheidt Ines"]
 ALPHABET = "aeinorsé ÉJ"
@@ -197,16 +160,6 @@ def _random_names(rng: random.Random, count: int) -> list[str]:
     return ["".join(rng.choices("abcde ", k=rng.randint(3, 14))) for _ in range(count)]
 
 
-def _brute(stored: dict[int, str], wanted: str) -> set[tuple[int, int]]:
-    hits = set()
-    for slot, name in stored.items():
-        limit = min(2, min(len(wanted), len(name)) // 5)
-        distance = Levenshtein.distance(wanted, name)
-        if distance <= limit:
-            hits.add((distance, slot))
-    return hits
-
-
 @pytest.mark.parametrize("deferred", [False, True])
 def test_the_index_stays_exact_while_it_grows(deferred: bool) -> None:
     """Lookups between adds and removals, through several growths (and mid-handover)."""
@@ -221,7 +174,7 @@ def test_the_index_stays_exact_while_it_grows(deferred: bool) -> None:
             del stored[slot]
         if step % 97 == 0 and stored:
             query = rng.choice(list(stored.values()))[: rng.randint(3, 14)] + rng.choice("ab")
-            assert set(index.matches(query)) == _brute(stored, query), query
+            assert set(index.matches(query)) == brute(stored, query), query
             handovers += index._old is not None
     assert len(index) == len(stored)
     assert deferred or handovers > 0  # some lookups did ask two tables
@@ -229,23 +182,15 @@ def test_the_index_stays_exact_while_it_grows(deferred: bool) -> None:
 
 def test_no_add_keys_more_than_a_few_names(monkeypatch: pytest.MonkeyPatch) -> None:
     """Growth is spread over later adds: no add re-keys the whole index (a stall at 100k)."""
-    keyed = 0
-    real = _fuzzy_index.index_keys
-
-    def counting(name: str) -> set[int]:
-        nonlocal keyed
-        keyed += 1
-        return real(name)
-
-    monkeypatch.setattr(_fuzzy_index, "index_keys", counting)
+    keyed = count_keying(monkeypatch)
     rng = random.Random(5)
     index = DeletionIndex()
     most = 0
     for name in ("".join(rng.choices(string.ascii_lowercase, k=12)) for _ in range(20_000)):
-        keyed = 0
+        keyed.clear()
         index.add(name)
-        most = max(most, keyed)
-    assert most <= 1 + _fuzzy_index._MOVE_EVERY_ADD
+        most = max(most, len(keyed))
+    assert most <= 1 + MOVE_EVERY_ADD
     for name in ("".join(rng.choices(string.ascii_lowercase, k=12)) for _ in range(50)):
         assert index.matches(name) == []  # the moved names still answer, the others do not
 
@@ -253,14 +198,7 @@ def test_no_add_keys_more_than_a_few_names(monkeypatch: pytest.MonkeyPatch) -> N
 def test_a_deferred_matcher_keys_no_name_when_every_lookup_is_exact(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    keyed: list[str] = []
-    real = _fuzzy_index.index_keys
-
-    def counting(name: str) -> set[int]:
-        keyed.append(name)
-        return real(name)
-
-    monkeypatch.setattr(_fuzzy_index, "index_keys", counting)
+    keyed = count_keying(monkeypatch)
     matcher: Matcher[int] = Matcher(deferred=True)
     for key in range(500):
         matcher.add(key, f"Person Number {key}", None)
@@ -270,4 +208,4 @@ def test_a_deferred_matcher_keys_no_name_when_every_lookup_is_exact(
     # Once each, and the query; the names keyed before their shared head keys
     # were seen crowded once more, into a table with tail keys.
     assert set(keyed) == {f"person number {k}" for k in range(500)} | {"person numbr 7"}
-    assert len(keyed) <= 501 + _fuzzy_index.CROWD + 1
+    assert len(keyed) <= 501 + CROWD + 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from billabex_async._engine.op import Group, Op
-from billabex_async._matching import MAX_NAME_DISTANCE, names_match
+from billabex_async._matching import MAX_NAME_DISTANCE, normalized_names_match
 
 __all__ = ["STALE_PIECES", "KeyIndex"]
 
@@ -123,7 +123,7 @@ class KeyIndex:
                 if (owner := by_name.get(other)) is None:
                     continue  # the stale piece of a settled name
                 g = owner.root()
-                if (found is None or g not in found) and names_match(name, other):
+                if (found is None or g not in found) and normalized_names_match(name, other):
                     if found is None:
                         found = [g]
                     else:
