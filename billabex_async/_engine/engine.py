@@ -49,9 +49,9 @@ class Engine(Scheduler[T]):
         try:
             while True:
                 await self._turn()
-                ledger = self._ledger
-                if ledger.outbox:
-                    batch, ledger.outbox = ledger.outbox, []
+                if outbox := self._outbox:
+                    batch = outbox.copy()
+                    outbox.clear()  # in place: the scheduler holds this list
                     for settled in batch:
                         yield settled
                     continue
@@ -83,7 +83,7 @@ class Engine(Scheduler[T]):
         self._dispatch()
 
     def _done(self) -> bool:
-        return not self._ledger.outbox and self._drained()
+        return not self._outbox and self._drained()
 
     async def _wait(self) -> None:
         waiter = self._waiter = asyncio.get_running_loop().create_future()

@@ -68,6 +68,9 @@ class Scheduler(Generic[T]):
         self._window = concurrency * LOOKAHEAD
         total = len(source) if isinstance(source, Sized) else None
         self._ledger = Ledger(report, total, on_progress, on_settled, self._wake)
+        # Bound once: both are on every item's path.
+        self._record = self._ledger.record
+        self._outbox = self._ledger.outbox  # settled, not yet handed on (emptied in place)
         self._report = report
         self._skip = skip  # indices a previous run finished: counted, not sent
         self._grace = cancel_grace
@@ -109,7 +112,7 @@ class Scheduler(Generic[T]):
     def _fill(self) -> None:
         if self._stopping or self._exhausted:
             return
-        room = self._free()
+        room = self._window - len(self._queued) - len(self._busy) - len(self._outbox)
         if room <= 0:
             return
         if self._sync is not None:
@@ -130,7 +133,7 @@ class Scheduler(Generic[T]):
 
     def _free(self) -> int:
         """Items that may be read now: the window less those read and not yet handed on."""
-        return self._window - len(self._queued) - len(self._busy) - len(self._ledger.outbox)
+        return self._window - len(self._queued) - len(self._busy) - len(self._outbox)
 
     async def _read(self) -> None:
         """Pull the async source while there is room (one task for the whole source)."""
@@ -327,4 +330,4 @@ class Scheduler(Generic[T]):
         if release:
             for freed in self._scopes[op.account].release(op):
                 heapq.heappush(self._ready, (freed.index, freed))
-        self._ledger.record(op, status, contact, error)
+        self._record(op, status, contact, error)
