@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 from billabex_async._engine.adaptive import Adaptive
 from billabex_async._engine.conflicts import Op, Scope
 from billabex_async._engine.ledger import Ledger
-from billabex_async._engine.outcomes import Settled, interrupted, stop_level
+from billabex_async._engine.outcomes import Settled, interrupted, stops_run
 from billabex_async._engine.report import BulkReport, Status
 from billabex_async._types import ProgressCallback
 from billabex_async.errors import BillabexError, InvalidRequestError
@@ -304,17 +304,10 @@ class Scheduler(Generic[T]):
 
     def _maybe_stop(self, op: Op, error: BillabexError) -> None:
         scope = self._scopes[op.account]
-        level = stop_level(op, error, scope)
-        if level is None or scope.stopped is not None:
-            return
-        status = getattr(error, "status", None)
-        scope.stopped = error
-        self._report.stopped_accounts[op.account] = error
-        if level == "account" and self._per_account:
-            logger.warning("bulk: giving up on account %s after a %s", op.account, status)
-            return
-        if not self._stopping:
-            logger.warning("bulk: stopping the run after a %s (%s)", status, type(error).__name__)
+        stops = stops_run(op, error, scope, self._report, per_account=self._per_account)
+        if stops and not self._stopping:
+            status, kind = getattr(error, "status", None), type(error).__name__
+            logger.warning("bulk: stopping the run after a %s (%s)", status, kind)
             self._report.error = error
             self._halt()
 
