@@ -141,7 +141,7 @@ def test_a_bridge_orders_what_it_touches_after_the_groups_it_joins() -> None:
     assert scope.release(b) == [c]
     assert scope.release(c) == [d]
     scope.release(d)
-    assert scope.by_name == {}  # every group dissolved
+    assert scope.index.by_name == {}  # every group dissolved
     assert scope.keys == 0
 
 

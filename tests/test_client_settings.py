@@ -12,8 +12,8 @@ from billabex_async import BillabexClient, RateLimit, errors
 from billabex_async.resources import ContactsResource
 from tests._fakes import JumpClock
 
+from ._scripted import ACCOUNT, CONTACT, contact_json, reply
 from .conftest import TOKEN, Handler, ScriptedServer
-from .test_client import ACCOUNT, CONTACT, contact_json, reply
 
 # A clock the client ignored would wait in wall time: this turns that into a failure.
 HANG = 10.0

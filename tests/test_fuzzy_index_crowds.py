@@ -19,10 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import Levenshtein
 
-from billabex_async import _fuzzy_index
-from billabex_async._fuzzy_index import DeletionIndex
 from billabex_async._matching import Matcher
-from tests._matching_reference import Reference, _brute
+from billabex_async._matching import index as fuzzy_index
+from billabex_async._matching import table as key_table
+from billabex_async._matching.index import DeletionIndex
+from tests._matching_helpers import Reference, brute
 
 STARTS = ["christopher ", "jean-pierre d", "entreprise ", "jean-pier"]
 ENDS = [" dupont-martin", "-lüdenscheidt", " sarl"]
@@ -45,7 +46,7 @@ def crowded_names(draw: st.DrawFn) -> str:
 @contextmanager
 def crowd_of(size: int) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_fuzzy_index, "CROWD", size)
+        patch.setattr(key_table, "CROWD", size)
         yield
 
 
@@ -70,9 +71,9 @@ def test_the_index_answers_like_a_scan_on_names_sharing_long_starts_and_ends(
                 del slots[gone]
             if step % 5 == 0:  # lookups between adds: while tail keys are handed over
                 query = queries[step % len(queries)]
-                assert set(index.matches(query)) == _brute(slots, query), query
+                assert set(index.matches(query)) == brute(slots, query), query
         for query in queries + stored:
-            assert set(index.matches(query)) == _brute(slots, query), query
+            assert set(index.matches(query)) == brute(slots, query), query
 
 
 @settings(max_examples=100, deadline=None)
@@ -125,10 +126,10 @@ def test_names_sharing_eight_characters_keep_adds_and_lookups_bounded(
             confirmed += 1
             return Levenshtein.distance(a, b, score_cutoff=score_cutoff)
 
-    monkeypatch.setattr(_fuzzy_index, "Levenshtein", Counting)
+    monkeypatch.setattr(fuzzy_index, "Levenshtein", Counting)
     queries = [name[:-1] + ("q" if name[-1] != "q" else "z") for name in stored[::10]]
     for query in queries:
-        assert set(index.matches(query)) == _brute(slots, query)
+        assert set(index.matches(query)) == brute(slots, query)
     assert confirmed <= 20 * len(queries)  # was ~3,000 a lookup: the whole crowd
 
 

@@ -28,7 +28,7 @@ HEAVY = [
     "billabex_async.bulk",
     "billabex_async.sync",
     "billabex_async._matching",
-    "billabex_async._fuzzy_index",
+    "billabex_async._matching.index",
     "rapidfuzz",
     "billabex_async.testing",
     "billabex_async.auth",

@@ -19,13 +19,11 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rapidfuzz.distance import Levenshtein
 
-from billabex_async import _fuzzy_index
-from billabex_async._fuzzy_index import DeletionIndex
 from billabex_async._matching import Matcher
-
-from ._matching_reference import Reference, _brute
+from billabex_async._matching.index import MOVE_EVERY_ADD, DeletionIndex
+from billabex_async._matching.table import CROWD
+from tests._matching_helpers import Reference, brute, count_keying
 
 BASES = ["Ann", "Josée", "Renée Dupont", "Hans Groß", "Jon Smith", "Müller-Lüdenscheidt Ines"]
 ALPHABET = "aeinorsé ÉJ"
@@ -119,13 +117,7 @@ def test_index_finds_every_name_within_the_rule(stored: list[str], query: str) -
     normalised = [Reference.name(n) for n in stored]
     slots = {index.add(n): n for n in normalised}
     wanted = Reference.name(query)
-    expected = set()
-    for slot, name in slots.items():
-        limit = min(2, min(len(wanted), len(name)) // 5)
-        distance = Levenshtein.distance(wanted, name)
-        if distance <= limit:
-            expected.add((distance, slot))
-    assert set(index.matches(wanted)) == expected
+    assert set(index.matches(wanted)) == brute(slots, wanted)
 
 
 def test_names_of_exactly_ten_characters_tolerate_two_edits() -> None:
@@ -175,7 +167,7 @@ def test_the_index_stays_exact_while_it_grows(deferred: bool) -> None:
             del stored[slot]
         if step % 97 == 0 and stored:
             query = rng.choice(list(stored.values()))[: rng.randint(3, 14)] + rng.choice("ab")
-            assert set(index.matches(query)) == _brute(stored, query), query
+            assert set(index.matches(query)) == brute(stored, query), query
             handovers += index._old is not None
     assert len(index) == len(stored)
     assert deferred or handovers > 0  # some lookups did ask two tables
@@ -183,23 +175,15 @@ def test_the_index_stays_exact_while_it_grows(deferred: bool) -> None:
 
 def test_no_add_keys_more_than_a_few_names(monkeypatch: pytest.MonkeyPatch) -> None:
     """Growth is spread over later adds: no add re-keys the whole index (a stall at 100k)."""
-    keyed = 0
-    real = _fuzzy_index.index_keys
-
-    def counting(name: str) -> set[int]:
-        nonlocal keyed
-        keyed += 1
-        return real(name)
-
-    monkeypatch.setattr(_fuzzy_index, "index_keys", counting)
+    keyed = count_keying(monkeypatch)
     rng = random.Random(5)
     index = DeletionIndex()
     most = 0
     for name in ("".join(rng.choices(string.ascii_lowercase, k=12)) for _ in range(20_000)):
-        keyed = 0
+        keyed.clear()
         index.add(name)
-        most = max(most, keyed)
-    assert most <= 1 + _fuzzy_index._MOVE_EVERY_ADD
+        most = max(most, len(keyed))
+    assert most <= 1 + MOVE_EVERY_ADD
     for name in ("".join(rng.choices(string.ascii_lowercase, k=12)) for _ in range(50)):
         assert index.matches(name) == []  # the moved names still answer, the others do not
 
@@ -207,14 +191,7 @@ def test_no_add_keys_more_than_a_few_names(monkeypatch: pytest.MonkeyPatch) -> N
 def test_a_deferred_matcher_keys_no_name_when_every_lookup_is_exact(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    keyed: list[str] = []
-    real = _fuzzy_index.index_keys
-
-    def counting(name: str) -> set[int]:
-        keyed.append(name)
-        return real(name)
-
-    monkeypatch.setattr(_fuzzy_index, "index_keys", counting)
+    keyed = count_keying(monkeypatch)
     matcher: Matcher[int] = Matcher(deferred=True)
     for key in range(500):
         matcher.add(key, f"Person Number {key}", None)
@@ -224,4 +201,4 @@ def test_a_deferred_matcher_keys_no_name_when_every_lookup_is_exact(
     # Once each, and the query; the names keyed before their shared head keys
     # were seen crowded once more, into a table with tail keys.
     assert set(keyed) == {f"person number {k}" for k in range(500)} | {"person numbr 7"}
-    assert len(keyed) <= 501 + _fuzzy_index.CROWD + 1
+    assert len(keyed) <= 501 + CROWD + 1

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Literal, NamedTuple
 from uuid import UUID
 
-from billabex_async._engine.conflicts import Op, Scope
-from billabex_async._engine.report import Status
+from billabex_async._engine.conflicts import Scope
+from billabex_async._engine.op import Op
+from billabex_async._engine.report import BulkReport, Status
 from billabex_async._types import canonical_uuid
 from billabex_async.errors import (
     AuthenticationError,
     AuthRefreshError,
+    BillabexError,
     ClientClosedError,
     NotFoundError,
     OutcomeUnknownError,
@@ -21,7 +24,9 @@ from billabex_async.errors import (
 from billabex_async.models import Contact
 from billabex_async.resources.contacts import write_body
 
-__all__ = ["Settled", "account_key", "interrupted", "stop_level"]
+__all__ = ["Settled", "account_key", "interrupted", "stop_level", "stops_run"]
+
+logger = logging.getLogger("billabex_async")
 
 # Billabex's 403 for a connector-owned record; any other 403 is taken as the
 # token or account being refused, which every later item would hit too.
@@ -47,6 +52,25 @@ def stop_level(op: Op, error: BaseException, scope: Scope) -> Literal["run", "ac
         record_level = any(READ_ONLY.search(s or "") for s in (error.code, error.message))
         return None if record_level else "account"
     return None
+
+
+def stops_run(
+    op: Op, error: BillabexError, scope: Scope, report: BulkReport, *, per_account: bool
+) -> bool:
+    """Record in ``scope`` and ``report`` the stop ``error`` calls for; True if the run stops.
+
+    ``per_account``: a refused account stops its own items only, not the run.
+    """
+    level = stop_level(op, error, scope)
+    if level is None or scope.stopped is not None:
+        return False
+    scope.stopped = error
+    report.stopped_accounts[op.account] = error
+    if level == "account" and per_account:
+        status = getattr(error, "status", None)
+        logger.warning("bulk: giving up on account %s after a %s", op.account, status)
+        return False
+    return True
 
 
 def interrupted(op: Op) -> OutcomeUnknownError:

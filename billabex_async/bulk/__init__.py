@@ -1,25 +1,27 @@
 """Bulk layer: many upserts under one rate limit, streamed, with a per-item report.
 
 Written against the public ``ContactsResource`` only: every request goes
-through the client's limiter and retry policy like any single call.
+through the client's limiter and retry policy like any single call. One core
+(``_engine``) serves the four public forms: one account or many, a report
+or a stream of outcomes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterable
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
+from typing import Any
 from uuid import UUID
 
-from billabex_async._engine.adaptive import workers
+from billabex_async._engine import DEFAULT_CANCEL_GRACE, DEFAULT_CONCURRENCY, engine_for
 from billabex_async._engine.conflicts import Op
 from billabex_async._engine.engine import LOOKAHEAD, Engine, ProgressCallback
 from billabex_async._engine.outcomes import Settled, account_key
 from billabex_async._engine.report import BulkFailure, BulkOutcome, BulkReport, Status
 from billabex_async._validation import check_idempotency_key
 from billabex_async.errors import InvalidRequestError
-from billabex_async.models import Contact, ContactUpsert
+from billabex_async.models import ContactUpsert
 from billabex_async.resources import ContactsResource
 
 __all__ = [
@@ -37,26 +39,8 @@ __all__ = [
     "iter_upsert_pairs",
 ]
 
-T = TypeVar("T")
-
-DEFAULT_CONCURRENCY = 8
-"""Writes in flight without a rate limit to follow; with one, the default adapts (``_adaptive``)."""
-DEFAULT_CANCEL_GRACE = 5.0
-"""Seconds in-flight requests get to finish after a cancellation."""
-
-
-def _upsert_op(
-    upsert: Callable[..., Coroutine[Any, Any, Contact]],
-    index: int,
-    account: str,
-    item: ContactUpsert,
-    key: str,
-) -> Op:
-    # A partial, not a wrapping coroutine: one coroutine per item, the upsert's own.
-    run = functools.partial(upsert, account, item, idempotency_key=key)
-    email = getattr(item, "email", None)
-    name = getattr(item, "full_name", None)
-    return Op(index, account, item, run, emails=(email,), names=(name,), idempotency_key=key)
+Items = Iterable[ContactUpsert] | AsyncIterable[ContactUpsert]
+Pairs = Iterable[tuple[str | UUID, ContactUpsert]] | AsyncIterable[tuple[str | UUID, ContactUpsert]]
 
 
 def _outcome(settled: Settled) -> BulkOutcome:
@@ -101,21 +85,15 @@ def _start(
     return report, skip
 
 
-def _account_engine(
-    contacts: ContactsResource,
-    account_id: str | UUID,
-    items: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
-    report: BulkReport,
-    skip: Callable[[int], bool] | None,
-    concurrency: int | None,
-    on_progress: ProgressCallback | None,
-    cancel_grace: float,
-) -> Engine[ContactUpsert]:
-    account = account_key(account_id)
+def _make_op(
+    contacts: ContactsResource, report: BulkReport, account_id: str | UUID | None
+) -> Callable[[int, Any], Op]:
+    """What the engine builds each op with: of one account's items, or of pairs when None."""
     upsert, key_for, partial = contacts.upsert, report.key_for, functools.partial
 
-    def make_op(index: int, item: ContactUpsert) -> Op:
-        # _upsert_op inline: once per item, on the engine's hot path.
+    def upsert_op(account: str, index: int, item: ContactUpsert) -> Op:
+        # Once per item, on the engine's hot path. A partial, not a wrapping
+        # coroutine: one coroutine per item, the upsert's own.
         key = key_for(index)
         return Op(
             index,
@@ -127,54 +105,65 @@ def _account_engine(
             idempotency_key=key,
         )
 
-    return Engine(
-        items,
-        make_op,
-        concurrency=workers(contacts, concurrency, fixed=DEFAULT_CONCURRENCY),
-        report=report,
-        on_progress=on_progress,
-        cancel_grace=cancel_grace,
-        per_account=False,
-        skip=skip,
-    )
+    if account_id is not None:
+        return partial(upsert_op, account_key(account_id))
+
+    def pair_op(index: int, pair: tuple[str | UUID, ContactUpsert]) -> Op:
+        account_id, item = pair
+        return upsert_op(account_key(account_id), index, item)
+
+    return pair_op
 
 
-def _pairs_engine(
+def _engine(
     contacts: ContactsResource,
-    pairs: Iterable[tuple[str | UUID, ContactUpsert]]
-    | AsyncIterable[tuple[str | UUID, ContactUpsert]],
-    report: BulkReport,
-    skip: Callable[[int], bool] | None,
+    account_id: str | UUID | None,
+    source: Items | Pairs,
     concurrency: int | None,
     on_progress: ProgressCallback | None,
+    report: BulkReport | None,
     cancel_grace: float,
-) -> Engine[tuple[str | UUID, ContactUpsert]]:
-    upsert, key_for = contacts.upsert, report.key_for
+    resume_from: BulkReport | None,
+) -> tuple[Engine[Any], BulkReport]:
+    """The engine of one bulk run, and the report it fills.
 
-    def make_op(index: int, pair: tuple[str | UUID, ContactUpsert]) -> Op:
-        account_id, item = pair
-        return _upsert_op(upsert, index, account_key(account_id), item, key_for(index))
-
-    return Engine(
-        pairs,
-        make_op,
-        concurrency=workers(contacts, concurrency, fixed=DEFAULT_CONCURRENCY),
+    ``account_id`` None: ``source`` holds ``(account_id, contact)`` pairs, and
+    a 403/404 stops that account only.
+    """
+    report, skip = _start(report, resume_from)
+    engine: Engine[Any] = engine_for(
+        contacts,
+        source,
+        _make_op(contacts, report, account_id),
+        concurrency=concurrency,
         report=report,
         on_progress=on_progress,
         cancel_grace=cancel_grace,
-        per_account=True,
+        per_account=account_id is None,
         skip=skip,
     )
+    return engine, report
 
 
-async def _outcomes(engine: Engine[T]) -> AsyncGenerator[BulkOutcome, None]:
+async def _iterate(
+    contacts: ContactsResource, account_id: str | UUID | None, source: Items | Pairs, *args: Any
+) -> AsyncGenerator[BulkOutcome, None]:
+    engine, _ = _engine(contacts, account_id, source, *args)
     # aclosing: when our caller stops early, the engine's shutdown runs now.
     async with contextlib.aclosing(engine.run()) as settled_items:
         async for settled in settled_items:
             yield _outcome(settled)
 
 
-async def iter_upsert(
+async def _drain(
+    contacts: ContactsResource, account_id: str | UUID | None, source: Items | Pairs, *args: Any
+) -> BulkReport:
+    engine, report = _engine(contacts, account_id, source, *args)
+    await engine.drain()
+    return report
+
+
+def iter_upsert(
     contacts: ContactsResource,
     account_id: str | UUID,
     items: Iterable[ContactUpsert] | AsyncIterable[ContactUpsert],
@@ -192,16 +181,11 @@ async def iter_upsert(
     early (``break``, then ``aclose()``, or leaving ``contextlib.aclosing``)
     works like a cancellation. Items skipped by ``resume_from`` yield nothing.
     """
-    report, skip = _start(report, resume_from)
-    engine = _account_engine(
-        contacts, account_id, items, report, skip, concurrency, on_progress, cancel_grace
-    )
-    async with contextlib.aclosing(_outcomes(engine)) as outcomes:
-        async for outcome in outcomes:
-            yield outcome
+    args = (concurrency, on_progress, report, cancel_grace, resume_from)
+    return _iterate(contacts, account_id, items, *args)
 
 
-async def iter_upsert_pairs(
+def iter_upsert_pairs(
     contacts: ContactsResource,
     pairs: Iterable[tuple[str | UUID, ContactUpsert]]
     | AsyncIterable[tuple[str | UUID, ContactUpsert]],
@@ -213,11 +197,9 @@ async def iter_upsert_pairs(
     resume_from: BulkReport | None = None,
 ) -> AsyncGenerator[BulkOutcome, None]:
     """``iter_upsert`` over ``(account_id, contact)`` pairs of many accounts."""
-    report, skip = _start(report, resume_from)
-    engine = _pairs_engine(contacts, pairs, report, skip, concurrency, on_progress, cancel_grace)
-    async with contextlib.aclosing(_outcomes(engine)) as outcomes:
-        async for outcome in outcomes:
-            yield outcome
+    return _iterate(
+        contacts, None, pairs, concurrency, on_progress, report, cancel_grace, resume_from
+    )
 
 
 async def bulk_upsert_account(
@@ -258,12 +240,8 @@ async def bulk_upsert_account(
     again with the key it had, so nothing is applied twice. The new report
     covers the whole input and can itself be resumed from.
     """
-    report, skip = _start(BulkReport() if report is None else report, resume_from)
-    engine = _account_engine(
-        contacts, account_id, items, report, skip, concurrency, on_progress, cancel_grace
-    )
-    await engine.drain()
-    return report
+    args = (concurrency, on_progress, report, cancel_grace, resume_from)
+    return await _drain(contacts, account_id, items, *args)
 
 
 async def bulk_upsert(
@@ -283,7 +261,6 @@ async def bulk_upsert(
     stops that account only (its later items count as not attempted).
     ``resume_from`` works as there, with the same pairs in the same order.
     """
-    report, skip = _start(BulkReport() if report is None else report, resume_from)
-    engine = _pairs_engine(contacts, pairs, report, skip, concurrency, on_progress, cancel_grace)
-    await engine.drain()
-    return report
+    return await _drain(
+        contacts, None, pairs, concurrency, on_progress, report, cancel_grace, resume_from
+    )

@@ -3,7 +3,7 @@
 A sync lists the account (one request per 100 contacts), predicts what each
 desired upsert would do with Billabex's own matching rules (``_matching``),
 and sends only the upserts that would change something, plus deletes when
-asked. The writes run on the bulk engine (same concurrency, ordering of
+asked. The writes run on the engine bulk uses too (same concurrency, ordering of
 conflicting writes, early stop and cancellation rules), the deletes last
 and behind guards (``_guards``): a sync must never destroy what it should keep.
 """

@@ -1,6 +1,6 @@
 """Sync layer: send a plan's writes, upserts first, then the deletes they leave provable.
 
-Two phases on the bulk engine. The upserts run first, conflicting ones in
+Two phases on the engine (``_engine``, as bulk runs on). The upserts run first, conflicting ones in
 order. The deletes start only once every upsert settled, and only when all
 of them succeeded: a contact id an upsert returned is never deleted (the
 server matched it to a desired item, whatever the plan predicted), and a
@@ -14,10 +14,11 @@ import contextlib
 import logging
 from uuid import UUID
 
-from billabex_async._engine.adaptive import workers
+from billabex_async._engine import DEFAULT_CANCEL_GRACE, engine_for
 from billabex_async._engine.conflicts import Op
-from billabex_async._engine.engine import Engine, ProgressCallback, Settled
-from billabex_async.bulk import DEFAULT_CANCEL_GRACE, DEFAULT_CONCURRENCY, BulkFailure, BulkReport
+from billabex_async._engine.outcomes import Settled
+from billabex_async._engine.report import BulkFailure, BulkReport
+from billabex_async._types import ProgressCallback
 from billabex_async.errors import NotFoundError
 from billabex_async.models import Contact
 from billabex_async.resources import ContactsResource
@@ -120,14 +121,14 @@ class _Phase:
             _op(contacts, account, i, write, report.key_for(i))
             for i, write in enumerate(self.writes)
         ]
-        engine: Engine[Op] = Engine(
+        engine = engine_for(
+            contacts,
             ops,
             identity,
-            concurrency=workers(contacts, concurrency, fixed=DEFAULT_CONCURRENCY),
+            concurrency=concurrency,
             report=report,
             on_progress=on_progress,
             cancel_grace=cancel_grace,
-            per_account=False,
             on_settled=self.settled,
         )
         try:

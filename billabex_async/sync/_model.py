@@ -7,7 +7,7 @@ from uuid import UUID
 
 import attrs
 
-from billabex_async.bulk import BulkFailure
+from billabex_async._engine.report import BulkFailure
 from billabex_async.errors import BillabexError
 from billabex_async.models import ContactUpsert
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import TypeVar
 from uuid import UUID
 
-from billabex_async._engine.engine import account_key
+from billabex_async._engine.outcomes import account_key
 from billabex_async._matching import Matcher, normalize_email
 from billabex_async._types import DEFAULT_PAGE_SIZE, UNSET
 from billabex_async._validation import check_contact

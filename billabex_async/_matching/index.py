@@ -1,33 +1,13 @@
 """Base layer: the names within the matching rule's edit distance, in microseconds at any size.
 
-A deletion-neighbourhood index (symmetric delete, as in SymSpell). Two
-strings within ``k`` edits share a string reachable from each by at most
-``k`` deletions, so every normalised name is stored under a few such
-"keys", a query computes its own, and the names sharing one are the only
-candidates; the exact distance (rapidfuzz) then decides. The keys follow the
-threshold ``min(2, shorter length // 5)``:
-
-- under 5 characters a name matches only exactly: its key is itself;
-- 5 to 10 characters (a pair whose shorter name has 5-9 tolerates 1 edit):
-  the name and its single deletions;
-- 10 characters or more (2 edits between two such names): the first
-  ``PREFIX`` characters with exactly two deleted, 28 "head" keys however
-  long the name. Each edit costs a window of 8 at most one character of what
-  it shares with the other name's window at the same place, so two names
-  within 2 edits share a head key; and, by the same argument, a "tail" key:
-  the last ``PREFIX`` characters with two deleted.
-
-A key many names share (thousands of "Christopher ..." share every head key)
-keeps only its first ``CROWD`` entries in the table and the rest in a plain
-array beside it, so an add never walks a long probe run. Once any key is
-crowded the table grows into one where long names also carry their 28 tail
-keys (random names hardly ever crowd a key, so they do not pay for them), and a
-lookup whose head keys are crowded reads the tail keys instead, whichever
-lists fewer names: either kind alone finds every match.
-
-Keys are stored as hashes in one flat ``array`` with open addressing (4 bytes
-a key, no Python object per key): a dict of strings would cost ~100 bytes a
-key, ~5 KB a contact. Removal is lazy: a removed name's keys stay until the
+A deletion-neighbourhood index: every normalised name is stored under a few
+deletion ``keys`` (``keys``), a query computes its own, and the names
+sharing one are the only candidates; the exact distance (rapidfuzz) then
+decides. Once any key is crowded (``table``) the table grows into one where
+long names also carry their 28 tail keys (random names hardly ever crowd a
+key, so they do not pay for them), and a lookup whose head keys are crowded
+reads the tail keys instead, whichever lists fewer names: either kind alone
+finds every match. Removal is lazy: a removed name's keys stay until the
 table next grows, and candidates are always checked against the current names.
 
 Growth is incremental: a full table hands over to a larger one, and each
@@ -40,186 +20,26 @@ whose names all match exactly never keys a name.
 
 from __future__ import annotations
 
-import itertools
-import sys
 from array import array
-from operator import itemgetter
 
 from rapidfuzz.distance import Levenshtein
 
-__all__ = ["CROWD", "PREFIX", "DeletionIndex", "index_keys"]
+from billabex_async._matching.keys import LONG, index_keys, most_keys, short_keys, tail_keys
+from billabex_async._matching.rules import threshold
+from billabex_async._matching.table import NARROW, Table
 
-PREFIX = 8
-"""Characters of a long name its keys are taken from (at most the shortest long name).
+__all__ = ["MOVE_EVERY_ADD", "DeletionIndex"]
 
-Measured: 8 (28 keys) looks up ~2.5x faster than 10 (45 keys) and takes less
-memory; a longer prefix only sorts out more candidates before the exact check.
-"""
-_LONG = 10
-"""Names this long or longer tolerate 2 edits between them."""
-# A window with two characters deleted, as tuples of characters: an
-# itemgetter per pair of positions beats slicing and concatenating strings.
-# Tail keys read their window backwards, so a name's tail ("... martin")
-# and another's head ("martin ...") do not share keys by accident.
-_HEAD = [
-    itemgetter(*(k for k in range(PREFIX) if k not in pair))
-    for pair in itertools.combinations(range(PREFIX), 2)
-]
-_TAIL = [
-    itemgetter(*(k for k in range(-1, -PREFIX - 1, -1) if k not in pair))
-    for pair in itertools.combinations(range(-PREFIX, 0), 2)
-]
-CROWD = 16
-"""Entries one key keeps in the table; more go to the key's overflow array.
-
-Bounds the probe run an add walks, and the entries a lookup reads for an
-uncrowded key. Random names almost never reach it.
-"""
-
-# A long name's keys are tuples of characters, a short name's strings: the
-# two kinds rarely share a hash, and when they do the exact distance sorts the
-# candidate out (no salt to mix in: a third of the keying time).
-_LOAD = 0.6
-"""A table grows when this full: linear probing slows down past it."""
 _HEADROOM = 0.45
 """A new table is at most this full with the names it takes over, so many cheap adds follow."""
 _MIN_CAPACITY = 1 << 10
-_MOVE_EVERY_ADD = 4
+MOVE_EVERY_ADD = 4
 """Names moved to the new table per ``add`` while a growth is under way.
 
 A new table takes over its names' keys at most ``_HEADROOM`` full and grows
 again at ``_LOAD``: the room between holds a third of the keys moved, so
 moving 4 names per added one finishes well before the next growth.
 """
-# Entry layouts: (array typecode, slot bits, fingerprint shift, fingerprint mask).
-# An entry is ``fingerprint << slot_bits | slot + 1`` (0 is an empty cell); the
-# fingerprint, taken from hash bits the position does not use, rules out
-# almost every foreign key in a probe run before any string is compared.
-_NARROW = ("I", 24, 56, 0xFF)
-_WIDE = ("Q", 32, 32, 0xFFFFFFFF)
-
-
-def index_keys(name: str) -> set[int]:
-    """The short-name and head key hashes of a normalised name, as stored and as looked up."""
-    size = len(name)
-    if size < 5:
-        return {hash(name)}
-    if size > _LONG:  # the common case: only the head's keys, no set to merge into
-        return {hash(pick(name)) for pick in _HEAD}
-    keys = _short_keys(name)
-    if size == _LONG:  # both kinds: 1 edit from a shorter name, 2 from a longer one
-        keys.update({hash(pick(name)) for pick in _HEAD})
-    return keys
-
-
-def _tail_keys(name: str) -> set[int]:
-    """The tail key hashes of a name of ``_LONG`` characters or more."""
-    return {hash(pick(name)) for pick in _TAIL}
-
-
-def _short_keys(name: str) -> set[int]:
-    keys = {hash(name[:i] + name[i + 1 :]) for i in range(len(name))}
-    keys.add(hash(name))
-    return keys
-
-
-def _most_keys(size: int, *, tails: bool) -> int:
-    """An upper bound of the keys a name of this length is stored under."""
-    if size < 5:
-        return 1
-    windows = (2 if tails else 1) * len(_HEAD)
-    return (size + 1 if size <= _LONG else 0) + (windows if size >= _LONG else 0)
-
-
-def _limit(a: int, b: int) -> int:
-    return min(2, min(a, b) // 5)
-
-
-class _Table:
-    """One open-addressing table of key entries, its crowded keys' overflow, and how full it is."""
-
-    __slots__ = (
-        "cells",
-        "fp_mask",
-        "fp_shift",
-        "limit",
-        "mask",
-        "over",
-        "slot_bits",
-        "tails",
-        "used",
-    )
-
-    def __init__(self, capacity: int, *, wide: bool, tails: bool) -> None:
-        code, self.slot_bits, self.fp_shift, self.fp_mask = _WIDE if wide else _NARROW
-        self.cells = array(code, [0]) * capacity  # zeroed: every cell empty
-        self.mask = capacity - 1
-        self.limit = int(capacity * _LOAD)
-        self.used = 0  # keys in the table or reserved for it, removed names' included
-        # A crowded key's hash -> the slots past its first CROWD entries. A key
-        # is here only once CROWD entries with its fingerprint sit in its probe
-        # run; entries never leave a table, so a lookup that meets fewer knows
-        # the key has no overflow without asking.
-        self.over: dict[int, array[int]] = {}
-        self.tails = tails  # whether its long names carry tail keys too
-
-    def insert(self, slot: int, keys: set[int]) -> None:
-        cells, mask, slot_bits = self.cells, self.mask, self.slot_bits
-        fp_shift, fp_mask = self.fp_shift, self.fp_mask
-        over = self.over
-        tail = slot + 1
-        for key in keys:
-            if over:  # a crowded key's run need not be walked again
-                crowd = over.get(key)
-                if crowd is not None:
-                    crowd.append(slot)
-                    continue
-            fingerprint = (key >> fp_shift) & fp_mask
-            cell = key & mask
-            entry = cells[cell]
-            seen = 0
-            while entry:
-                if entry >> slot_bits == fingerprint:
-                    seen += 1
-                    if seen == CROWD:
-                        break
-                cell = (cell + 1) & mask
-                entry = cells[cell]
-            if entry:  # the key's CROWD-th entry: it is crowded from now on
-                over[key] = array("I", [slot])
-            else:
-                cells[cell] = fingerprint << slot_bits | tail
-
-    def crowd(self, keys: set[int]) -> int:
-        """How many entries these keys hold past their first ``CROWD`` each."""
-        over = self.over
-        if not over:
-            return 0
-        return sum(len(over[key]) for key in keys if key in over)
-
-    def collect(self, keys: set[int], found: set[int]) -> None:
-        """Add to ``found`` the slot of every entry whose key may be one of ``keys``."""
-        cells, mask, slot_bits = self.cells, self.mask, self.slot_bits
-        fp_shift, fp_mask = self.fp_shift, self.fp_mask
-        slot_mask = (1 << slot_bits) - 1
-        over = self.over
-        for key in keys:
-            fingerprint = (key >> fp_shift) & fp_mask
-            cell = key & mask
-            entry = cells[cell]
-            while entry:
-                if entry >> slot_bits == fingerprint:
-                    found.add((entry & slot_mask) - 1)
-                cell = (cell + 1) & mask
-                entry = cells[cell]
-            if over:
-                crowd = over.get(key)
-                if crowd is not None:
-                    found.update(crowd)
-
-    def nbytes(self) -> int:
-        crowds = sum(sys.getsizeof(crowd) for crowd in self.over.values())
-        return len(self.cells) * self.cells.itemsize + crowds + sys.getsizeof(self.over)
 
 
 class DeletionIndex:
@@ -267,9 +87,9 @@ class DeletionIndex:
         self._sized = False  # whether the table was sized for them
         self._last: tuple[str, set[int]] = ("", set())  # the last lookup's keys, for its add
         self._wide = False
-        self._table = _Table(_MIN_CAPACITY, wide=False, tails=False)
+        self._table = Table(_MIN_CAPACITY, wide=False, tails=False)
         # A growth under way: the previous table, the slots it covers, how many moved.
-        self._old: _Table | None = None
+        self._old: Table | None = None
         self._old_end = 0
         self._moved = 0
         self._skip: set[int] = set()  # slots below _old_end keyed into the new table already
@@ -306,7 +126,7 @@ class DeletionIndex:
             self._pending.append(slot)
         else:
             self._key(slot, name)
-            self._move(_MOVE_EVERY_ADD)
+            self._move(MOVE_EVERY_ADD)
         return slot
 
     def remove(self, slot: int) -> None:
@@ -329,13 +149,13 @@ class DeletionIndex:
         for table in (self._table,) if self._old is None else (self._table, self._old):
             # Every match shares a head key and a tail key, so either kind, read
             # in full, finds them all: the head, unless its keys are crowded.
-            crowd = table.crowd(keys) if table.tails and size >= _LONG else 0
+            crowd = table.crowd(keys) if table.tails and size >= LONG else 0
             if crowd:
-                tail = _tail_keys(wanted) if tail is None else tail
+                tail = tail_keys(wanted) if tail is None else tail
                 if table.crowd(tail) < crowd:
                     table.collect(tail, found)
-                    if size == _LONG:  # a 10-character name's 1-edit keys are read in full too
-                        table.collect(_short_keys(wanted), found)
+                    if size == LONG:  # a 10-character name's 1-edit keys are read in full too
+                        table.collect(short_keys(wanted), found)
                     continue
             table.collect(keys, found)
         names = self._names
@@ -344,7 +164,7 @@ class DeletionIndex:
             name = names[slot]
             if name is None:
                 continue
-            limit = _limit(size, len(name))
+            limit = threshold(size, len(name))
             if abs(size - len(name)) > limit:
                 continue
             distance = Levenshtein.distance(wanted, name, score_cutoff=limit)
@@ -359,7 +179,7 @@ class DeletionIndex:
         whose long names carry tail keys too.
         """
         table = self._table
-        most = _most_keys(len(name), tails=table.tails)
+        most = most_keys(len(name), tails=table.tails)
         if (
             table.used + most > table.limit
             or slot + 1 >= 1 << table.slot_bits
@@ -368,8 +188,8 @@ class DeletionIndex:
             self._grow()
             table = self._table
         keys = index_keys(name) if keys is None else keys
-        if table.tails and len(name) >= _LONG:
-            keys = keys | _tail_keys(name)
+        if table.tails and len(name) >= LONG:
+            keys = keys | tail_keys(name)
         if self._old is not None and slot < self._old_end:
             self._skip.add(slot)  # a reused slot: moving it later would key it twice
         table.insert(slot, keys)
@@ -377,15 +197,15 @@ class DeletionIndex:
         self._counts[slot] = len(keys)
         self._live += len(keys)
 
-    def _new_table(self, keys: int) -> _Table:
+    def _new_table(self, keys: int) -> Table:
         capacity = _MIN_CAPACITY
         while keys > capacity * _HEADROOM:
             capacity *= 2
-        self._wide = self._wide or len(self._names) + 1 >= 1 << _NARROW[1]
+        self._wide = self._wide or len(self._names) + 1 >= 1 << NARROW[1]
         # Tail keys once any key is crowded: names with a long shared start are
         # there to stay, and random names never pay for the second kind.
         tails = self._table.tails or bool(self._table.over)
-        return _Table(capacity, wide=self._wide, tails=tails)
+        return Table(capacity, wide=self._wide, tails=tails)
 
     def _grow(self) -> None:
         """Start handing the names over to a larger table (or one rid of removed names' keys)."""
@@ -415,8 +235,8 @@ class DeletionIndex:
             if name is None or not counts[slot] or slot in skip:
                 continue  # removed, not keyed yet (deferred), or keyed into this table already
             keys = index_keys(name)
-            if tails and len(name) >= _LONG:
-                keys |= _tail_keys(name)
+            if tails and len(name) >= LONG:
+                keys |= tail_keys(name)
                 if gained:  # reserved by ``_grow``, but counted from now on
                     self._live += len(keys) - counts[slot]
                     counts[slot] = len(keys)
@@ -442,7 +262,7 @@ class DeletionIndex:
             if name is None or counts[slot]:
                 continue  # removed since, or keyed already (a slot reused twice)
             self._key(slot, name, last_keys if name == last_name else None)
-            self._move(_MOVE_EVERY_ADD)
+            self._move(MOVE_EVERY_ADD)
         self._settled = end
         if end < len(pending):
             return False
@@ -453,7 +273,7 @@ class DeletionIndex:
         names, counts = self._names, self._counts
         tails = self._table.tails
         expected = sum(
-            _most_keys(len(names[s] or ""), tails=tails) for s in self._pending if not counts[s]
+            most_keys(len(names[s] or ""), tails=tails) for s in self._pending if not counts[s]
         )
         table = self._table
         if self._old is None and table.used + expected > table.limit:

@@ -1,70 +1,17 @@
-"""Base layer: Billabex's upsert matching rules, shared by the simulator and sync.
-
-PUT .../contacts/upsert finds the contact to update like this:
-
-1. a contact whose email address equals the given one, case-insensitively;
-2. otherwise the contact whose full name is closest by Levenshtein distance,
-   when that distance is at most ``min(2, 20 % of the shorter name's length)``,
-   names compared case-insensitively, stripped of surrounding whitespace, in
-   characters (NFC, so "José" and "Jose" are one edit apart);
-3. several qualify: the closest wins; on a tie, the oldest (first added).
-
-The simulator applies these rules and ``contacts.sync`` predicts them, so both
-use this one module; the edit distance comes from rapidfuzz, whose C++ batch
-scorer keeps a 10,000-name account fast.
-"""
+"""Base layer: ``Matcher``, which contact an upsert with a given name and email would update."""
 
 from __future__ import annotations
 
 import bisect
-import unicodedata
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
-from rapidfuzz.distance import Levenshtein
+from billabex_async._matching.index import DeletionIndex
+from billabex_async._matching.rules import normalize_email, normalize_name
 
-from billabex_async._fuzzy_index import DeletionIndex
-
-__all__ = [
-    "MAX_NAME_DISTANCE",
-    "Matcher",
-    "name_threshold",
-    "names_match",
-    "normalize_email",
-    "normalize_name",
-]
+__all__ = ["Matcher"]
 
 K = TypeVar("K", bound=Hashable)
-
-MAX_NAME_DISTANCE = 2
-"""No two names further apart than this ever match, whatever their length."""
-
-
-def normalize_email(address: str) -> str:
-    """The form two addresses are compared in: stripped, lower-cased."""
-    return address.strip().lower()
-
-
-def normalize_name(full_name: str) -> str:
-    """The form two names are compared in: NFC, stripped, lower-cased."""
-    return unicodedata.normalize("NFC", full_name).strip().lower()
-
-
-def name_threshold(a: str, b: str) -> int:
-    """Largest edit distance at which two normalised names still match.
-
-    ``min(2, 20 % of the shorter length)``; distances are whole numbers, so
-    "at most 20 % of n" is "at most n // 5": a 4-letter name must match
-    exactly, a 5-letter one tolerates 1 edit, a 10-letter one or longer 2.
-    """
-    return min(MAX_NAME_DISTANCE, min(len(a), len(b)) // 5)
-
-
-def names_match(a: str, b: str) -> bool:
-    """Whether Billabex would match these two full names (raw, not normalised)."""
-    na, nb = normalize_name(a), normalize_name(b)
-    limit = name_threshold(na, nb)
-    return Levenshtein.distance(na, nb, score_cutoff=limit) <= limit
 
 
 class _Entry:
@@ -84,7 +31,7 @@ class Matcher(Generic[K]):
 
     Keys are whatever identifies a contact to the caller (a UUID, a row).
     Lookup by email is a dict hit; lookup by name asks a deletion-neighbourhood
-    index (``_fuzzy_index``) for the few names within the rule's distance,
+    index (``index``) for the few names within the rule's distance,
     in microseconds whatever the account's size, then picks the closest,
     the oldest on a tie.
 

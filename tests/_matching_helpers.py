@@ -1,10 +1,14 @@
-"""Test helpers: the matching rules written plainly, to check the indexed matcher against."""
+"""Matching test helpers: the rules written plainly, a brute-force scan, a keying counter."""
 
 from __future__ import annotations
 
 import unicodedata
 
+import pytest
 from rapidfuzz.distance import Levenshtein
+
+from billabex_async._matching import index as fuzzy_index
+from billabex_async._matching.keys import index_keys
 
 
 class Reference:
@@ -44,7 +48,8 @@ class Reference:
         return None if best is None else best[2]
 
 
-def _brute(stored: dict[int, str], wanted: str) -> set[tuple[int, int]]:
+def brute(stored: dict[int, str], wanted: str) -> set[tuple[int, int]]:
+    """``(distance, slot)`` of every stored name within the rule of ``wanted``: a scan."""
     hits = set()
     for slot, name in stored.items():
         limit = min(2, min(len(wanted), len(name)) // 5)
@@ -52,3 +57,16 @@ def _brute(stored: dict[int, str], wanted: str) -> set[tuple[int, int]]:
         if distance <= limit:
             hits.add((distance, slot))
     return hits
+
+
+def count_keying(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every name the fuzzy index computes keys for from now on, in order (the test's list)."""
+    keyed: list[str] = []
+
+    def counting(name: str) -> set[int]:
+        keyed.append(name)
+        return index_keys(name)
+
+    # Where the index looks the function up, so every keying goes through it.
+    monkeypatch.setattr(fuzzy_index, "index_keys", counting)
+    return keyed
