@@ -23,7 +23,7 @@ ROOT = "billabex_async"
 # Lower index = lower layer. A module may import its own layer and below.
 LAYERS: list[set[str]] = [
     # errors is at the bottom: any layer may raise (RateLimit validates itself).
-    {"_generated", "_types", "_matching", "_fuzzy_index", "_lazy", "_redact"}
+    {"_generated", "_types", "_matching", "_lazy", "_redact"}
     | {"_retry_after", "_version", "errors"},
     {"_converter", "models"},
     {"_ratelimit"},
@@ -44,7 +44,7 @@ DEFERRED_UPWARD = {
     ("_client", "bulk"),
     ("_client", "sync"),
 }
-SIMULATOR_MAY_IMPORT = {"_generated", "_types", "_matching", "_fuzzy_index", "models", "testing"}
+SIMULATOR_MAY_IMPORT = {"_generated", "_types", "_matching", "models", "testing"}
 AIOHTTP_ALLOWED = {"_http", "testing", "cli", "auth"}
 
 

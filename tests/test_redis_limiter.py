@@ -369,8 +369,13 @@ def test_importing_the_sdk_does_not_import_redis() -> None:
 
 
 async def test_four_processes_share_one_window(redis_url: str) -> None:
-    """THE PROOF: 4 worker processes, one token, 600 upserts: zero 429s, nothing lost."""
-    limit, window, workers, per_worker = 60, 2.0, 4, 150
+    """THE PROOF: 4 worker processes, one token, 320 upserts: zero 429s, nothing lost.
+
+    Five full windows at the limit (the first one's burst included): enough
+    for every process to wait on slots the others hold. The long run is
+    `make bench-redis`.
+    """
+    limit, window, workers, per_worker = 60, 1.0, 4, 80
     async with FakeBillabex(rate_limit=RateLimit(limit, window)) as fake:
         result = await spawn_workers(
             base_url=fake.url,
@@ -393,7 +398,7 @@ async def test_four_processes_share_one_window(redis_url: str) -> None:
     assert stats.max_in_window <= limit
     emails = sorted(c.email.address for c in stored if c.email is not None)
     expected = sorted(str(contact_for(n).email) for n in range(workers * per_worker))
-    assert emails == expected  # 600 stored: none lost, none duplicated
+    assert emails == expected  # 320 stored: none lost, none duplicated
     # Measured, not asserted (timing belongs to `make bench-redis`): sends per
     # second after the first window's burst, against the limit's rate.
     utilisation = (len(sent) - limit) / (sent[-1] - sent[0]) / (limit / window)

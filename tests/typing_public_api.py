@@ -14,9 +14,11 @@ from billabex_async import (
     UNSET,
     BillabexClient,
     BulkReport,
+    Clock,
     Contact,
     ContactCreate,
     ContactPage,
+    ContactsResource,
     ContactUpdate,
     ContactUpsert,
     RateLimit,
@@ -24,7 +26,7 @@ from billabex_async import (
     Unset,
     errors,
 )
-from billabex_async.testing import FakeBillabex
+from billabex_async.testing import FakeBillabex, VirtualClock
 
 
 async def contract(client: BillabexClient, account: str, contact: UUID) -> None:
@@ -114,3 +116,15 @@ async def simulator() -> None:
         assert_type(fake.account_id, str)
         async with BillabexClient(token=fake.token, base_url=fake.url, session=None) as client:
             await client.contacts.list(fake.account_id)
+
+
+async def virtual_time() -> None:
+    clock = VirtualClock()
+    seam: Clock = clock  # the public Clock protocol
+    assert_type(seam.time(), float)
+    client = BillabexClient(token="t", base_url="http://127.0.0.1:1", clock=clock)
+    assert_type(client.contacts, ContactsResource)
+    assert_type(client.rate_limit, RateLimit | None)
+    assert_type(client.max_retries, int)
+    async with FakeBillabex(clock=clock) as fake:
+        assert_type(fake.url, str)

@@ -21,7 +21,8 @@ import aiohttp
 import attrs
 from yarl import URL
 
-from billabex_async._validation import check_base_url, is_loopback
+from billabex_async._types import is_loopback_host
+from billabex_async._validation import check_base_url
 from billabex_async.auth._endpoint import TOKEN_PATH, exchange
 from billabex_async.auth._oauth import AUTHORIZE_PATH, OAuthError
 
@@ -89,7 +90,7 @@ def _endpoint(data: dict[str, Any], name: str, issuer: URL, *, required: bool) -
     url = _url(value)
     if url is None or not url.is_absolute() or url.fragment:
         raise DiscoveryError(f"the server metadata's {name} is no absolute URL: {_short(value)}")
-    if url.scheme != "https" and not (url.scheme == "http" and is_loopback(url.host)):
+    if url.scheme != "https" and not (url.scheme == "http" and is_loopback_host(url.host)):
         raise DiscoveryError(
             f"the server metadata's {name} is not https (refused): {_short(value)}"
         )

@@ -1,44 +1,14 @@
-"""Resources layer: checks run on user input before anything is sent.
-
-Each check raises ``InvalidRequestError`` naming the field, with the value
-shown as a truncated ``repr`` (so an invisible character is visible in the
-message). A value that passes is sent exactly as given: nothing here rewrites
-contact data, so what was checked is what goes on the wire.
-"""
+"""Validation layer: contact fields, ids and request options, checked before any request."""
 
 from __future__ import annotations
 
 import re
-import reprlib
 import unicodedata
 from uuid import UUID
 
-from yarl import URL
-
-from billabex_async._types import UNSET, canonical_uuid, is_loopback_host, redact_url
+from billabex_async._types import UNSET, canonical_uuid
+from billabex_async._validation._messages import fail
 from billabex_async.errors import InvalidRequestError
-
-__all__ = [
-    "MAX_EMAIL_LENGTH",
-    "MAX_IDEMPOTENCY_KEY_LENGTH",
-    "MAX_NAME_LENGTH",
-    "MAX_NOTES_LENGTH",
-    "MAX_ROLE_LENGTH",
-    "check_base_url",
-    "check_contact",
-    "check_email",
-    "check_first",
-    "check_full_name",
-    "check_id",
-    "check_idempotency_key",
-    "check_is_primary",
-    "check_language",
-    "check_notes",
-    "check_role",
-    "check_token",
-    "is_loopback",
-    "show",
-]
 
 # Billabex publishes no limits; these are assumptions, written in the spec too.
 MAX_NAME_LENGTH = 255  # characters (code points)
@@ -49,8 +19,6 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 """Characters; Billabex publishes no limit, and common servers accept 255."""
 # Printable ASCII without spaces: a header value no proxy rewrites or folds.
 _IDEMPOTENCY_KEY = re.compile(r"[!-~]+")
-
-_SHOWN = 40  # characters of a rejected value quoted in a message
 
 _LANGUAGE = re.compile(r"[a-z]{2}")
 # Deliberately loose: one @, something on each side, a dot in the domain, no
@@ -76,35 +44,19 @@ _INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
 _VISIBLE_ASCII = re.compile("[!-~]")
 
 
-def show(value: object) -> str:
-    """``repr(value)``, cut to a readable length for an error message."""
-    if not isinstance(value, str):
-        return reprlib.repr(value)  # bounded even for a huge list
-    text = repr(value[:_SHOWN])
-    if len(text) > 2 * _SHOWN:  # escapes (\x00) take four characters each
-        text = text[: 2 * _SHOWN]
-    if len(text) < len(repr(value)):
-        text += f"... ({len(value)} characters)"
-    return text
-
-
-def _fail(field: str, problem: str, value: object) -> InvalidRequestError:
-    return InvalidRequestError(f"{field} {problem}, got {show(value)}", field=field)
-
-
 def _check_text(value: str, field: str, max_length: int, *, lines: bool = False) -> None:
     """Length, lone surrogates and control characters (tab and newlines too, unless ``lines``)."""
     if len(value) > max_length:
-        raise _fail(field, f"is longer than {max_length} characters ({len(value)})", value)
+        raise fail(field, f"is longer than {max_length} characters ({len(value)})", value)
     if not (_ANY_BAD_LINES if lines else _ANY_BAD).search(value):
         return  # one scan for the common, clean case; the ones below name the problem
     if found := _SURROGATE.search(value):
         where = found.start()
-        raise _fail(field, f"has a lone surrogate U+{ord(found[0]):04X} at {where}", value)
+        raise fail(field, f"has a lone surrogate U+{ord(found[0]):04X} at {where}", value)
     control = _CONTROL_EXCEPT_LINES if lines else _CONTROL
     if found := control.search(value):
         where = found.start()
-        raise _fail(field, f"has the control character U+{ord(found[0]):04X} at {where}", value)
+        raise fail(field, f"has the control character U+{ord(found[0]):04X} at {where}", value)
 
 
 def _invisible(char: str) -> bool:
@@ -119,7 +71,7 @@ def check_id(value: str | UUID, field: str) -> str:
     """An account or contact id as the canonical UUID string."""
     canonical = canonical_uuid(value)
     if canonical is None:
-        raise _fail(field, "must be a UUID", value)
+        raise fail(field, "must be a UUID", value)
     return canonical
 
 
@@ -128,11 +80,11 @@ def check_full_name(value: object, field: str = "full_name") -> None:
     if value is UNSET:
         return
     if not isinstance(value, str):
-        raise _fail(field, "must be a string", value)
+        raise fail(field, "must be a string", value)
     _check_text(value, field, MAX_NAME_LENGTH)
     if not _VISIBLE_ASCII.search(value) and all(_invisible(char) for char in value):
         problem = "must not be empty" if not value else "has no visible character"
-        raise _fail(field, problem, value)
+        raise fail(field, problem, value)
 
 
 def check_language(value: object, field: str = "language") -> None:
@@ -140,7 +92,7 @@ def check_language(value: object, field: str = "language") -> None:
     if value is UNSET:
         return
     if not isinstance(value, str) or not _LANGUAGE.fullmatch(value):
-        raise _fail(
+        raise fail(
             field, "must be an ISO 639-1 code of two lowercase letters (en, fr, de...)", value
         )
 
@@ -150,16 +102,16 @@ def check_email(value: object, field: str = "email") -> None:
     if value is UNSET or value is None:
         return
     if not isinstance(value, str):
-        raise _fail(field, "must be a string or None", value)
+        raise fail(field, "must be a string or None", value)
     _check_text(value, field, MAX_EMAIL_LENGTH)
     if value != value.strip():
-        raise _fail(field, "has surrounding whitespace (strip it before sending)", value)
+        raise fail(field, "has surrounding whitespace (strip it before sending)", value)
     if found := _FORMAT_OR_SPACE.search(value):
         where = found.start()
         problem = f"has a space or invisible character (U+{ord(found[0]):04X}) at {where}"
-        raise _fail(field, problem, value)
+        raise fail(field, problem, value)
     if not _EMAIL.fullmatch(value):
-        raise _fail(field, "is not a valid email address", value)
+        raise fail(field, "is not a valid email address", value)
 
 
 def check_role(value: object, field: str = "role") -> None:
@@ -167,7 +119,7 @@ def check_role(value: object, field: str = "role") -> None:
     if value is UNSET or value is None:
         return
     if not isinstance(value, str):
-        raise _fail(field, "must be a string or None", value)
+        raise fail(field, "must be a string or None", value)
     _check_text(value, field, MAX_ROLE_LENGTH)
 
 
@@ -176,7 +128,7 @@ def check_notes(value: object, field: str = "notes") -> None:
     if value is UNSET or value is None:
         return
     if not isinstance(value, str):
-        raise _fail(field, "must be a string or None", value)
+        raise fail(field, "must be a string or None", value)
     _check_text(value, field, MAX_NOTES_LENGTH, lines=True)
 
 
@@ -184,7 +136,7 @@ def check_is_primary(value: object, field: str = "is_primary") -> None:
     """True, False or None; no truthy stand-ins like ``"yes"`` or ``1``."""
     if value is UNSET or value is None or isinstance(value, bool):
         return
-    raise _fail(field, "must be True, False or None", value)
+    raise fail(field, "must be True, False or None", value)
 
 
 # The common body (a name with a visible ASCII character, a language, an
@@ -240,7 +192,7 @@ def check_contact(model: object) -> None:
 
 def check_first(value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _fail("first", "must be an integer >= 1", value)
+        raise fail("first", "must be an integer >= 1", value)
 
 
 def check_idempotency_key(value: str | None) -> None:
@@ -257,83 +209,3 @@ def check_idempotency_key(value: str | None) -> None:
             f"{MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters without spaces",
             field="idempotency_key",
         )
-
-
-# What an HTTP header value may carry: visible ASCII. A bearer token is
-# narrower still (RFC 6750), but anything else here would fail in aiohttp.
-_NOT_VISIBLE_ASCII = re.compile("[^\x21-\x7e]")
-_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
-
-
-def check_token(value: object, *, source: str = "token") -> str:
-    """The bearer token to send: surrounding whitespace stripped, then visible ASCII only.
-
-    Whitespace (or a byte-order mark) around a token is a copy-paste accident
-    (a file or variable ending in a newline), so it is dropped; anything inside that a header
-    cannot carry is refused. Messages never show the token.
-    """
-    if not isinstance(value, str):
-        raise InvalidRequestError(
-            f"{source} must be a string, got {type(value).__name__}", field="token"
-        )
-    token = value.strip().strip("\ufeff").strip()  # a byte-order mark: a file read as utf-8
-    if not token:
-        raise InvalidRequestError(f"{source} is empty", field="token")
-    if found := _NOT_VISIBLE_ASCII.search(token):
-        char = found[0]
-        kind = (
-            "a non-ASCII character"
-            if ord(char) > 0x7F and not unicodedata.category(char).startswith(("C", "Z"))
-            else f"the invisible character U+{ord(char):04X}"
-        )
-        raise InvalidRequestError(
-            f"{source} has {kind} at position {found.start()}: "
-            "a token is visible ASCII only (check how it was copied)",
-            field="token",
-        )
-    return token
-
-
-is_loopback = is_loopback_host  # the one rule, in _types; this name is kept for its callers
-
-
-def check_base_url(value: object, field: str = "base_url") -> URL:
-    """An https URL (plain http only to a loopback host) with no credentials, query or fragment.
-
-    The same rule guards the API and the OAuth endpoints: a token or client
-    secret never travels in cleartext beyond this machine.
-    """
-    if not isinstance(value, str):
-        raise _fail(field, "must be a string", value)
-    text = value.strip().rstrip("/")
-    shown = show(redact_url(text, hide_user=True))
-    if _SPACE_OR_CONTROL.search(text):
-        raise InvalidRequestError(
-            f"{field} must be a URL without spaces or control characters, got {shown}",
-            field=field,
-        )
-    try:
-        url = URL(text)
-        host = url.host
-    except ValueError as exc:
-        raise InvalidRequestError(
-            f"{field} is not a valid URL ({exc}): {shown}", field=field
-        ) from None
-    if url.user is not None or url.password is not None:
-        raise InvalidRequestError(
-            f"{field} must not carry a user name or password (requests authenticate with "
-            f"the token), got {shown}",
-            field=field,
-        )
-    if url.scheme not in ("https", "http") or not host:
-        raise InvalidRequestError(f"{field} must be an http(s) URL, got {shown}", field=field)
-    if url.scheme == "http" and not is_loopback(host):
-        raise InvalidRequestError(
-            f"{field} must use https (plain http is accepted only for localhost), got {shown}",
-            field=field,
-        )
-    if url.query_string or url.fragment or "?" in text or "#" in text:
-        raise InvalidRequestError(
-            f"{field} must not have a query or fragment, got {shown}", field=field
-        )
-    return url
