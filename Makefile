@@ -55,7 +55,7 @@ test-lowest: $(LOWEST_STAMP)
 	$(VENV_LOWEST)/bin/python -m pytest -p no:cacheprovider
 
 # Mutation testing (not part of check or CI; minutes to an hour on 2 cores):
-# mutmut mutates _http/, bulk/, sync/ and _matching.py in a mutants/ copy
+# mutmut mutates _ratelimit/, _http/, _engine/, bulk/, sync/ and _matching/ in a mutants/ copy
 # (see [tool.mutmut] in pyproject.toml), runs the tests that reach each
 # mutant, then prints the caught share per module. Narrow it with e.g.
 # `make mutation MUTANTS='billabex_async._http._retry*'`; `mutmut browse`
