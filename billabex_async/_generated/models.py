@@ -28,6 +28,9 @@ class EmailInfo:
     address: str = attrs.field(metadata={"wire": "address"})
     status: EmailStatus = attrs.field(metadata={"wire": "status"})
 
+    def __str__(self) -> str:
+        return str(self.address)
+
 
 @attrs.frozen(kw_only=True)
 class Contact:
