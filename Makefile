@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 VENV_LOWEST := .venv-lowest
 LOWEST_STAMP := $(VENV_LOWEST)/.installed
 
-.PHONY: install codegen codegen-check lint format typecheck test test-lowest check mutation demo bench bench-simulator bench-redis serve clean
+.PHONY: install codegen codegen-check lint format typecheck test test-lowest check dist mutation demo bench bench-simulator bench-redis serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,16 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2
 
 check: codegen-check lint typecheck test
+
+# The sdist and the wheel into dist/, as a package index would get them:
+# twine checks their metadata and that the README renders, then
+# tests/check_dist.py lists the wheel and fails unless it holds the package
+# alone (py.typed included; no tests, bench or examples).
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*
+	$(PY) -m tests.check_dist dist
 
 # The suite on the oldest versions pyproject.toml allows for every runtime
 # dependency (and the cli and redis extras), dev tools at their usual versions: proves
@@ -109,4 +119,4 @@ serve: $(STAMP)
 	$(PY) -m billabex_async.testing --port 8080 --seed-contacts 100
 
 clean:
-	rm -rf $(VENV) $(VENV_LOWEST) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_LOWEST) .mypy_cache .pytest_cache .ruff_cache dist
