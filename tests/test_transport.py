@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -111,6 +112,47 @@ async def test_aiohttp_resends_are_counted_by_the_limiter(scripted: ScriptedServ
         assert limiter.used() == 2  # type: ignore[attr-defined]
     assert len(scripted.seen) == 2
     assert sleeps.calls == []
+
+
+class TicketSpy:
+    """The client's limiter, noting each ticket it hands out and each one observe() gets back."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.issued: list[Any] = []
+        self.observed: list[Any] = []
+
+    async def acquire(self) -> Any:
+        ticket = await self.inner.acquire()
+        self.issued.append(ticket)
+        return ticket
+
+    def observe(self, **headers: Any) -> None:
+        self.observed.append(headers["sent"])
+        self.inner.observe(**headers)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_a_resent_attempt_is_observed_against_the_resends_ticket(
+    scripted: ScriptedServer,
+) -> None:
+    # The answer that comes back is the resend's: the server's count is
+    # compared with ours as it stood when the resend went out.
+    sleeps = Sleeps()
+    counted = reply(
+        200, contact_json(), **{"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "48"}
+    )
+    scripted.script(reset, counted)
+    async with make_client(
+        scripted.url, sleeps, rate_limit=RateLimit(50, 60.0), max_retries=0
+    ) as client:
+        spy = TicketSpy(client.limiter)
+        client._transport._limiter = spy
+        await client.contacts.upsert(ACCOUNT, full_name="A", language="en")
+    assert len(spy.issued) == 2  # the first send's slot, then the resend's
+    assert spy.observed == [spy.issued[1]]
 
 
 async def test_a_delete_that_finds_it_gone_after_a_lost_answer_succeeds(
