@@ -33,7 +33,11 @@ LAYERS: list[set[str]] = [
     {"_engine"},
     {"bulk", "sync"},
     {"__init__"},
-    {"cli", "__main__"},
+    # The simulator ranks here for those above it only; its own imports are
+    # checked against SIMULATOR_MAY_IMPORT.
+    {"testing"},
+    # The pytest plugin hands users a client on the simulator: it needs both.
+    {"cli", "__main__", "pytest_plugin"},
 ]
 # Deliberate upward calls, made inside a function so the heavy layer loads on
 # first use (import time of a web backend): the contacts resource and the
