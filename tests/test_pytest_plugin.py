@@ -12,6 +12,8 @@ import textwrap
 
 import pytest
 
+from tests.test_lazy_imports import _loaded_after
+
 pytest_plugins = ["pytester"]
 
 USER_TESTS = """
@@ -118,3 +120,10 @@ def test_without_pytest_asyncio_the_fixtures_fail_with_one_clear_message(
     result.assert_outcomes(passed=1, errors=2)
     result.stdout.fnmatch_lines(["*fixtures need pytest-asyncio: pip install pytest-asyncio*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_loading_the_plugin_imports_nothing_heavy() -> None:
+    # pytest imports the plugin at start-up in every project that installs us.
+    # No more than pytest and the package itself load (pytest: importlib.metadata).
+    baseline = _loaded_after("import pytest, pytest_asyncio, billabex_async")
+    assert _loaded_after("import pytest, billabex_async.pytest_plugin") == baseline

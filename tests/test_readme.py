@@ -1,4 +1,4 @@
-"""The README's FakeBillabex example runs as written."""
+"""The README's FakeBillabex examples run as written, as a user's test file in strict mode."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from billabex_async import BillabexClient, RateLimit
-from billabex_async.testing import FakeBillabex
+import pytest
+
+pytest_plugins = ["pytester"]
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -18,15 +19,26 @@ def _python_block(containing: str) -> str:
     return block
 
 
-async def test_the_fakebillabex_example_passes() -> None:
-    namespace: dict[str, Any] = {}
-    exec(_python_block("test_upsert_survives_a_flaky_server"), namespace)  # noqa: S102
-    async with FakeBillabex(rate_limit=RateLimit(40, 1.0), seed=1) as fake:
-        await namespace["test_upsert_survives_a_flaky_server"](fake)
+def test_the_testing_examples_pass_in_strict_mode(pytester: pytest.Pytester) -> None:
+    # One file per block: each is what a user would paste into their tests.
+    pytester.makepyfile(
+        test_flaky=_python_block("test_upsert_survives_a_flaky_server"),
+        test_virtual=_python_block("test_rate_windows_pass_in_virtual_time"),
+    )
+    # pytest-asyncio's default mode, and no ini of ours to lean on.
+    pytester.makeini(
+        """
+        [pytest]
+        asyncio_mode = strict
+        asyncio_default_fixture_loop_scope = function
+        filterwarnings = error
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
 
 
 async def test_the_virtual_clock_example_passes() -> None:
     namespace: dict[str, Any] = {}
     exec(_python_block("test_rate_windows_pass_in_virtual_time"), namespace)  # noqa: S102
-    namespace.update(FakeBillabex=FakeBillabex, RateLimit=RateLimit, BillabexClient=BillabexClient)
     await namespace["test_rate_windows_pass_in_virtual_time"]()
