@@ -1,8 +1,9 @@
 """The package's layering: each module imports only from its own layer and the ones below.
 
 generated/base -> converter -> rate limit -> transport -> resources -> client
--> engine -> bulk/sync -> package -> cli. The simulator depends on the models
-alone, and aiohttp is imported only by the transport, auth, the simulator and
+-> engine -> bulk/sync -> package -> testing -> cli and the pytest plugin
+(which builds a client on the simulator). The simulator itself depends on
+the models alone, and aiohttp is imported only by the transport, auth, the simulator and
 the CLI. Every import form counts: ``import a.b``, ``from a import b`` (``b``
 a submodule or a name), relative imports, imports inside functions and
 ``importlib.import_module("...")`` with a literal name. Only
