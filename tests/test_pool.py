@@ -21,6 +21,9 @@ from billabex_async.errors import (
 )
 from billabex_async.testing import FakeBillabex, VirtualClock
 
+from ._scripted import contact_json, reply, reset
+from .conftest import ScriptedServer
+
 TENANTS = [f"tenant-{i}" for i in range(5)]
 ACC = str(uuid.uuid4())
 
@@ -346,3 +349,17 @@ async def test_a_limiter_per_tenant_from_the_factory_is_used_then_closed(
             await a.contacts.list(ACC)
         assert made["a"].closed == 0
     assert made["a"].closed == made["b"].closed == 1
+
+
+async def test_aiohttp_resends_are_counted_on_the_shared_session(scripted: ScriptedServer) -> None:
+    # The shared session carries the SDK's middleware: a hidden resend after
+    # a dropped connection takes a slot of the sending client's own limiter.
+    scripted.script(reset, reply(200, contact_json()))
+    pool = ClientPool(tokens, base_url=scripted.url, rate_limit=RateLimit(50, 60.0), max_retries=0)
+    async with pool, pool.client("a") as a, pool.client("b") as b:
+        await a.contacts.upsert(ACC, full_name="A", language="en")
+        assert a.limiter is not None
+        assert b.limiter is not None
+        assert a.limiter.used() == 2  # type: ignore[attr-defined]
+        assert b.limiter.used() == 0  # type: ignore[attr-defined]
+    assert len(scripted.seen) == 2
