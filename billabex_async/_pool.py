@@ -176,6 +176,7 @@ class ClientPool:
 
     @contextlib.asynccontextmanager
     async def _use(self, tenant: str) -> AsyncIterator[BillabexClient]:
+        self._check()  # closed between client() and entering it
         entry = self._entries.get(tenant)
         if entry is None:
             entry = self._entries[tenant] = _Entry(
@@ -248,7 +249,10 @@ class ClientPool:
                     next_at = at
             for tenant, entry in due:
                 del self._entries[tenant]  # first: a new client() opens a fresh one
-                await self._close_entry(entry)
+                try:
+                    await self._close_entry(entry)
+                except Exception:  # one client's failed close must not stop the others'
+                    logger.exception("client pool: closing an idle client failed")
             if next_at is None:
                 return
             await self._clock.sleep(next_at - now)

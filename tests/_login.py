@@ -72,9 +72,9 @@ async def play_browser(url: str) -> None:
             assert resp.status == 200
 
 
-async def sign_in(fake: FakeBillabex) -> Credentials:
-    """Log in to ``fake`` through its browser flow: credentials with a live refresh token."""
-    browser = Browser()
+async def sign_in(fake: FakeBillabex, browser: Browser | None = None) -> Credentials:
+    """Log in to ``fake`` through ``browser``: credentials with a live refresh token."""
+    browser = browser or Browser()
     try:
         return await login(
             fake.url,

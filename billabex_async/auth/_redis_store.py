@@ -75,13 +75,9 @@ class RedisTokenStore:
             raw = await self._redis.get(self.key)
         if raw is None:
             return None
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise AuthRefreshError(f"{self!r} holds no credentials (not a JSON object)")
-        return Credentials.from_json(data)
+        return Credentials.from_text(
+            raw, refused=f"{self!r} holds no credentials (not a JSON object)"
+        )
 
     async def save(self, credentials: Credentials) -> None:
         """Replace the stored credentials."""
