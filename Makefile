@@ -120,12 +120,12 @@ contract: $(STAMP)
 .PHONY: docs docs-serve
 docs: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,redis,cli,docs]'
-	$(PY) -m mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 # The same site served at http://127.0.0.1:8000, rebuilt on every change.
 docs-serve: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,redis,cli,docs]'
-	$(PY) -m mkdocs serve --strict
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --strict
 
 # The simulator on a fixed port, for pointing your own code or the CLI at it.
 serve: $(STAMP)
