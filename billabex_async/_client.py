@@ -291,6 +291,13 @@ class BillabexClient:
 
         A 403/404 on one account stops that account only; a 401 stops the run.
         ``resume_from``: as in ``contacts.bulk_upsert``, with the same pairs.
+
+        Args:
+            pairs: ``(account_id, ContactUpsert)`` pairs, an iterable or async iterable.
+            concurrency: Requests in flight; None follows the rate limit.
+            on_progress: ``on_progress(done, total)`` after each item settles.
+            report: A ``BulkReport`` filled in place (kept when cancelled).
+            resume_from: A previous run's report: finish its job with the same pairs.
         """
         from billabex_async import bulk
 
@@ -312,7 +319,11 @@ class BillabexClient:
         report: bulk.BulkReport | None = None,
         resume_from: bulk.BulkReport | None = None,
     ) -> AsyncGenerator[bulk.BulkOutcome, None]:
-        """``bulk_upsert``, yielding each item's outcome as it completes."""
+        """``bulk_upsert``, yielding each item's outcome as it completes.
+
+        ``pairs``, ``concurrency``, ``report`` and ``resume_from`` are as in
+        ``bulk_upsert``.
+        """
         from billabex_async import bulk
 
         return bulk.iter_upsert_pairs(
