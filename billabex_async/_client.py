@@ -225,6 +225,7 @@ class BillabexClient:
             sleep=asyncio.sleep if clock is None else clock.sleep,
         )
         self.contacts = ContactsResource(self._transport)
+        """The contacts endpoints, bulk upsert and sync: a ``ContactsResource``."""
 
     def __repr__(self) -> str:
         # Never the token nor a password: only where requests go and how they are paced.

@@ -40,6 +40,9 @@ class ContactsResource:
     None), sent on every attempt of that call. Bad input raises
     ``InvalidRequestError`` before anything is sent; server errors raise the
     ``APIStatusError`` subclass of their status.
+
+    Built by the client (``client.contacts``) on its ``transport``; not
+    meant to be built by hand.
     """
 
     __slots__ = ("_transport",)
