@@ -153,7 +153,7 @@ class SlidingWindowLimiter:
             return self._window.add_limit(limit, window)
 
     def forget_limit(self, handle: int) -> None:
-        """Drop the limit ``add_limit`` returned as ``handle`` (safe from any thread)."""
+        """Drop the limit ``add_limit`` returned as ``handle`` (safe in a finalizer, any thread)."""
         self._forgotten.append(handle)
 
     async def acquire(self) -> Ticket:
