@@ -62,10 +62,13 @@ logger = logging.getLogger("billabex_async")
 
 AUTHORIZE_PATH = "api/oauth/authorize"
 DEFAULT_SCOPE = "accounts:all"
+"""The scope a login asks for: read and write every account's contacts."""
 REFRESH_MARGIN = 300.0  # at most this many seconds before expiry, a token is refreshed
+"""A token is refreshed at most this many seconds before it expires."""
 # ... and at most this share of its lifetime: a 60 s token refreshed 300 s
 # early would be refreshed before every request.
 REFRESH_FRACTION = 0.1
+"""... and at most this share of its lifetime before."""
 # ... but never later than this: a token is taken before the request waits
 # for its rate-limit slot and crosses the network, and must still be valid
 # when the server reads it.
@@ -77,8 +80,11 @@ class PKCEPair:
     """A PKCE verifier and its S256 challenge (RFC 7636)."""
 
     verifier: str = attrs.field(repr=False)
+    """The secret sent with the code exchange (never shown in a repr)."""
     challenge: str
+    """Its SHA-256, base64url: sent with the authorization request."""
     method: str = "S256"
+    """The challenge method: always ``S256``."""
 
 
 def generate_pkce() -> PKCEPair:
@@ -182,6 +188,12 @@ class OAuthTokenProvider:
     one refresh at a time however many requests ask; and saves every new token
     set (a rotated refresh token must not be lost: the old one is dead).
     ``clock`` gives unix seconds (tests pass a fake one).
+
+    Args:
+        credentials: What a login left (``login()``, or a store's ``load()``).
+        store: Where each new token set is saved; None keeps them in memory only.
+        refresh_margin: The most seconds before expiry a token is refreshed.
+        clock: Unix seconds now.
     """
 
     __slots__ = (
@@ -208,14 +220,20 @@ class OAuthTokenProvider:
         self._lock = asyncio.Lock()
         self.refresh_margin = refresh_margin
         self.refreshes = 0
+        """Refreshes done so far."""
         # The rate limit is per access token, which changes hourly; one key per
         # login keeps every client of this provider in one window.
         seed = f"{credentials.base_url}|{credentials.client_id}"
         self.rate_limit_key = "oauth-" + hashlib.sha256(seed.encode()).hexdigest()
+        """The rate-limit window's key: one per login, however often the token rotates."""
 
     @classmethod
     def from_store(cls, store: TokenStore, **kwargs: Any) -> OAuthTokenProvider:
-        """The provider for stored credentials; raises ``AuthRefreshError`` if there are none."""
+        """The provider for the credentials in ``store``, saving new tokens back to it.
+
+        Raises ``AuthRefreshError`` if there are none. ``kwargs`` go to the
+        constructor (``refresh_margin``, ``clock``).
+        """
         credentials = store.load()
         if credentials is None:
             raise AuthRefreshError("not logged in: run `billabex login` first")
@@ -229,6 +247,7 @@ class OAuthTokenProvider:
 
     @property
     def credentials(self) -> Credentials:
+        """The current credentials (after the latest refresh)."""
         return self._credentials
 
     def margin(self, tokens: TokenSet) -> float:
@@ -242,12 +261,17 @@ class OAuthTokenProvider:
         return tokens.expires_within(self.margin(tokens), now=self._clock())
 
     async def get_token(self) -> str:
+        """The access token, refreshed first when it is about to expire."""
         tokens = self._credentials.tokens
         if self._stale(tokens):
             return await self._refresh_if_current(tokens.access_token)
         return tokens.access_token
 
     async def refresh(self, rejected: str) -> str:
+        """A new access token after the API refused ``rejected`` (once for concurrent callers).
+
+        Raises ``InvalidGrantError`` when the refresh token is expired or revoked.
+        """
         return await self._refresh_if_current(rejected)
 
     async def _refresh_if_current(self, stale: str) -> str:
