@@ -109,6 +109,15 @@ def authorization_url(
 
     ``authorization_endpoint`` (from ``discover()``) defaults to Billabex's known path.
     Raises ``InvalidRequestError`` unless the URL is https (or http to loopback).
+
+    Args:
+        base_url: The server's host root (``https://next.billabex.com``).
+        client_id: The OAuth client's id.
+        redirect_uri: Where the browser comes back with the code (a loopback URL).
+        state: A random value to find again in the redirect (against CSRF).
+        code_challenge: ``generate_pkce().challenge``.
+        scope: The scopes asked for, space-separated.
+        authorization_endpoint: From ``discover()``; None: Billabex's known path.
     """
     query = {
         "response_type": "code",
@@ -142,6 +151,16 @@ async def exchange_code(
     """Trade an authorization code (and its PKCE verifier) for tokens.
 
     ``token_endpoint`` (from ``discover()``) defaults to Billabex's known path.
+
+    Args:
+        base_url: The server's host root (``https://next.billabex.com``).
+        client_id: The OAuth client's id.
+        client_secret: Its secret, or None for a public client.
+        code: The code the redirect brought back.
+        redirect_uri: The same redirect URI the authorization request named.
+        code_verifier: ``generate_pkce().verifier``, of the same pair as the challenge.
+        session: An aiohttp session to send with (yours, not closed); None: a new one.
+        token_endpoint: From ``discover()``; None: Billabex's known path.
     """
     form = {
         "grant_type": "authorization_code",
@@ -167,6 +186,14 @@ async def refresh_tokens(
     """A new access token from a refresh token; keeps the old refresh token unless rotated.
 
     Raises ``InvalidGrantError`` when the refresh token is expired or revoked.
+
+    Args:
+        base_url: The server's host root (``https://next.billabex.com``).
+        client_id: The OAuth client's id.
+        client_secret: Its secret, or None for a public client.
+        refresh_token: The current refresh token.
+        session: An aiohttp session to send with (yours, not closed); None: a new one.
+        token_endpoint: From ``discover()``; None: Billabex's known path.
     """
     form = _refresh_form(client_id, client_secret, refresh_token)
     return await token_request(base_url, form, session, token_endpoint=token_endpoint)
