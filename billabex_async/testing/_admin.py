@@ -41,7 +41,23 @@ class ContactsAdmin:
         is_primary: bool | None = None,
         read_only_reason: str | None = None,
     ) -> Contact:
-        """Store a contact directly, without a request or validation."""
+        """Store a contact directly, without a request or validation.
+
+        Args:
+            account_id: The account to store it in (``fake.account_id``, or
+                one ``create_account()`` made).
+            full_name: Its name.
+            language: Its ISO 639-1 code.
+            email: Its address, or None.
+            email_status: The address's delivery status (``Valid``, ``Bounced``...).
+            role: Its role, or None.
+            notes: Its notes, or None.
+            is_primary: Its main-contact flag, or None.
+            read_only_reason: Marks it as owned by a connector (API writes get 403).
+
+        Returns:
+            The contact as the API would return it.
+        """
         account = self._account(account_id)
         fields = ContactUpdate(
             full_name=full_name,
