@@ -20,12 +20,12 @@ class ContactsAdmin:
     _core: Core
 
     def contacts(self, account_id: str) -> list[Contact]:
-        """The account's contacts in creation order, as generated models."""
+        """The contacts of ``account_id`` in creation order, as generated models."""
         account = self._account(account_id)
         return [account.by_seq[seq].model() for seq in account.seqs]
 
     def contact(self, account_id: str, contact_id: str | UUID) -> Contact:
-        """One stored contact; KeyError if unknown."""
+        """The stored contact ``contact_id`` of ``account_id``; KeyError if unknown."""
         return self._record(account_id, contact_id).model()
 
     def add_contact(
@@ -76,9 +76,10 @@ class ContactsAdmin:
     def seed_contacts(
         self, account_id: str, n: int, *, email_ratio: float = 1.0, language: str = "en"
     ) -> None:
-        """Store ``n`` generated contacts fast; ``email_ratio`` of them get an email.
+        """Store ``n`` generated contacts in ``account_id``; ``email_ratio`` of them get an email.
 
-        Names are random but reproducible with ``seed``; emails are unique.
+        Names are random but reproducible with ``seed``; emails are unique;
+        every one speaks ``language``.
         """
         account = self._account(account_id)
         store = self._core.store
@@ -93,11 +94,14 @@ class ContactsAdmin:
             store.insert(account, fields)
 
     def remove_contact(self, account_id: str, contact_id: str | UUID) -> None:
-        """Delete a stored contact without a request."""
+        """Delete the stored contact ``contact_id`` of ``account_id`` without a request."""
         self._core.store.delete(self._account(account_id), self._record(account_id, contact_id))
 
     def set_email_status(self, account_id: str, contact_id: str | UUID, status: str) -> Contact:
-        """Set a delivery result (``"Bounced"``, ``"Complained"``, ...) as Billabex would."""
+        """Set a contact's email ``status`` (``"Bounced"``, ``"Complained"``...) as Billabex would.
+
+        ``account_id`` and ``contact_id`` name the contact; ValueError if it has no email.
+        """
         record = self._record(account_id, contact_id)
         if record.email is None:
             raise ValueError("this contact has no email address")
@@ -108,7 +112,11 @@ class ContactsAdmin:
     def set_read_only(
         self, account_id: str, contact_id: str | UUID, reason: str | None = "Owned by a connector"
     ) -> Contact:
-        """Mark a contact as owned by a connector (writes get 403); None makes it writable."""
+        """Mark a contact as owned by a connector (writes get 403), ``reason`` saying why.
+
+        ``account_id`` and ``contact_id`` name the contact; a ``reason`` of None
+        makes it writable again.
+        """
         record = self._record(account_id, contact_id)
         record.read_only_reason = reason
         record.changed()
