@@ -114,9 +114,22 @@ contract: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,redis,cli,contract]'
 	$(PY) -m tests.run_contract
 
+# The docs site into site/ (docs/ and mkdocs.yml; the API reference is read
+# from the docstrings): --strict turns every warning, such as a broken link
+# or a reference to a name that does not exist, into a failure.
+.PHONY: docs docs-serve
+docs: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,redis,cli,docs]'
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
+# The same site served at http://127.0.0.1:8000, rebuilt on every change.
+docs-serve: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,redis,cli,docs]'
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --strict
+
 # The simulator on a fixed port, for pointing your own code or the CLI at it.
 serve: $(STAMP)
 	$(PY) -m billabex_async.testing --port 8080 --seed-contacts 100
 
 clean:
-	rm -rf $(VENV) $(VENV_LOWEST) .mypy_cache .pytest_cache .ruff_cache dist
+	rm -rf $(VENV) $(VENV_LOWEST) .mypy_cache .pytest_cache .ruff_cache dist site

@@ -122,6 +122,47 @@ class BillabexClient:
         shared_session: SharedSession | None = None,
         limiter: Limiter | None = None,
     ) -> None:
+        """Check every setting and build the stack; nothing is sent until the first call.
+
+        Args:
+            token: An access token, or a ``TokenProvider`` for tokens that
+                expire; None reads ``BILLABEX_TOKEN``. Surrounding whitespace
+                is stripped; a control, space or non-ASCII character inside is
+                refused.
+            base_url: The host root (the SDK appends ``/api/public/v1``); None
+                reads ``BILLABEX_BASE_URL``, else ``https://next.billabex.com``.
+                https only, plain http to loopback.
+            rate_limit: The client-side limit, shared by every client of the
+                process on the same token; None disables it.
+            max_retries: Retries of a retry-safe request on 429, 5xx,
+                connection errors and timeouts; a call may pass its own.
+            timeout: Seconds each attempt may take, in total.
+            connect_timeout: Seconds to open a connection.
+            session: An ``aiohttp.ClientSession`` you own: used as it is, never
+                closed by the client.
+            max_connections: Sockets in the pool; by default the rate limit's
+                ``requests`` (300), or 100 without a limit.
+            retry_budget: Seconds one call may spend retrying (backoff,
+                ``Retry-After`` pauses and attempts), 180 by default.
+            max_retry_after: The longest ``Retry-After`` honoured, in seconds
+                (60 by default); a longer one is capped.
+            on_request: Called with a ``RequestEvent`` after every attempt, for
+                metrics; it receives no token and no body.
+            proxy: An ``http://`` or ``https://`` proxy for an https
+                ``base_url``; None follows ``HTTPS_PROXY``/``NO_PROXY``.
+            max_response_bytes: The largest response body read, decompressed
+                (8 MiB by default); a larger one raises ``ResponseTooLargeError``.
+            idempotent_creates: Retry a create whose outcome is unknown with the
+                same ``Idempotency-Key`` and body (True); False raises
+                ``OutcomeUnknownError`` instead.
+            clock: Where the limiter and the backoff read time and wait; a
+                ``VirtualClock`` shared with a ``FakeBillabex`` runs rate
+                windows in no wall time.
+
+        Raises:
+            InvalidRequestError: A missing token or a setting out of range
+                (the message names it and never shows a secret).
+        """
         if token is None:
             token = os.environ.get("BILLABEX_TOKEN") or None
         if token is None or (isinstance(token, str) and not token.strip()):
@@ -204,6 +245,7 @@ class BillabexClient:
             owns_limiter=own_limiter,
         )
         self.contacts = ContactsResource(self._transport)
+        """The contacts endpoints, bulk upsert and sync: a ``ContactsResource``."""
 
     def __repr__(self) -> str:
         # Never the token nor a password: only where requests go and how they are paced.
@@ -270,6 +312,13 @@ class BillabexClient:
 
         A 403/404 on one account stops that account only; a 401 stops the run.
         ``resume_from``: as in ``contacts.bulk_upsert``, with the same pairs.
+
+        Args:
+            pairs: ``(account_id, ContactUpsert)`` pairs, an iterable or async iterable.
+            concurrency: Requests in flight; None follows the rate limit.
+            on_progress: ``on_progress(done, total)`` after each item settles.
+            report: A ``BulkReport`` filled in place (kept when cancelled).
+            resume_from: A previous run's report: finish its job with the same pairs.
         """
         from billabex_async import bulk
 
@@ -291,7 +340,11 @@ class BillabexClient:
         report: bulk.BulkReport | None = None,
         resume_from: bulk.BulkReport | None = None,
     ) -> AsyncGenerator[bulk.BulkOutcome, None]:
-        """``bulk_upsert``, yielding each item's outcome as it completes."""
+        """``bulk_upsert``, yielding each item's outcome as it completes.
+
+        ``pairs``, ``concurrency``, ``report`` and ``resume_from`` are as in
+        ``bulk_upsert``.
+        """
         from billabex_async import bulk
 
         return bulk.iter_upsert_pairs(

@@ -51,9 +51,13 @@ class Clock(Protocol):
     ``FakeBillabex`` makes rate windows and backoff pass in no wall time.
     """
 
-    def time(self) -> float: ...
+    def time(self) -> float:
+        """Now, in monotonic seconds (any origin; only differences count)."""
+        ...
 
-    async def sleep(self, seconds: float) -> None: ...
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` on this clock (return at once for 0 or less)."""
+        ...
 
 
 class SystemClock:
@@ -267,16 +271,20 @@ class RateLimit:
     """
 
     requests: int = attrs.field(default=300)
+    """Requests allowed in any one window: an int >= 1."""
     window: float = attrs.field(default=60.0, validator=_validate)
+    """The window's length, in seconds: finite and > 0."""
     storage: str = attrs.field(
         default="memory",
         kw_only=True,
         validator=lambda _, __, value: _check_storage(value),
         repr=lambda value: repr(redact_url(value)),
     )
+    """``"memory"``, or a ``redis://``, ``rediss://`` or ``unix://`` URL shared by every process."""
     on_storage_error: Literal["fallback", "raise"] = attrs.field(
         default="fallback", kw_only=True, validator=_check_on_error
     )
+    """While Redis is unreachable: ``"fallback"`` to a per-process limit, or ``"raise"``."""
 
     @property
     def rate(self) -> float:
@@ -290,6 +298,9 @@ class RateLimit:
         The command-line form shared by the CLI and the simulator (``none`` and
         ``0`` mean ``off`` too). Raises
         ``ValueError`` for anything else, ``InvalidRequestError`` for bounds.
+
+        Args:
+            text: ``REQUESTS/SECONDS``, ``REQUESTS`` (per 60 s) or ``off``.
         """
         if text.strip().lower() in ("off", "none", "0"):
             return None

@@ -84,6 +84,10 @@ class InvalidRequestError(BillabexError, ValueError):
     """The arguments are invalid; nothing was sent.
 
     ``field`` names the offending argument when there is one.
+
+    Args:
+        message: What is wrong and what is expected; never a secret.
+        field: The argument at fault, or None.
     """
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
@@ -99,6 +103,13 @@ class SyncRefusedError(InvalidRequestError):
     (the account would be left with no contact). ``count`` and ``limit`` are
     the deletes planned and allowed; ``field`` is the keyword that overrides
     the guard (None when none does). The message names all three.
+
+    Args:
+        message: What would be deleted, the limit, and the keyword to pass.
+        guard: The guard that refused.
+        field: The keyword argument that lifts it, or None.
+        count: Deletes planned.
+        limit: Deletes allowed.
     """
 
     def __init__(
@@ -117,7 +128,13 @@ class SyncRefusedError(InvalidRequestError):
 
 
 class APIResponseValidationError(BillabexError):
-    """The server answered 2xx with a body that does not fit the spec's model."""
+    """The server answered 2xx with a body that does not fit the spec's model.
+
+    Args:
+        message: What did not fit (field paths, never the values).
+        status: The response's status.
+        body: The parsed body, or None when it could not be read.
+    """
 
     def __init__(self, message: str, *, status: int, body: object) -> None:
         super().__init__(message)
@@ -130,6 +147,11 @@ class ResponseTooLargeError(APIResponseValidationError):
 
     The request itself was handled by the server: a write was applied, only
     its answer was not read. ``limit`` is the cap, in bytes.
+
+    Args:
+        message: Says the cap and where reading stopped.
+        status: The response's status.
+        limit: The cap, in bytes.
     """
 
     def __init__(self, message: str, *, status: int, limit: int) -> None:
@@ -175,7 +197,13 @@ class RateLimiterUnavailableError(BillabexError):
 
 
 class APIConnectionError(BillabexError):
-    """The request got no HTTP response (DNS, refused, reset, TLS...)."""
+    """The request got no HTTP response (DNS, refused, reset, TLS...).
+
+    Args:
+        message: What failed (the underlying error's text).
+        method: The request's HTTP method, kept as ``.method``.
+        path: The request's path under the API root, kept as ``.path``.
+    """
 
     def __init__(self, message: str, *, method: str, path: str) -> None:
         super().__init__(f"{method} {path}: {message}")
@@ -196,6 +224,13 @@ class OutcomeUnknownError(APIConnectionError):
     None) are what to send again to finish the job without a duplicate: a new
     key does not resolve an unknown outcome. The body is contact data: it is
     never part of the message.
+
+    Args:
+        message: Why the outcome is unknown.
+        method: The request's HTTP method.
+        path: The request's path under the API root.
+        idempotency_key: The key every attempt carried.
+        body: The JSON text every attempt sent.
     """
 
     def __init__(
@@ -219,6 +254,14 @@ class APIStatusError(BillabexError):
     server sends one), ``code`` (the dotted error code when present),
     ``message`` (the server's message), ``body`` (parsed JSON, or the text),
     ``headers``, ``method`` and ``path``.
+
+    Args:
+        status: The HTTP status.
+        request_id: The server's request id, when it sent one.
+        body: The parsed JSON body, or its text.
+        method: The request's HTTP method.
+        path: The request's path under the API root.
+        headers: The response headers (read case-insensitively).
     """
 
     def __init__(
@@ -288,6 +331,7 @@ class RateLimitError(APIStatusError):
 
     @property
     def retry_after(self) -> float | None:
+        """Seconds the server asked to wait (``Retry-After``), or None if absent or unusable."""
         return parse_retry_after(self.headers.get("Retry-After"))
 
 
@@ -305,6 +349,7 @@ class UnexpectedRedirectError(APIStatusError):
 
     @property
     def location_host(self) -> str | None:
+        """The host the ``Location`` header points to, or None."""
         location = self.headers.get("Location")
         if location is None:
             return None
@@ -343,6 +388,14 @@ def make_status_error(
 
     Every ``secret`` (the token sent) is redacted from the body and headers
     first: a server may echo what it was sent.
+
+    Args:
+        status: The HTTP status.
+        raw_body: The body as received.
+        headers: The response headers.
+        method: The request's HTTP method.
+        path: The request's path under the API root.
+        secrets: Strings to redact from the body and headers.
     """
     secrets = tuple(secrets)
     text = raw_body.decode("utf-8", "replace") if isinstance(raw_body, bytes) else raw_body

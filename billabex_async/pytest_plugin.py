@@ -61,7 +61,10 @@ def billabex_fake_options() -> dict[str, Any]:
 
 @_async_fixture
 async def billabex_fake(billabex_fake_options: dict[str, Any]) -> AsyncIterator[FakeBillabex]:
-    """A started ``FakeBillabex`` on 127.0.0.1, closed after the test."""
+    """A started ``FakeBillabex`` on 127.0.0.1, closed after the test.
+
+    Built with ``billabex_fake_options`` as its keyword arguments.
+    """
     from billabex_async.testing import FakeBillabex
 
     async with FakeBillabex(**billabex_fake_options) as fake:
@@ -72,7 +75,10 @@ async def billabex_fake(billabex_fake_options: dict[str, Any]) -> AsyncIterator[
 async def billabex_client(
     billabex_fake: FakeBillabex, billabex_fake_options: dict[str, Any]
 ) -> AsyncIterator[BillabexClient]:
-    """A ``BillabexClient`` holding ``billabex_fake``'s token and URL, closed after the test."""
+    """A ``BillabexClient`` holding ``billabex_fake``'s token and URL, closed after the test.
+
+    Takes the ``rate_limit`` and ``clock`` of ``billabex_fake_options``, if set.
+    """
     from billabex_async import BillabexClient
 
     shared = {k: v for k, v in billabex_fake_options.items() if k in ("rate_limit", "clock")}

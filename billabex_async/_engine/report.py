@@ -14,6 +14,7 @@ from billabex_async.resources.contacts import write_body
 __all__ = ["BulkFailure", "BulkOutcome", "BulkReport", "Status"]
 
 Status = Literal["succeeded", "failed", "not_attempted"]
+"""What happened to one item of a bulk run."""
 
 
 @attrs.frozen
@@ -26,9 +27,13 @@ class BulkFailure:
     """
 
     index: int
+    """Position of the item in the input, from 0."""
     item: ContactUpsert
+    """The item as given."""
     error: BaseException
+    """Why it failed: the last error of its last attempt."""
     account_id: str | None = None
+    """The account it was sent to (None only in reports built by hand)."""
     idempotency_key: str | None = None
 
     @property
@@ -42,9 +47,13 @@ class BulkOutcome:
     """What happened to one item, as streamed by ``iter_upsert``."""
 
     index: int
+    """Position of the item in the input, from 0."""
     item: ContactUpsert
+    """The item as given."""
     account_id: str
+    """The account it was sent to."""
     status: Status
+    """``succeeded``, ``failed`` or ``not_attempted``."""
     contact: Contact | None = None
     """The contact the server returned, when the upsert succeeded."""
     error: BaseException | None = None
@@ -78,15 +87,25 @@ class BulkReport:
     """
 
     total: int = 0
+    """Items read from the input."""
     succeeded: int = 0
+    """Items the server applied (or had applied: a resumed run's done items)."""
     failed: list[BulkFailure] = attrs.field(factory=list)
+    """The items that failed, in completion order."""
     not_attempted: int = 0
+    """Items read but never sent: after an early stop or a cancel."""
     error: BillabexError | None = None
+    """The error that stopped the run early (401, or a 403/404 on the only account)."""
     stopped_accounts: dict[str, BillabexError] = attrs.field(factory=dict)
+    """Accounts given up on (a 403/404), with the error each got."""
     cancelled: bool = False
+    """The run was cancelled."""
     resume_from: int = 0
+    """Every item before this index is settled: resume from here."""
     run_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+    """Where every item's Idempotency-Key derives from (``key_for``)."""
     skipped: int = 0
+    """Items a resumed run did not resend: the previous run had finished them."""
 
     def key_for(self, index: int) -> str:
         """The Idempotency-Key of input item ``index`` in this run (and its resumptions)."""

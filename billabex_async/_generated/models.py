@@ -26,7 +26,9 @@ class EmailInfo:
     """A contact's email address with its delivery status."""
 
     address: str = attrs.field(metadata={"wire": "address"})
+    """The address as Billabex stores it."""
     status: EmailStatus = attrs.field(metadata={"wire": "status"})
+    """Whether mail to the address is delivered (Valid), bounced or drew a complaint."""
 
     def __str__(self) -> str:
         return str(self.address)
@@ -40,6 +42,7 @@ class Contact:
     id: UUID = attrs.field(metadata={"wire": "id"})
     """Assigned by the server."""
     full_name: str = attrs.field(metadata={"wire": "fullName"})
+    """The contact's name, as given on its last write."""
     language: str = attrs.field(metadata={"wire": "language"})
     """ISO 639-1 two-letter code. Documented values: en, fr, de, es, it, nl,
     pt. Assumption: others are possible, so this is not a closed enum."""
@@ -76,6 +79,7 @@ class ContactCreate:
     """Assumption: at most 10,000 characters; line breaks and tabs allowed,
     other control characters not."""
     is_primary: bool | Unset | None = attrs.field(default=UNSET, metadata={"wire": "isPrimary"})
+    """Assumption: marks the account's main contact; left out, it is not sent."""
 
 
 @attrs.frozen(kw_only=True)
@@ -100,6 +104,7 @@ class ContactUpsert:
     """Assumption: at most 10,000 characters; line breaks and tabs allowed,
     other control characters not."""
     is_primary: bool | Unset | None = attrs.field(default=UNSET, metadata={"wire": "isPrimary"})
+    """Assumption: marks the account's main contact; left out, it is not sent."""
 
 
 @attrs.frozen(kw_only=True)
@@ -112,6 +117,7 @@ class ContactUpdate:
     zero-width characters), no control characters. Assumption: at most
     255 characters; Billabex publishes no limit."""
     language: str | Unset = attrs.field(default=UNSET, metadata={"wire": "language"})
+    """ISO 639-1 two-letter lowercase code; left out, the language is unchanged."""
     email: str | Unset | None = attrs.field(default=UNSET, metadata={"wire": "email"})
     """The new address, or null to clear it. Assumption: at most 254
     characters (the RFC 5321 limit); no surrounding whitespace or
@@ -122,15 +128,25 @@ class ContactUpdate:
     """Assumption: at most 10,000 characters; line breaks and tabs allowed,
     other control characters not."""
     is_primary: bool | Unset | None = attrs.field(default=UNSET, metadata={"wire": "isPrimary"})
+    """Assumption: marks the account's main contact; null unsets the flag."""
 
 
 @attrs.frozen(kw_only=True)
 class PageInfo:
+    """Where a page ends. There is no `hasNextPage` nor `totalCount`: a walk
+    stops on an empty page or a missing cursor."""
+
     end_cursor: str | None = attrs.field(default=None, metadata={"wire": "endCursor"})
     """Opaque cursor of the last node; null or missing when there is nothing after."""
 
 
 @attrs.frozen(kw_only=True)
 class ContactPage:
+    """One page of an account's contacts, at most `first` of them. Cursors are
+    opaque and belong to their page size: pass `endCursor` back as `after`
+    with the same `first`."""
+
     nodes: list[Contact] = attrs.field(metadata={"wire": "nodes"})
+    """The contacts of this page, in the server's order; empty past the last."""
     page_info: PageInfo | None = attrs.field(default=None, metadata={"wire": "pageInfo"})
+    """The cursor to the next page; may be absent."""

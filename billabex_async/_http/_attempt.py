@@ -71,7 +71,18 @@ class Response:
 
 @attrs.frozen
 class RequestEvent:
-    """What one attempt did, for ``on_request`` metrics hooks. Holds no token or body."""
+    """What one attempt did, for ``on_request`` metrics hooks. Holds no token or body.
+
+    Attributes:
+        method: The HTTP method.
+        path: The path under the API root (ids included, no query).
+        attempt: 1 for the first try, 2 for the first retry...
+        status: The HTTP status, or None when no answer came back.
+        elapsed: Seconds from send to response (or failure).
+        waited: Seconds spent waiting for a rate-limit slot before the send.
+        rate_limit_remaining: The answer's ``X-RateLimit-Remaining``, if sent.
+        error: Why no answer came back (the error's message); None when one did.
+    """
 
     method: str
     path: str

@@ -21,9 +21,13 @@ class TokenProvider(Protocol):
     ``rejected`` and must return a different, fresh token or raise.
     """
 
-    async def get_token(self) -> str: ...
+    async def get_token(self) -> str:
+        """A token valid now; called before every attempt."""
+        ...
 
-    async def refresh(self, rejected: str) -> str: ...
+    async def refresh(self, rejected: str) -> str:
+        """A fresh token after the server answered 401 to ``rejected``; raise if there is none."""
+        ...
 
 
 class _StaticToken:

@@ -70,6 +70,12 @@ class SlidingWindowLimiter:
     its clients run in: the server counts per token, so the window is shared.
     Its counts (``Window``) sit behind a ``threading.Lock``; asyncio objects are
     only touched from their own loop (``call_soon_threadsafe`` crosses over).
+
+    Args:
+        limit: Requests allowed per window.
+        window: The window, in seconds.
+        clock: Monotonic time, in seconds.
+        sleep: How to wait on that clock.
     """
 
     __slots__ = (
@@ -147,7 +153,7 @@ class SlidingWindowLimiter:
             return self._window.add_limit(limit, window)
 
     def forget_limit(self, handle: int) -> None:
-        """Drop a limit ``add_limit`` returned (safe from a finalizer or any thread)."""
+        """Drop the limit ``add_limit`` returned as ``handle`` (safe in a finalizer, any thread)."""
         self._forgotten.append(handle)
 
     async def acquire(self) -> Ticket:

@@ -16,6 +16,11 @@ class Ticket:
     can have counted of the issuer's slots when that request arrived, what
     the headers of its answer are compared with. A ticket means something
     only to its ``issuer``; any other limiter compares as of now.
+
+    Args:
+        count: The issuer's count of slots as the slot was taken.
+        added: Slots the issuer had ever added by then.
+        issuer: The limiter that granted it.
     """
 
     __slots__ = ("added", "count", "issuer")
@@ -29,7 +34,10 @@ class Ticket:
         return f"<Ticket count={self.count} added={self.added}>"
 
     def ours(self, issuer: object, added_now: int) -> int | None:
-        """The most ``issuer`` can have had counted at this request's arrival (None: not its)."""
+        """The most ``issuer`` can have had counted at this request's arrival (None: not its).
+
+        ``added_now`` is how many slots the issuer has ever added, now.
+        """
         if self.issuer is not issuer:
             return None
         return self.count + added_now - self.added
@@ -91,6 +99,12 @@ class Limiter(Protocol):
         which can hold slots in vain: ours that expired during the flight
         are taken for someone else's. A lower ``limit`` applies for one
         window after the last answer that announced it.
+
+        Args:
+            limit: ``X-RateLimit-Limit``, or None when absent.
+            remaining: ``X-RateLimit-Remaining``, or None when absent.
+            reset: ``X-RateLimit-Reset`` in unix seconds, or None when absent.
+            sent: The ticket ``acquire`` returned for the answered request.
         """
 
     def pause(self, seconds: float) -> None:

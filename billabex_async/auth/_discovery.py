@@ -51,13 +51,21 @@ class ServerMetadata:
     """
 
     issuer: str
+    """The server's identifier: its base URL."""
     authorization_endpoint: str
+    """Where the browser goes to log in."""
     token_endpoint: str
+    """Where codes and refresh tokens are exchanged."""
     registration_endpoint: str | None
+    """Where clients register (RFC 7591)."""
     scopes_supported: tuple[str, ...] | None = None
+    """The scopes the server offers, if it says."""
     code_challenge_methods_supported: tuple[str, ...] = ("S256",)
+    """PKCE methods it accepts (must include ``S256``)."""
     token_endpoint_auth_methods_supported: tuple[str, ...] | None = None
+    """How clients may authenticate at the token endpoint."""
     published: bool = True
+    """False: the server published nothing, these are Billabex's known paths."""
 
     @classmethod
     def known_paths(cls, base_url: str) -> ServerMetadata:
@@ -172,6 +180,10 @@ async def discover(
     ``DiscoveryError`` for a redirect, another error status or a document that
     fails the checks in this module's docstring, and ``APIConnectionError``
     when the server does not answer.
+
+    Args:
+        base_url: The server's host root.
+        session: An aiohttp session to send with (yours, not closed); None: a new one.
     """
     check_base_url(base_url)
     url = metadata_url(base_url)

@@ -18,6 +18,10 @@ class OAuthError(AuthRefreshError):
 
     Server text quoted in the message has every secret of the request
     (tokens, client secret, code, PKCE verifier) replaced by ``***``.
+
+    Args:
+        message: What failed, secrets redacted.
+        error: The server's OAuth error code (``invalid_grant``...), if it sent one.
     """
 
     def __init__(self, message: str, *, error: str | None = None) -> None:
@@ -33,6 +37,10 @@ class OAuthResponseError(OAuthError):
     """The token endpoint answered 200 with a body that is not a usable token set.
 
     ``status`` is the HTTP status; the body itself is not kept (it may hold tokens).
+
+    Args:
+        message: What does not fit.
+        status: The HTTP status.
     """
 
     def __init__(self, message: str, *, status: int) -> None:
@@ -46,6 +54,11 @@ class OAuthRedirectError(OAuthError):
     Following it would re-send the form (client secret, refresh token or
     code) to wherever ``Location`` points. ``status`` and ``location_host``
     say where it tried to send us.
+
+    Args:
+        message: Names the status and the host.
+        status: The 3xx status.
+        location_host: The host ``Location`` points to, or None.
     """
 
     def __init__(self, message: str, *, status: int, location_host: str | None) -> None:

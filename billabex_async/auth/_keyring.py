@@ -49,9 +49,11 @@ class KeyringTokenStore:
         )
 
     def save(self, credentials: Credentials) -> None:
+        """Keep ``credentials`` in the keyring entry, replacing it."""
         _keyring().set_password(SERVICE, self.profile, json.dumps(credentials.to_json()))
 
     def clear(self) -> None:
+        """Delete the keyring entry; a missing one is fine."""
         keyring = _keyring()
         if keyring.get_password(SERVICE, self.profile) is not None:
             keyring.delete_password(SERVICE, self.profile)

@@ -62,6 +62,20 @@ async def login(
     ``DiscoveryError`` and ``RegistrationError`` for those steps), and
     ``LoginTimeoutError`` (an ``OAuthError`` and a ``TimeoutError``) when
     nobody answers within ``approval_timeout`` seconds.
+
+    Args:
+        base_url: The server's host root.
+        client_id: An OAuth client's id; None registers one.
+        client_secret: That client's secret, if it has one.
+        scope: The scopes asked for, space-separated.
+        open_browser: Called with the authorization URL (``webbrowser.open``).
+        port: The loopback port to listen on; 0 picks a free one.
+        approval_timeout: Seconds to wait for the user's approval.
+        session: An aiohttp session to send with (yours, not closed); None: a new one.
+        metadata: The server's metadata; None: ``discover(base_url)``.
+
+    Returns:
+        Credentials to save in a ``TokenStore``.
     """
     endpoint_url(base_url, TOKEN_PATH)  # the code and secret will go there: check it first
     if metadata is None:

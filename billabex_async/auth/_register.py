@@ -54,14 +54,22 @@ class RegisteredClient:
     """
 
     client_id: str
+    """The new client's id: every login and refresh sends it."""
     client_secret: str | None = attrs.field(default=None, repr=False)
+    """Its secret, if the server issued one (public clients get none)."""
     client_id_issued_at: int | None = None
+    """When the id was issued."""
     client_secret_expires_at: int | None = None
     redirect_uris: tuple[str, ...] = ()
+    """The redirect URIs registered."""
     token_endpoint_auth_method: str = "none"  # noqa: S105 - a method name
+    """How it authenticates at the token endpoint: ``none`` (PKCE only)."""
     scope: str | None = None
+    """The scopes it may ask for."""
     registration_access_token: str | None = attrs.field(default=None, repr=False)
+    """A token to read or update the registration (RFC 7592), if issued."""
     registration_client_uri: str | None = None
+    """Where to read or update it."""
 
 
 def _check_redirect_uris(redirect_uris: Sequence[str]) -> list[str]:
@@ -185,6 +193,14 @@ async def register_client(
     ``RegistrationError`` when the server offers no registration, refuses it
     (``.error`` is the RFC 7591 code) or answers something unusable, and
     ``APIConnectionError`` when it does not answer. Redirects are not followed.
+
+    Args:
+        base_url: The server's host root.
+        redirect_uris: Where logins may return (loopback URLs).
+        scope: The scopes the client may ask for, space-separated.
+        client_name: The name the server shows on its consent page.
+        metadata: The server's metadata; None: ``discover(base_url)``.
+        session: An aiohttp session to send with (yours, not closed); None: a new one.
     """
     check_base_url(base_url)
     uris = _check_redirect_uris(redirect_uris)

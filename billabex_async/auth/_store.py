@@ -26,15 +26,20 @@ class TokenSet:
     """Tokens from the token endpoint. Their values never show in a repr."""
 
     access_token: str = attrs.field(repr=False)
+    """The bearer token requests carry."""
     refresh_token: str | None = attrs.field(repr=False)
+    """What gets the next access token; None when the server issued none."""
     expires_at: float  # unix seconds
+    """When the access token expires, in unix seconds."""
     scope: str | None = None
+    """The scopes granted, space-separated, when the server said."""
     token_type: str = "Bearer"  # noqa: S105 - a scheme name
+    """The authorization scheme: always ``Bearer`` for Billabex."""
     issued_at: float | None = None
     """Unix seconds when the token endpoint answered; None when unknown (older files)."""
 
     def expires_within(self, seconds: float, *, now: float | None = None) -> bool:
-        """Whether the access token expires in less than ``seconds``."""
+        """Whether the access token expires in less than ``seconds`` from ``now`` (unix seconds)."""
         return self.expires_at - (time.time() if now is None else now) < seconds
 
     @property
@@ -48,13 +53,19 @@ class Credentials:
     """What a login leaves behind: where, which OAuth client, and the tokens."""
 
     base_url: str
+    """The server logged in to."""
     client_id: str
+    """The OAuth client the tokens were issued to."""
     client_secret: str | None = attrs.field(repr=False)
+    """That client's secret, when it has one (public clients have none)."""
     tokens: TokenSet
+    """The current tokens."""
     # Where refreshes go, when discovery found it; None: the known path under base_url.
     token_endpoint: str | None = None
+    """Where refreshes go; None: Billabex's known path under ``base_url``."""
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON object a store writes (secrets included: keep it private)."""
         return {
             "base_url": self.base_url,
             "client_id": self.client_id,
@@ -83,7 +94,10 @@ class Credentials:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Credentials:
-        """Credentials from ``to_json``'s form; ``AuthRefreshError`` if a field is wrong."""
+        """Credentials from ``data``, in ``to_json``'s form.
+
+        Raises ``AuthRefreshError`` if a field is missing or of the wrong type.
+        """
         try:
             issued_at = data.get("issued_at")
             tokens = TokenSet(
@@ -119,11 +133,17 @@ def _text(value: object, *, optional: bool = False) -> Any:
 class TokenStore(Protocol):
     """Where credentials are kept between runs."""
 
-    def load(self) -> Credentials | None: ...
+    def load(self) -> Credentials | None:
+        """The stored credentials, or None when there are none."""
+        ...
 
-    def save(self, credentials: Credentials) -> None: ...
+    def save(self, credentials: Credentials) -> None:
+        """Keep ``credentials``, replacing what was stored."""
+        ...
 
-    def clear(self) -> None: ...
+    def clear(self) -> None:
+        """Forget the stored credentials (logout); nothing stored is fine."""
+        ...
 
 
 def default_credentials_path() -> Path:
@@ -140,6 +160,9 @@ class FileTokenStore:
 
     A crash mid-write leaves the old file intact: the new content goes to a
     temporary file in the same folder, is flushed to disk, then renamed over it.
+
+    Args:
+        path: The file; None: ``default_credentials_path()``.
     """
 
     __slots__ = ("path",)
@@ -190,6 +213,7 @@ class FileTokenStore:
         )  # fmt: skip
 
     def save(self, credentials: Credentials) -> None:
+        """Write ``credentials`` to the file (mode 0600), atomically."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".credentials-", suffix=".tmp")
         try:
@@ -204,4 +228,5 @@ class FileTokenStore:
             raise
 
     def clear(self) -> None:
+        """Delete the file; a missing file is fine."""
         self.path.unlink(missing_ok=True)

@@ -180,6 +180,20 @@ def iter_upsert(
     totals, including the items settled after you stop iterating. Stopping
     early (``break``, then ``aclose()``, or leaving ``contextlib.aclosing``)
     works like a cancellation. Items skipped by ``resume_from`` yield nothing.
+
+    Args:
+        contacts: The resource to send through (``client.contacts``).
+        account_id: The account every item goes to.
+        items: ``ContactUpsert`` items, an iterable or async iterable.
+        concurrency: Requests in flight; None follows the rate limit.
+        on_progress: ``on_progress(done, total)`` after each item settles;
+            ``total`` is None until the input is read to its end.
+        report: A ``BulkReport`` filled in place (kept when cancelled).
+        cancel_grace: Seconds in-flight requests get to finish on cancellation.
+        resume_from: A previous run's report: finish its job with the same input.
+
+    Yields:
+        A ``BulkOutcome`` per item sent, in completion order.
     """
     args = (concurrency, on_progress, report, cancel_grace, resume_from)
     return _iterate(contacts, account_id, items, *args)
@@ -196,7 +210,21 @@ def iter_upsert_pairs(
     cancel_grace: float = DEFAULT_CANCEL_GRACE,
     resume_from: BulkReport | None = None,
 ) -> AsyncGenerator[BulkOutcome, None]:
-    """``iter_upsert`` over ``(account_id, contact)`` pairs of many accounts."""
+    """``iter_upsert`` over ``(account_id, contact)`` pairs of many accounts.
+
+    Args:
+        contacts: The resource to send through (``client.contacts``).
+        pairs: ``(account_id, ContactUpsert)`` pairs, an iterable or async iterable.
+        concurrency: Requests in flight; None follows the rate limit.
+        on_progress: ``on_progress(done, total)`` after each item settles;
+            ``total`` is None until the input is read to its end.
+        report: A ``BulkReport`` filled in place (kept when cancelled).
+        cancel_grace: Seconds in-flight requests get to finish on cancellation.
+        resume_from: A previous run's report: finish its job with the same input.
+
+    Yields:
+        A ``BulkOutcome`` per item sent, in completion order.
+    """
     return _iterate(
         contacts, None, pairs, concurrency, on_progress, report, cancel_grace, resume_from
     )
@@ -239,6 +267,20 @@ async def bulk_upsert_account(
     finished are skipped (``report.skipped``) and every other one is sent
     again with the key it had, so nothing is applied twice. The new report
     covers the whole input and can itself be resumed from.
+
+    Args:
+        contacts: The resource to send through (``client.contacts``).
+        account_id: The account every item goes to.
+        items: ``ContactUpsert`` items, an iterable or async iterable.
+        concurrency: Requests in flight; None follows the rate limit.
+        on_progress: ``on_progress(done, total)`` after each item settles;
+            ``total`` is None until the input is read to its end.
+        report: A ``BulkReport`` filled in place (kept when cancelled).
+        cancel_grace: Seconds in-flight requests get to finish on cancellation.
+        resume_from: A previous run's report: finish its job with the same input.
+
+    Returns:
+        The report of the run; per-item failures are in it, not raised.
     """
     args = (concurrency, on_progress, report, cancel_grace, resume_from)
     return await _drain(contacts, account_id, items, *args)
@@ -260,6 +302,19 @@ async def bulk_upsert(
     Conflicts are per account. A 401 stops the run; a 403/404 on an account
     stops that account only (its later items count as not attempted).
     ``resume_from`` works as there, with the same pairs in the same order.
+
+    Args:
+        contacts: The resource to send through (``client.contacts``).
+        pairs: ``(account_id, ContactUpsert)`` pairs, an iterable or async iterable.
+        concurrency: Requests in flight; None follows the rate limit.
+        on_progress: ``on_progress(done, total)`` after each item settles;
+            ``total`` is None until the input is read to its end.
+        report: A ``BulkReport`` filled in place (kept when cancelled).
+        cancel_grace: Seconds in-flight requests get to finish on cancellation.
+        resume_from: A previous run's report: finish its job with the same input.
+
+    Returns:
+        One report for every account.
     """
     return await _drain(
         contacts, None, pairs, concurrency, on_progress, report, cancel_grace, resume_from

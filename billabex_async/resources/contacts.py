@@ -40,6 +40,9 @@ class ContactsResource:
     None), sent on every attempt of that call. Bad input raises
     ``InvalidRequestError`` before anything is sent; server errors raise the
     ``APIStatusError`` subclass of their status.
+
+    Built by the client (``client.contacts``) on its ``transport``; not
+    meant to be built by hand.
     """
 
     __slots__ = ("_transport",)
@@ -63,7 +66,19 @@ class ContactsResource:
         *,
         max_retries: int | None = None,
     ) -> ContactPage:
-        """One page of the account's contacts: ``first`` of them after cursor ``after``."""
+        """One page of the account's contacts: ``first`` of them after cursor ``after``.
+
+        Args:
+            account_id: The account's id (a UUID, as ``str`` or ``uuid.UUID``).
+            first: Page size, >= 1 (the server may cap it).
+            after: ``page.page_info.end_cursor`` of the previous page, asked
+                with the same ``first``; None for the first page.
+            max_retries: This call's retries, instead of the client's.
+
+        Returns:
+            The page: ``.nodes`` and ``.page_info.end_cursor``. An empty page
+            is the end (there is no ``hasNextPage``).
+        """
         check_first(first)
         params = {"first": str(first)}
         if after is not None:
@@ -76,7 +91,18 @@ class ContactsResource:
     async def iterate(
         self, account_id: str | UUID, page_size: int = DEFAULT_PAGE_SIZE
     ) -> AsyncIterator[Contact]:
-        """Every contact of the account, page by page, holding one page in memory."""
+        """Every contact of the account, page by page, holding one page in memory.
+
+        Stops on an empty page or a missing cursor; a cursor already followed
+        in this walk raises ``PaginationError`` instead of looping.
+
+        Args:
+            account_id: The account's id (a UUID, as ``str`` or ``uuid.UUID``).
+            page_size: Contacts asked per page (``first``), >= 1.
+
+        Yields:
+            Each contact, in the server's order.
+        """
         check_first(page_size)
         check_id(account_id, "account_id")
 
@@ -91,7 +117,13 @@ class ContactsResource:
     async def get(
         self, account_id: str | UUID, contact_id: str | UUID, *, max_retries: int | None = None
     ) -> Contact:
-        """One contact by id. Raises ``NotFoundError`` when the account or contact is absent."""
+        """One contact by id. Raises ``NotFoundError`` when the account or contact is absent.
+
+        Args:
+            account_id: The account's id (a UUID, as ``str`` or ``uuid.UUID``).
+            contact_id: The contact's id (a UUID).
+            max_retries: This call's retries, instead of the client's.
+        """
         path = _contact_path(account_id, contact_id)
         response = await self._transport.request("GET", path, max_retries=max_retries)
         return parse(response, Contact)
@@ -117,6 +149,23 @@ class ContactsResource:
         and body, and the server answers the first result; with a client built
         with ``idempotent_creates=False`` it is not, and ``OutcomeUnknownError``
         (carrying the key and body to send again) is raised instead.
+
+        Args:
+            account_id: The account's id (a UUID, as ``str`` or ``uuid.UUID``).
+            data: The whole body as a ``ContactCreate``; or pass the fields
+                as keywords (not both).
+            full_name: The name; not blank.
+            language: ISO 639-1 two-letter lowercase code (``en``, ``fr``...).
+            email: The address; None means "no email" and is not sent.
+            role: Job title or role (None: no role).
+            notes: Free text.
+            is_primary: Whether this is the account's main contact.
+            max_retries: This call's retries, instead of the client's.
+            idempotency_key: Sent on every attempt of this write (1 to 255
+                printable ASCII characters); a UUID4 when None.
+
+        Returns:
+            The contact as the server stored it.
         """
         values = (full_name, language, email, role, notes, is_primary)
         model = request_model(ContactCreate, data, values, required=REQUIRED)
@@ -138,7 +187,27 @@ class ContactsResource:
         max_retries: int | None = None,
         idempotency_key: str | None = None,
     ) -> Contact:
-        """Change only the fields given; ``email=None`` clears the email."""
+        """Change only the fields given; ``email=None`` clears the email.
+
+        Args:
+            account_id: The account's id (a UUID, as ``str`` or ``uuid.UUID``).
+            contact_id: The contact's id (a UUID).
+            data: The change as a ``ContactUpdate`` (fields left ``UNSET`` are
+                not sent); or pass the fields as keywords (not both). At least
+                one field is needed.
+            full_name: The new name; not blank.
+            language: The new ISO 639-1 two-letter lowercase code.
+            email: The new address; None clears it.
+            role: The new role; None clears it.
+            notes: The new notes; None clears them.
+            is_primary: The new main-contact flag.
+            max_retries: This call's retries, instead of the client's.
+            idempotency_key: Sent on every attempt of this write (1 to 255
+                printable ASCII characters); a UUID4 when None.
+
+        Returns:
+            The contact after the change.
+        """
         values = (full_name, language, email, role, notes, is_primary)
         model = request_model(ContactUpdate, data, values)
         if model == ContactUpdate():
@@ -154,7 +223,15 @@ class ContactsResource:
         max_retries: int | None = None,
         idempotency_key: str | None = None,
     ) -> None:
-        """Delete a contact. A retry that finds it gone after a lost answer counts as done."""
+        """Delete a contact. A retry that finds it gone after a lost answer counts as done.
+
+        Args:
+            account_id: The account's id (a UUID, as ``str`` or ``uuid.UUID``).
+            contact_id: The contact's id (a UUID).
+            max_retries: This call's retries, instead of the client's.
+            idempotency_key: Sent on every attempt of this write (1 to 255
+                printable ASCII characters); a UUID4 when None.
+        """
         path = _contact_path(account_id, contact_id)
         check_idempotency_key(idempotency_key)
         await self._transport.request(
@@ -178,6 +255,23 @@ class ContactsResource:
         """Create the contact, or update the one Billabex matches (email, then fuzzy name).
 
         Idempotent, hence retried safely: the verb to use for syncs.
+
+        Args:
+            account_id: The account's id (a UUID, as ``str`` or ``uuid.UUID``).
+            data: The whole body as a ``ContactUpsert``; or pass the fields
+                as keywords (not both).
+            full_name: The name; not blank.
+            language: ISO 639-1 two-letter lowercase code (``en``, ``fr``...).
+            email: The address; None means "no email" and is not sent.
+            role: Job title or role (None: no role).
+            notes: Free text.
+            is_primary: Whether this is the account's main contact.
+            max_retries: This call's retries, instead of the client's.
+            idempotency_key: Sent on every attempt of this write (1 to 255
+                printable ASCII characters); a UUID4 when None.
+
+        Returns:
+            The contact created or updated.
         """
         values = (full_name, language, email, role, notes, is_primary)
         model = request_model(ContactUpsert, data, values, required=REQUIRED)
@@ -223,6 +317,21 @@ class ContactsResource:
         cancelled, and ``resume_from=`` that report, with the same input, to
         finish the job: items are sent again with the same idempotency keys.
         See ``billabex_async.bulk.bulk_upsert_account``.
+
+        Args:
+            account_id: The account's id (a UUID, as ``str`` or ``uuid.UUID``).
+            contacts: An iterable or async iterable of ``ContactUpsert``.
+            concurrency: Requests in flight; None follows the rate limit and
+                the measured latency.
+            on_progress: Called as ``on_progress(done, total)``; ``total`` is
+                None while the input's length is unknown.
+            report: A ``BulkReport`` to fill in place, kept if the call is
+                cancelled.
+            resume_from: The report of an earlier run on the same input: items
+                it shows done are skipped, the others resent with their keys.
+
+        Returns:
+            The report: ``.total``, ``.succeeded``, ``.failed``, ``.error``.
         """
         from billabex_async import bulk  # loaded on first use: see the TYPE_CHECKING import
 
@@ -245,7 +354,21 @@ class ContactsResource:
         report: bulk.BulkReport | None = None,
         resume_from: bulk.BulkReport | None = None,
     ) -> AsyncGenerator[bulk.BulkOutcome, None]:
-        """``bulk_upsert``, yielding each item's outcome as it completes (to persist progress)."""
+        """``bulk_upsert``, yielding each item's outcome as it completes (to persist progress).
+
+        Args:
+            account_id: The account's id (a UUID, as ``str`` or ``uuid.UUID``).
+            contacts: An iterable or async iterable of ``ContactUpsert``.
+            concurrency: Requests in flight; None follows the rate limit and
+                the measured latency.
+            report: A ``BulkReport`` to fill in place, kept if the call is
+                cancelled.
+            resume_from: The report of an earlier run on the same input: items
+                it shows done are skipped, the others resent with their keys.
+
+        Yields:
+            A ``BulkOutcome`` per item, in completion order.
+        """
         from billabex_async import bulk
 
         return bulk.iter_upsert(
@@ -278,6 +401,34 @@ class ContactsResource:
         each planned (``dry_run``) or applied write. With ``delete_missing``,
         deletes run last and behind guards (``max_deletes``...): a refused run
         raises ``errors.SyncRefusedError`` and writes nothing.
+
+        Args:
+            account_id: The account's id (a UUID, as ``str`` or ``uuid.UUID``).
+            desired: The contacts the account should have (``ContactUpsert``);
+                an iterable or async iterable, read once.
+            delete_missing: Delete the account's contacts that no desired one
+                matches, after every upsert has settled.
+            dry_run: Send no write; return the plan (``result.changes``,
+                ``result.refusals``).
+            max_deletes: The most contacts this run may delete; by default at
+                most 5 or 10 % of those listed, whichever is more.
+            max_delete_share: The most it may delete, as a share of the listed
+                contacts (0 to 1).
+            allow_empty_account: Allow a run that leaves the account with no
+                contact.
+            delete_after_failures: Run the deletes even after per-item
+                failures (never after an early stop or a cancel).
+            concurrency: Writes in flight; None follows the rate limit.
+            on_progress: Called as ``on_progress(done, total)`` during the
+                writes.
+            result: A ``SyncResult`` to fill in place, kept if cancelled.
+
+        Returns:
+            Counts (``created``, ``updated``, ``unchanged``, ``deleted``),
+            ``failed`` and ``changes``.
+
+        Raises:
+            SyncRefusedError: A guard refused the run before any write.
         """
         from billabex_async import sync  # loaded on first use: see the TYPE_CHECKING import
 

@@ -82,6 +82,26 @@ async def sync_contacts(
     account left with no contact, unless ``allow_empty_account``.
     ``delete_after_failures`` lets the deletes run after per-item upsert
     failures (never after an early stop or a cancel).
+
+    Args:
+        contacts: The resource to list and send through (``client.contacts``).
+        account_id: The account to sync.
+        desired: ``ContactUpsert`` items, an iterable or async iterable, read once.
+        delete_missing: Delete the contacts no desired item matches.
+        max_deletes: The most deletes allowed (a count).
+        max_delete_share: The most deletes allowed, as a share of the listed contacts.
+        allow_empty_account: Allow deletes that leave the account with no contact.
+        dry_run: Send no write; return the plan as a result.
+        delete_after_failures: Send the deletes even after per-item failures.
+        concurrency: Writes in flight; None follows the rate limit.
+        on_progress: ``on_progress(done, total)`` after each write settles.
+        result: A ``SyncResult`` filled in place (kept when cancelled).
+
+    Returns:
+        The counts, ``changes``, ``failed`` and ``refusals``.
+
+    Raises:
+        SyncRefusedError: A guard refused the run; nothing was written.
     """
     try:
         plan = await plan_sync(

@@ -197,6 +197,18 @@ async def apply_plan(
     ``delete_after_failures`` allows it after per-item failures; never
     after the run stopped early or was cancelled. Pass your own ``result`` to
     keep the consistent partial result when the call is cancelled.
+
+    Args:
+        contacts: The resource to send through (``client.contacts``).
+        plan: What ``plan_sync`` returned.
+        concurrency: Writes in flight; None follows the rate limit.
+        on_progress: ``on_progress(done, total)`` after each write settles.
+        result: A ``SyncResult`` filled in place (kept when cancelled).
+        cancel_grace: Seconds in-flight writes get to finish on cancellation.
+        delete_after_failures: Send the deletes even after per-item failures.
+
+    Returns:
+        What was applied.
     """
     result = SyncResult() if result is None else result
     result.unchanged, result.listed, result.changes = plan.unchanged, plan.listed, plan.changes

@@ -25,12 +25,14 @@ __all__ = [
 ]
 
 ChangeKind = Literal["create", "update", "delete"]
+"""The write a change sends: an upsert that creates or updates, or a delete."""
 ChangeStatus = Literal[
     "planned", "applied", "failed", "not_attempted", "skipped", "kept", "withheld"
 ]
 """``kept``: a delete not sent because an upsert of the run returned that contact;
 ``withheld``: a delete not sent because a write failed or a guard held it back."""
 GuardName = Literal["empty_desired", "max_deletes", "empty_account"]
+"""The guards of a ``delete_missing`` sync (see ``SyncRefusedError``)."""
 
 # Fields an upsert may carry, in the order changes show them.
 FIELDS = ("full_name", "language", "email", "role", "notes", "is_primary")
@@ -41,6 +43,7 @@ class SyncChange:
     """One write a sync plans (and, unless dry run, sends): what, to whom, which fields."""
 
     kind: ChangeKind
+    """``create``, ``update`` or ``delete``."""
     full_name: str
     """The desired name (create, update) or the current one (delete)."""
     contact_id: UUID | None = None
@@ -50,8 +53,11 @@ class SyncChange:
     fields: dict[str, tuple[object, object]] = attrs.field(factory=dict)
     """Field name -> (current value, new value); a create's current values are None."""
     item: ContactUpsert | None = None
+    """The desired item an upsert sends (None for a delete)."""
     status: ChangeStatus = "planned"
+    """Where the change stands: ``planned`` until sent, then ``applied``, ``failed``..."""
     error: BaseException | None = None
+    """Why it failed, when it did."""
     reason: str | None = None
     """Why a change was not sent: skipped (read-only, it would answer 403), kept or withheld."""
 
@@ -61,6 +67,7 @@ class GuardRefusal:
     """A guard that refuses this sync: a real run raises ``SyncRefusedError`` with it."""
 
     guard: GuardName
+    """Which guard refuses."""
     message: str
     """Says what would be deleted, the limit, and the keyword that overrides it."""
     override: str | None
@@ -90,23 +97,39 @@ class SyncResult:
     """
 
     created: int = 0
+    """Contacts created (planned, in a dry run)."""
     updated: int = 0
+    """Contacts updated."""
     unchanged: int = 0
+    """Desired items that needed no write."""
     deleted: int = 0
+    """Contacts deleted."""
     failed: list[BulkFailure] = attrs.field(factory=list)
+    """Desired items whose upsert failed, as in ``BulkReport.failed``."""
     failed_deletes: list[SyncChange] = attrs.field(factory=list)
+    """Deletes that failed."""
     skipped: int = 0
+    """Changes not sent: the record is read-only."""
     changes: list[SyncChange] = attrs.field(factory=list)
+    """Every planned or applied write, with its status."""
     dry_run: bool = False
+    """Nothing was sent: the counts are planned."""
     listed: int = 0
     """Contacts the account held before the sync."""
     not_attempted: int = 0
+    """Writes planned but never sent (early stop, cancel)."""
     error: BillabexError | None = None
+    """The error that stopped the run early."""
     cancelled: bool = False
+    """The run was cancelled."""
     kept: int = 0
+    """Planned deletes not sent: an upsert of the run returned that contact."""
     deletes_skipped: int = 0
+    """Deletes held back after a failed or unsent write."""
     deletes_skipped_reason: str | None = None
+    """Why the deletes were held back."""
     refusals: list[GuardRefusal] = attrs.field(factory=list)
+    """The guards refusing the run (a dry run reports them; a real run raises)."""
 
     @property
     def ok(self) -> bool:
@@ -145,9 +168,13 @@ class SyncPlan:
     """The writes a sync will send, computed from one listing of the account."""
 
     account_id: str
+    """The account planned for."""
     changes: list[SyncChange]
+    """Every write to send, and the skipped ones."""
     unchanged: int
+    """Desired items that need no write."""
     listed: int
+    """Contacts the account held when listed."""
     _writes: list[Write] = attrs.field(factory=list, repr=False, alias="_writes")
     refusals: list[GuardRefusal] = attrs.field(factory=list)
     """Guards refusing this plan: ``apply_plan`` raises ``SyncRefusedError`` if any."""

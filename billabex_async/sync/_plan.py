@@ -153,6 +153,19 @@ async def plan_sync(
     (see ``sync_contacts`` for them and their overrides); ``apply_plan``
     refuses such a plan. Raises ``InvalidRequestError`` if an item is not a
     ``ContactUpsert`` or a limit is invalid (the latter before listing).
+
+    Args:
+        contacts: The resource to list and send through (``client.contacts``).
+        account_id: The account to sync.
+        desired: ``ContactUpsert`` items, an iterable or async iterable, read once.
+        delete_missing: Delete the contacts no desired item matches.
+        max_deletes: The most deletes allowed (a count).
+        max_delete_share: The most deletes allowed, as a share of the listed contacts.
+        allow_empty_account: Allow deletes that leave the account with no contact.
+        on_listed: Called with the number of contacts listed so far.
+
+    Returns:
+        The plan: ``changes``, ``unchanged``, ``listed`` and ``refusals``.
     """
     check_delete_limits(max_deletes, max_delete_share)
     account = account_key(account_id)

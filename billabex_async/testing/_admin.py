@@ -20,12 +20,12 @@ class ContactsAdmin:
     _core: Core
 
     def contacts(self, account_id: str) -> list[Contact]:
-        """The account's contacts in creation order, as generated models."""
+        """The contacts of ``account_id`` in creation order, as generated models."""
         account = self._account(account_id)
         return [account.by_seq[seq].model() for seq in account.seqs]
 
     def contact(self, account_id: str, contact_id: str | UUID) -> Contact:
-        """One stored contact; KeyError if unknown."""
+        """The stored contact ``contact_id`` of ``account_id``; KeyError if unknown."""
         return self._record(account_id, contact_id).model()
 
     def add_contact(
@@ -41,7 +41,23 @@ class ContactsAdmin:
         is_primary: bool | None = None,
         read_only_reason: str | None = None,
     ) -> Contact:
-        """Store a contact directly, without a request or validation."""
+        """Store a contact directly, without a request or validation.
+
+        Args:
+            account_id: The account to store it in (``fake.account_id``, or
+                one ``create_account()`` made).
+            full_name: Its name.
+            language: Its ISO 639-1 code.
+            email: Its address, or None.
+            email_status: The address's delivery status (``Valid``, ``Bounced``...).
+            role: Its role, or None.
+            notes: Its notes, or None.
+            is_primary: Its main-contact flag, or None.
+            read_only_reason: Marks it as owned by a connector (API writes get 403).
+
+        Returns:
+            The contact as the API would return it.
+        """
         account = self._account(account_id)
         fields = ContactUpdate(
             full_name=full_name,
@@ -60,9 +76,10 @@ class ContactsAdmin:
     def seed_contacts(
         self, account_id: str, n: int, *, email_ratio: float = 1.0, language: str = "en"
     ) -> None:
-        """Store ``n`` generated contacts fast; ``email_ratio`` of them get an email.
+        """Store ``n`` generated contacts in ``account_id``; ``email_ratio`` of them get an email.
 
-        Names are random but reproducible with ``seed``; emails are unique.
+        Names are random but reproducible with ``seed``; emails are unique;
+        every one speaks ``language``.
         """
         account = self._account(account_id)
         store = self._core.store
@@ -77,11 +94,14 @@ class ContactsAdmin:
             store.insert(account, fields)
 
     def remove_contact(self, account_id: str, contact_id: str | UUID) -> None:
-        """Delete a stored contact without a request."""
+        """Delete the stored contact ``contact_id`` of ``account_id`` without a request."""
         self._core.store.delete(self._account(account_id), self._record(account_id, contact_id))
 
     def set_email_status(self, account_id: str, contact_id: str | UUID, status: str) -> Contact:
-        """Set a delivery result (``"Bounced"``, ``"Complained"``, ...) as Billabex would."""
+        """Set a contact's email ``status`` (``"Bounced"``, ``"Complained"``...) as Billabex would.
+
+        ``account_id`` and ``contact_id`` name the contact; ValueError if it has no email.
+        """
         record = self._record(account_id, contact_id)
         if record.email is None:
             raise ValueError("this contact has no email address")
@@ -92,7 +112,11 @@ class ContactsAdmin:
     def set_read_only(
         self, account_id: str, contact_id: str | UUID, reason: str | None = "Owned by a connector"
     ) -> Contact:
-        """Mark a contact as owned by a connector (writes get 403); None makes it writable."""
+        """Mark a contact as owned by a connector (writes get 403), ``reason`` saying why.
+
+        ``account_id`` and ``contact_id`` name the contact; a ``reason`` of None
+        makes it writable again.
+        """
         record = self._record(account_id, contact_id)
         record.read_only_reason = reason
         record.changed()

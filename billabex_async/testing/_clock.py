@@ -71,7 +71,7 @@ class VirtualClock:
         return self._now
 
     async def sleep(self, seconds: float) -> None:
-        """Park until virtual time reaches ``time() + seconds`` (negative: 0)."""
+        """Park until virtual time reaches ``time()`` + ``seconds`` (negative: 0)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         heapq.heappush(self._sleepers, (self._now + max(0.0, seconds), next(self._order), future))

@@ -64,6 +64,18 @@ class SimulatorControl:
 
         Scripted faults win over random ones, never touch /status, and come
         after auth and the rate limit. Kinds are described at FaultKind.
+
+        Args:
+            method: Only requests with this HTTP method (None: any).
+            path_contains: Only requests whose path contains this (None: any).
+            kind: What happens: ``status``, ``status_after``, ``reset_before``,
+                ``reset_after`` or ``delay``.
+            status: The status the ``status`` kinds answer.
+            times: How many matching requests it applies to.
+            delay: Seconds a ``delay`` fault waits (on the simulator's clock).
+
+        Returns:
+            The armed fault (``.remaining`` counts down).
         """
         method = None if method is None else method.upper()
         fault = ScriptedFault(

@@ -28,13 +28,17 @@ class RequestRecord:
     time: float
     """Arrival on the simulator's clock."""
     method: str
+    """The HTTP method."""
     path: str
+    """The path, from ``/api/public/v1`` on."""
     query: Mapping[str, str]
+    """The query parameters."""
     body: object
     """The parsed JSON body, or None when absent or not JSON."""
     status: int | None
     """The status sent, or None when the connection was dropped instead."""
     request_id: str
+    """The request id the simulator answered with."""
     fault: str | None = None
     """The injected fault kind, if any."""
     idempotency_key: str | None = None

@@ -34,6 +34,7 @@ class Faults:
     error_rate: float = attrs.field(default=0.0, validator=_rate)
     """A ``error_status`` answer before anything is applied."""
     error_status: int = 503
+    """The 5xx status ``error_rate`` answers."""
     reset_before_rate: float = attrs.field(default=0.0, validator=_rate)
     """Connection dropped before the request is applied."""
     reset_after_rate: float = attrs.field(default=0.0, validator=_rate)
@@ -51,13 +52,20 @@ class ScriptedFault:
     """A fault for the next ``remaining`` requests matching method and path."""
 
     kind: FaultKind
+    """What happens (see ``FaultKind``)."""
     status: int
+    """The status answered by the ``status`` and ``status_after`` kinds."""
     method: str | None
+    """Only requests with this method (None: any)."""
     path_contains: str | None
+    """Only requests whose path contains this (None: any)."""
     remaining: int
+    """Requests it still applies to."""
     delay: float
+    """Seconds a ``delay`` fault waits."""
 
     def matches(self, method: str, path: str) -> bool:
+        """Whether a request with this ``method`` and ``path`` is one it applies to."""
         return (self.method is None or self.method == method) and (
             self.path_contains is None or self.path_contains in path
         )

@@ -23,11 +23,15 @@ class Stats:
     """
 
     requests: int = 0
+    """Every HTTP request received."""
     rate_limited: int = 0
+    """Requests answered 429."""
     max_in_window: int = 0
+    """The most arrivals one token had in a window."""
     foreign: int = 0
     """Synthetic arrivals injected by the foreign consumer (``foreign_share``)."""
     arrivals: deque[float] = attrs.field(factory=deque)
+    """Clock times of the arrivals counted against a window."""
     rejected: deque[float] = attrs.field(factory=deque)
     """Clock times of the 429s."""
 

@@ -46,6 +46,10 @@ class FakeBillabex(ContactsAdmin, SimulatorControl):
                 await client.contacts.upsert(fake.account_id, full_name="Ada", language="en")
             assert [c.full_name for c in fake.contacts(fake.account_id)] == ["Ada"]
 
+    It listens on ``host`` and ``port`` (127.0.0.1 and a free port by default;
+    ``fake.url`` says which). Every request waits ``latency`` seconds plus up to
+    ``jitter`` more, drawn at random; ``faults`` (a ``Faults``) injects random
+    errors and resets, ``fake.script(...)`` precise ones.
     ``clock`` (a ``Clock``, such as a ``VirtualClock`` shared with the client)
     drives the window, token lifetimes and idempotency windows with its
     ``time()``, and injected latency and delay faults with its ``sleep``, so
@@ -135,6 +139,7 @@ class FakeBillabex(ContactsAdmin, SimulatorControl):
         self._token = self._core.issue_token((WRITE_SCOPE,))
         # The authorization server: one OAuth client registered up front.
         self.oauth = OAuthServer(self._core, access_token_ttl=access_token_ttl)
+        """The OAuth 2.1 authorization server: ``deny``, ``publish_metadata``, its clients."""
         self.oauth_client_id = "billabex-fake-client"
         self.oauth_client_secret = "fake-client-secret"  # noqa: S105 - a test fixture value
         self.oauth.register_client(self.oauth_client_id, self.oauth_client_secret)
@@ -212,8 +217,8 @@ class FakeBillabex(ContactsAdmin, SimulatorControl):
         return self._core.store.create_account().id
 
     def issue_token(self, scopes: Iterable[str] = (WRITE_SCOPE,)) -> str:
-        """A new token with its own rate-limit window; reads need accounts:read
-        or accounts:all, writes accounts:all, else 403."""
+        """A new token with its own rate-limit window, granted ``scopes``: reads need
+        accounts:read or accounts:all, writes accounts:all, else 403."""
         return self._core.issue_token(scopes)
 
     def revoke_token(self, token: str) -> None:

@@ -65,6 +65,17 @@ class RedisLimiter:
     alone (one warning; Redis is retried every ``retry_interval`` seconds)
     and ``"raise"`` makes ``acquire`` raise ``RateLimiterUnavailableError``:
     ``Health`` keeps that state.
+
+    Args:
+        url: The Redis URL (``redis://``, ``rediss://`` or ``unix://``).
+        limit: Requests allowed per window.
+        window: The window, in seconds.
+        key: The token's hash: the Redis keys are ``billabex:ratelimit:{key}:*``.
+        lease: The longest a slot stays in flight, in seconds.
+        on_error: ``"fallback"`` or ``"raise"`` while Redis is unreachable.
+        retry_interval: Seconds between tries to reach Redis again.
+        clock: Monotonic time, for pauses and the fallback.
+        sleep: How to wait on that clock.
     """
 
     __slots__ = (
