@@ -50,10 +50,13 @@ logger = logging.getLogger("billabex_async")
 
 AUTHORIZE_PATH = "api/oauth/authorize"
 DEFAULT_SCOPE = "accounts:all"
+"""The scope a login asks for: read and write every account's contacts."""
 REFRESH_MARGIN = 300.0  # at most this many seconds before expiry, a token is refreshed
+"""A token is refreshed at most this many seconds before it expires."""
 # ... and at most this share of its lifetime: a 60 s token refreshed 300 s
 # early would be refreshed before every request.
 REFRESH_FRACTION = 0.1
+"""... and at most this share of its lifetime before."""
 # ... but never later than this: a token is taken before the request waits
 # for its rate-limit slot and crosses the network, and must still be valid
 # when the server reads it.
@@ -65,8 +68,11 @@ class PKCEPair:
     """A PKCE verifier and its S256 challenge (RFC 7636)."""
 
     verifier: str = attrs.field(repr=False)
+    """The secret sent with the code exchange (never shown in a repr)."""
     challenge: str
+    """Its SHA-256, base64url: sent with the authorization request."""
     method: str = "S256"
+    """The challenge method: always ``S256``."""
 
 
 def generate_pkce() -> PKCEPair:
@@ -91,6 +97,15 @@ def authorization_url(
 
     ``authorization_endpoint`` (from ``discover()``) defaults to Billabex's known path.
     Raises ``InvalidRequestError`` unless the URL is https (or http to loopback).
+
+    Args:
+        base_url: The server's host root (``https://next.billabex.com``).
+        client_id: The OAuth client's id.
+        redirect_uri: Where the browser comes back with the code (a loopback URL).
+        state: A random value to find again in the redirect (against CSRF).
+        code_challenge: ``generate_pkce().challenge``.
+        scope: The scopes asked for, space-separated.
+        authorization_endpoint: From ``discover()``; None: Billabex's known path.
     """
     query = {
         "response_type": "code",
@@ -124,6 +139,16 @@ async def exchange_code(
     """Trade an authorization code (and its PKCE verifier) for tokens.
 
     ``token_endpoint`` (from ``discover()``) defaults to Billabex's known path.
+
+    Args:
+        base_url: The server's host root (``https://next.billabex.com``).
+        client_id: The OAuth client's id.
+        client_secret: Its secret, or None for a public client.
+        code: The code the redirect brought back.
+        redirect_uri: The same redirect URI the authorization request named.
+        code_verifier: ``generate_pkce().verifier``, of the same pair as the challenge.
+        session: An aiohttp session to send with (yours, not closed); None: a new one.
+        token_endpoint: From ``discover()``; None: Billabex's known path.
     """
     form = {
         "grant_type": "authorization_code",
@@ -149,6 +174,14 @@ async def refresh_tokens(
     """A new access token from a refresh token; keeps the old refresh token unless rotated.
 
     Raises ``InvalidGrantError`` when the refresh token is expired or revoked.
+
+    Args:
+        base_url: The server's host root (``https://next.billabex.com``).
+        client_id: The OAuth client's id.
+        client_secret: Its secret, or None for a public client.
+        refresh_token: The current refresh token.
+        session: An aiohttp session to send with (yours, not closed); None: a new one.
+        token_endpoint: From ``discover()``; None: Billabex's known path.
     """
     form = _refresh_form(client_id, client_secret, refresh_token)
     return await token_request(base_url, form, session, token_endpoint=token_endpoint)
