@@ -70,6 +70,10 @@ async def test_a_foreign_consumer_on_the_same_token_costs_time_not_data() -> Non
         stored = fake.contacts(fake.account_id)
         stats = fake.stats
     assert len(stored) == ITEMS
-    # Our share and the foreign one together fill the window, one window idle at most.
-    assert clock.time() <= (stats.requests + stats.foreign) / 40 + 1.0
+    # Our share and the foreign one together fill the window, one window idle at
+    # most, plus one window per 429: before the consumer has been seen (the first
+    # window), a 429 can happen, and its Retry-After pause costs up to a window.
+    # How many happen depends on how requests interleave, which load can change.
+    assert stats.rate_limited <= 2
+    assert clock.time() <= (stats.requests + stats.foreign) / 40 + 1.0 + stats.rate_limited
     assert len({c.email.address for c in stored if c.email is not None}) == ITEMS
