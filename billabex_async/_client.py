@@ -16,6 +16,7 @@ from billabex_async._http import RequestEvent, TokenProvider, TokenSource, Trans
 from billabex_async._http._body import DEFAULT_MAX_RESPONSE_BYTES
 from billabex_async._http._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER
 from billabex_async._http._session import timeouts
+from billabex_async._otel import load as load_telemetry
 from billabex_async._ratelimit import Limiter, build_limiter
 from billabex_async._types import Clock, ProgressCallback, RateLimit, redact_url
 from billabex_async._validation import check_base_url
@@ -26,6 +27,8 @@ from billabex_async.resources import ContactsResource
 
 if TYPE_CHECKING:
     import aiohttp
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
 
     from billabex_async import bulk
 
@@ -94,6 +97,11 @@ class BillabexClient:
     ``clock`` is where the limiter and the retry backoff read time and wait
     (the system's by default); pass the ``VirtualClock`` of a ``FakeBillabex``
     to run rate windows in no wall time.
+    ``telemetry``: with opentelemetry-api installed (the ``[otel]`` extra),
+    each call is a span and the client records metrics, on the global
+    providers or on ``tracer_provider``/``meter_provider``; a no-op until an
+    SDK is configured. False (or ``OTEL_PYTHON_INSTRUMENTATION_BILLABEX_ENABLED=false``)
+    turns it off, and nothing from opentelemetry is imported.
     """
 
     def __init__(
@@ -114,6 +122,9 @@ class BillabexClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         idempotent_creates: bool = True,
         clock: Clock | None = None,
+        telemetry: bool = True,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         if token is None:
             token = os.environ.get("BILLABEX_TOKEN") or None
@@ -180,6 +191,7 @@ class BillabexClient:
             max_response_bytes=max_response_bytes,
             on_request=on_request,
             idempotent_creates=idempotent_creates,
+            telemetry=load_telemetry(telemetry, tracer_provider, meter_provider),
             clock=time.monotonic if clock is None else clock.time,
             sleep=asyncio.sleep if clock is None else clock.sleep,
         )
