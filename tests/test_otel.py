@@ -9,14 +9,19 @@ wall time).
 
 from __future__ import annotations
 
+import functools
+import io
+import re
+import textwrap
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider, export
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -103,6 +108,7 @@ def events(span: ReadableSpan, name: str) -> list[dict[str, Any]]:
     return [dict(e.attributes or {}) for e in span.events if e.name == name]
 
 
+README = Path(__file__).resolve().parent.parent / "README.md"
 ADA = ContactUpsert(full_name="Ada Lovelace", language="en", email="ada@analytical.example")
 
 
@@ -343,3 +349,26 @@ async def test_the_environment_turns_it_off(
     async with client_for(fake, otel) as client:
         await client.contacts.upsert(fake.account_id, ADA)
     assert otel.spans() == []
+
+
+async def test_the_readme_example_exports_the_span(
+    fake: FakeBillabex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    [block] = [b for b in blocks if "ConsoleSpanExporter" in b]
+    out = io.StringIO()
+
+    class Console(export.ConsoleSpanExporter):  # the example's exporter, writing to `out`
+        def __init__(self) -> None:
+            super().__init__(out=out)
+
+    monkeypatch.setattr(export, "ConsoleSpanExporter", Console)
+    namespace: dict[str, Any] = {
+        "BillabexClient": functools.partial(BillabexClient, fake.token, base_url=fake.url),
+        "account_id": fake.account_id,
+    }
+    body = textwrap.indent(block, "    ")
+    exec(f"async def example():\n{body}\n    return provider", namespace)  # noqa: S102
+    provider = await namespace["example"]()
+    provider.shutdown()  # flushes the batch
+    assert '"name": "contacts.upsert"' in out.getvalue()
