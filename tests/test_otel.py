@@ -1,10 +1,8 @@
 """OpenTelemetry: one span per logical call, its attempts and retries as events, and the metrics.
 
-Spans go to an in-memory exporter and metrics to an in-memory reader, both
-handed to the client (``tracer_provider=``/``meter_provider=``), so no global
-provider is set and other tests see none. The server is the simulator, with
-scripted faults and a virtual clock shared with the client (backoff in no
-wall time).
+Spans and metrics go to an SDK of the test's own (``tests/_otel.py``). The
+server is the simulator, with scripted faults and a virtual clock shared
+with the client (backoff in no wall time).
 """
 
 from __future__ import annotations
@@ -13,68 +11,18 @@ import functools
 import io
 import re
 import textwrap
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider, export
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, export
 from opentelemetry.trace import SpanKind, StatusCode
 
 from billabex_async import BillabexClient, ContactUpsert, RateLimit, RequestEvent, errors
 from billabex_async._otel import ENABLED_ENV
 from billabex_async.testing import FakeBillabex, VirtualClock
-
-
-@attrs.define
-class Otel:
-    """An SDK of the test's own: what the client exported."""
-
-    exporter: InMemorySpanExporter
-    reader: InMemoryMetricReader
-    tracer_provider: TracerProvider
-    meter_provider: MeterProvider
-
-    def spans(self) -> list[ReadableSpan]:
-        return list(self.exporter.get_finished_spans())
-
-    def points(self, name: str) -> list[tuple[dict[str, Any], Any]]:
-        """``(attributes, point)`` of every data point of metric ``name``."""
-        data = self.reader.get_metrics_data()
-        found = []
-        for resource in data.resource_metrics if data else ():
-            for scope in resource.scope_metrics:
-                for metric in scope.metrics:
-                    if metric.name == name:
-                        found += [(dict(p.attributes or {}), p) for p in metric.data.data_points]
-        return found
-
-    def count(self, name: str, attributes: dict[str, Any] | None = None) -> int:
-        """The sum of counter ``name`` over the points carrying ``attributes``."""
-        wanted = (attributes or {}).items()
-        return sum(
-            int(point.value)
-            for found, point in self.points(name)
-            if all(found.get(k) == v for k, v in wanted)
-        )
-
-
-@pytest.fixture
-def otel() -> Iterator[Otel]:
-    exporter = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
-    yield Otel(exporter, reader, tracer_provider, meter_provider)
-    tracer_provider.shutdown()
-    meter_provider.shutdown()
-
+from tests._otel import Otel, otel_sdk  # noqa: F401 - the `otel` fixture
 
 _CLOCKS: dict[int, VirtualClock] = {}  # each simulator's clock, shared with its clients
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -21,29 +20,17 @@ from opentelemetry.instrumentation.aiohttp_client import (
     AioHttpClientInstrumentor,
     create_trace_config,
 )
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 from yarl import URL
 
 from billabex_async import BillabexClient, ContactUpsert, errors
 from billabex_async._otel import _names
 from billabex_async.testing import FakeBillabex, VirtualClock
+from tests._otel import Otel, otel_sdk  # noqa: F401 - the `otel` fixture
 
 ADA = ContactUpsert(full_name="Ada Lovelace", language="en")
-
-
-@pytest.fixture
-def providers() -> Iterator[tuple[InMemorySpanExporter, TracerProvider, InMemoryMetricReader]]:
-    exporter = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    yield exporter, tracer_provider, reader
-    tracer_provider.shutdown()
 
 
 def _duration_scopes(reader: InMemoryMetricReader) -> list[str]:
@@ -70,10 +57,9 @@ def _assert_nested(spans: list[ReadableSpan], attempts: int) -> None:
 
 
 async def test_a_callers_instrumented_session_nests_its_client_spans_under_ours(
-    providers: tuple[InMemorySpanExporter, TracerProvider, InMemoryMetricReader],
+    otel: Otel,
 ) -> None:
-    exporter, tracer_provider, reader = providers
-    meter_provider = MeterProvider(metric_readers=[reader])
+    tracer_provider, meter_provider = otel.tracer_provider, otel.meter_provider
     clock = VirtualClock()
     config = create_trace_config(tracer_provider=tracer_provider, meter_provider=meter_provider)
     async with (
@@ -91,17 +77,15 @@ async def test_a_callers_instrumented_session_nests_its_client_spans_under_ours(
             meter_provider=meter_provider,
         ) as client:
             await client.contacts.upsert(fake.account_id, ADA)
-    _assert_nested(list(exporter.get_finished_spans()), attempts=2)
+    _assert_nested(otel.spans(), attempts=2)
     # The duration of each attempt is theirs to record: not counted twice.
-    assert _duration_scopes(reader) == ["opentelemetry.instrumentation.aiohttp_client"]
-    meter_provider.shutdown()
+    assert _duration_scopes(otel.reader) == ["opentelemetry.instrumentation.aiohttp_client"]
 
 
 async def test_the_global_instrumentor_is_detected_on_the_clients_own_session(
-    providers: tuple[InMemorySpanExporter, TracerProvider, InMemoryMetricReader],
+    otel: Otel,
 ) -> None:
-    exporter, tracer_provider, reader = providers
-    meter_provider = MeterProvider(metric_readers=[reader])
+    tracer_provider, meter_provider = otel.tracer_provider, otel.meter_provider
     instrumentor = AioHttpClientInstrumentor()
     instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
     try:
@@ -118,14 +102,13 @@ async def test_the_global_instrumentor_is_detected_on_the_clients_own_session(
             await client.contacts.upsert(fake.account_id, ADA)
     finally:
         instrumentor.uninstrument()
-    _assert_nested(list(exporter.get_finished_spans()), attempts=1)
-    meter_provider.shutdown()
+    _assert_nested(otel.spans(), attempts=1)
 
 
 async def test_an_uninstrumented_session_gets_our_client_span_alone(
-    providers: tuple[InMemorySpanExporter, TracerProvider, InMemoryMetricReader],
+    otel: Otel,
 ) -> None:
-    exporter, tracer_provider, _ = providers
+    tracer_provider = otel.tracer_provider
     async with (
         FakeBillabex(rate_limit=None) as fake,
         BillabexClient(
@@ -133,7 +116,7 @@ async def test_an_uninstrumented_session_gets_our_client_span_alone(
         ) as client,
     ):
         await client.contacts.upsert(fake.account_id, ADA)
-    [span] = exporter.get_finished_spans()
+    [span] = otel.spans()
     assert span.kind is SpanKind.CLIENT
 
 

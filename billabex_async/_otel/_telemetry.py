@@ -2,8 +2,9 @@
 
 Only the API is used, and nothing is exported without an SDK: while no
 global provider is set, a call starts no span at all; a span that is not
-recording (sampled out) gets no attribute or event built. The span is CLIENT, or INTERNAL when the session already carries
-the aiohttp client instrumentation, whose per-attempt CLIENT spans (and
+recording (sampled out) gets no attribute or event built. The span is
+CLIENT, or INTERNAL when the session already carries the aiohttp client
+instrumentation, whose per-attempt CLIENT spans (and
 ``http.client.request.duration``) then nest under it instead of doubling it.
 """
 
