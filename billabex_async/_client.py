@@ -16,6 +16,7 @@ from billabex_async._http import RequestEvent, TokenProvider, TokenSource, Trans
 from billabex_async._http._body import DEFAULT_MAX_RESPONSE_BYTES
 from billabex_async._http._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER
 from billabex_async._http._session import SharedSession, timeouts
+from billabex_async._otel import load as load_telemetry
 from billabex_async._ratelimit import Limiter, build_limiter
 from billabex_async._types import Clock, ProgressCallback, RateLimit, redact_url
 from billabex_async._validation import check_base_url
@@ -26,6 +27,8 @@ from billabex_async.resources import ContactsResource
 
 if TYPE_CHECKING:
     import aiohttp
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
 
     from billabex_async import bulk
 
@@ -99,6 +102,11 @@ class BillabexClient:
     ``max_connections`` is the shared one's). ``limiter`` is a limiter you
     built (one ``RedisLimiter`` per tenant, say): it replaces the one
     ``rate_limit`` would build, and is not closed by the client.
+    ``telemetry``: with opentelemetry-api installed (the ``[otel]`` extra),
+    each call is a span and the client records metrics, on the global
+    providers or on ``tracer_provider``/``meter_provider``; a no-op until an
+    SDK is configured. False (or ``OTEL_PYTHON_INSTRUMENTATION_BILLABEX_ENABLED=false``)
+    turns it off, and nothing from opentelemetry is imported.
     """
 
     def __init__(
@@ -121,6 +129,9 @@ class BillabexClient:
         clock: Clock | None = None,
         shared_session: SharedSession | None = None,
         limiter: Limiter | None = None,
+        telemetry: bool = True,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         """Check every setting and build the stack; nothing is sent until the first call.
 
@@ -158,6 +169,16 @@ class BillabexClient:
             clock: Where the limiter and the backoff read time and wait; a
                 ``VirtualClock`` shared with a ``FakeBillabex`` runs rate
                 windows in no wall time.
+            shared_session: A ``SharedSession`` to send through, one connector
+                shared with other clients; closing this client leaves it open.
+            limiter: A limiter you built (a ``RedisLimiter`` per tenant, say):
+                it replaces the one ``rate_limit`` would build and is not
+                closed by the client.
+            telemetry: Spans and metrics through opentelemetry-api when it is
+                installed (a no-op until an SDK is configured); False turns it
+                off and imports nothing from opentelemetry.
+            tracer_provider: Where spans go; None: the global provider.
+            meter_provider: Where metrics go; None: the global provider.
 
         Raises:
             InvalidRequestError: A missing token or a setting out of range
@@ -240,6 +261,7 @@ class BillabexClient:
             max_response_bytes=max_response_bytes,
             on_request=on_request,
             idempotent_creates=idempotent_creates,
+            telemetry=load_telemetry(telemetry, tracer_provider, meter_provider),
             clock=time.monotonic if clock is None else clock.time,
             sleep=asyncio.sleep if clock is None else clock.sleep,
             owns_limiter=own_limiter,

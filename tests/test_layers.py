@@ -28,7 +28,8 @@ LAYERS: list[set[str]] = [
     | {"_retry_after", "_version", "errors"},
     {"_converter", "models"},
     {"_ratelimit"},
-    {"_http", "_validation", "auth"},
+    # _otel: the transport's OpenTelemetry hooks (opentelemetry is imported on use only).
+    {"_http", "_validation", "auth", "_otel"},
     {"resources"},
     {"_client"},
     {"_pool"},

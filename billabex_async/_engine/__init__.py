@@ -13,6 +13,7 @@ from billabex_async._engine.conflicts import Op
 from billabex_async._engine.engine import Engine
 from billabex_async._engine.outcomes import Settled
 from billabex_async._engine.report import BulkReport
+from billabex_async._otel import count_items
 from billabex_async._types import ProgressCallback
 
 __all__ = ["DEFAULT_CANCEL_GRACE", "DEFAULT_CONCURRENCY", "engine_for"]
@@ -47,6 +48,6 @@ def engine_for(
         on_progress=on_progress,
         cancel_grace=cancel_grace,
         per_account=per_account,
-        on_settled=on_settled,
+        on_settled=count_items(contacts, on_settled),  # outcome metrics when telemetry is on
         skip=skip,
     )

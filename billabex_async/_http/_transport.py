@@ -7,6 +7,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 import aiohttp
 from yarl import URL
@@ -29,6 +30,9 @@ from billabex_async._http._session import Sessions, SharedSession
 from billabex_async._ratelimit import Limiter
 from billabex_async._redact import redact
 from billabex_async.errors import BillabexError, ClientClosedError
+
+if TYPE_CHECKING:
+    from billabex_async._otel._telemetry import Telemetry
 
 __all__ = ["RequestEvent", "Response", "Transport"]
 
@@ -67,6 +71,7 @@ class Transport:
         "_rules",
         "_sessions",
         "_sleep",
+        "_telemetry",
         "_timeout",
         "_urls",
     )
@@ -93,6 +98,7 @@ class Transport:
         clock: Callable[[], float] = time.monotonic,
         idempotent_creates: bool = True,
         owns_limiter: bool = True,
+        telemetry: Telemetry | None = None,
     ) -> None:
         # The own session counts aiohttp's hidden resends with a middleware of
         # its own, a shared one with the same middleware; a caller's session
@@ -120,6 +126,7 @@ class Transport:
         self._on_request = on_request
         self._sleep = sleep  # injectable: tests run backoff on virtual time
         self._idempotent_creates = idempotent_creates
+        self._telemetry = telemetry  # OpenTelemetry spans and metrics; None: off
         # path -> absolute URL: joining costs microseconds; paths repeat (one
         # per account and verb), and the dict is emptied when it grows large.
         self._urls: dict[str, URL] = {}
@@ -128,6 +135,11 @@ class Transport:
     def limiter(self) -> Limiter | None:
         """The rate limiter shared by every request, or None when disabled."""
         return self._limiter
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The OpenTelemetry hooks requests report to, or None when telemetry is off."""
+        return self._telemetry
 
     def open(self) -> aiohttp.ClientSession:
         """The session requests go through, opened now if it is our own; raises once closed."""
@@ -164,7 +176,9 @@ class Transport:
         self._sessions.check()  # first: a closed client takes no slot and reads no token
         call = self._prepare(method, path, json_body, params, max_retries, idempotency_key)
         try:
-            return await self._run(call)
+            if self._telemetry is None:
+                return await self._run(call)
+            return await self._telemetry.traced(self._run, call, self._sessions.get())
         except BillabexError as exc:
             scrub_chain(exc)
             raise
@@ -190,6 +204,8 @@ class Transport:
                 return outcome.response
             if isinstance(outcome, RetryAfter):
                 call.retries_done += 1
+                if self._telemetry is not None:
+                    self._telemetry.retry(call, outcome.delay)
                 await self._sleep(outcome.delay)
             # Replay: at once, with the refreshed token; not a retry.
 
@@ -262,6 +278,8 @@ class Transport:
         except TransportFailure as failure:
             error = str(failure.error)
             emit(self._on_request, call, None, sent_at, lease.waited, None, error)
+            if self._telemetry is not None:
+                self._telemetry.attempt(call, None, failure.error, lease.waited, sent_at)
             if self._sessions.closed:
                 raise ClientClosedError(f"{call.method} {call.path}: {_CLOSED_IN_FLIGHT}") from None
             raise
@@ -270,6 +288,8 @@ class Transport:
             # aiohttp resent after the connection dropped: the first send may
             # have been applied.
             call.outcome_unknown = call.outcome_unknown or lease.resent
+        if self._telemetry is not None:
+            self._telemetry.attempt(call, response.status, None, lease.waited, sent_at)
         debug = logger.isEnabledFor(logging.DEBUG)
         if self._on_request is None and not debug:
             return response, token  # nobody reads the event: skip building it
