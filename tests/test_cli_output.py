@@ -37,12 +37,19 @@ def _long_names(fake: FakeBillabex) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("columns", [None, "40"])  # no COLUMNS (80 by default), a narrow one
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"COLUMNS": None},  # rich's default: 80
+        {"COLUMNS": "40"},
+        {"COLUMNS": None, "NO_COLOR": None, "FORCE_COLOR": "1"},  # rich then calls it a terminal
+    ],
+)
 async def test_a_piped_table_is_never_wrapped_or_cut(
-    fake: FakeBillabex, columns: str | None
+    fake: FakeBillabex, env: dict[str, str | None]
 ) -> None:
     ids = _long_names(fake)
-    run = await billabex(fake, "contacts", "list", fake.account_id, env={"COLUMNS": columns})
+    run = await billabex(fake, "contacts", "list", fake.account_id, env=env)
     assert run.code == 0, run.err
     assert sorted(UUID.findall(run.out)) == sorted(ids)  # every id whole, pasteable
     assert "…" not in run.out

@@ -54,7 +54,11 @@ def _console(*, stderr: bool) -> Console:
     path or URL stays whole).
     """
     console = Console(stderr=stderr, soft_wrap=True)
-    if not console.is_terminal:
+    try:  # the stream itself: FORCE_COLOR makes rich call a pipe a terminal
+        tty = console.file.isatty()
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        tty = False
+    if not tty:
         console.width = _UNBOUNDED
     return console
 
