@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from rich.console import Console
 
+from billabex_async.cli._logs import log_to
 from billabex_async.cli._text import clean
 from billabex_async.testing import FakeBillabex
 from tests._cli_run import billabex, write_csv
@@ -159,3 +162,11 @@ async def test_server_error_messages_reach_the_terminal_inert(
     assert "Traceback" not in run.err
     assert "[/x] [bold]Evil" in run.err
     assert not TERMINAL_CONTROLS.search(run.err)
+
+
+def test_log_lines_reach_the_terminal_inert(capsys: pytest.CaptureFixture[str]) -> None:
+    log_to(Console(stderr=True), 0)
+    logging.getLogger("billabex_async").warning("server said %s", HOSTILE)
+    err = capsys.readouterr().err
+    assert "server said Eve [/x] [bold]Evil" in err
+    assert not TERMINAL_CONTROLS.search(err)

@@ -12,7 +12,8 @@ import click
 from click.core import ParameterSource
 
 from billabex_async._types import RateLimit
-from billabex_async.cli._render import err, log_to
+from billabex_async.cli._logs import log_to
+from billabex_async.cli._render import err
 from billabex_async.cli._settings import EXIT_INTERRUPTED, Settings, parse_rate_limit
 from billabex_async.cli.auth import auth, login_cmd, logout_cmd
 from billabex_async.cli.contacts import contacts

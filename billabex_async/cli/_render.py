@@ -1,8 +1,7 @@
-"""CLI layer: what the user sees: the consoles, logs, request counting, progress, summaries."""
+"""CLI layer: what the user sees: the consoles, request counting, progress, summary tables."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,7 +9,6 @@ from types import TracebackType
 from typing import Self
 
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,7 +25,7 @@ from rich.text import Text
 
 from billabex_async import RequestEvent
 from billabex_async._ratelimit import Limiter, SlidingWindowLimiter
-from billabex_async.cli._text import clean, plain
+from billabex_async.cli._text import plain
 from billabex_async.sync import SyncChange, SyncResult
 
 __all__ = [
@@ -35,7 +33,6 @@ __all__ = [
     "SyncProgress",
     "changes_table",
     "err",
-    "log_to",
     "out",
     "summary_table",
 ]
@@ -65,51 +62,6 @@ def _console(*, stderr: bool) -> Console:
 
 out = _console(stderr=False)  # results: tables, JSON
 err = _console(stderr=True)  # progress, messages, logs
-
-
-class _Clean(logging.Filter):
-    """Log lines carry server text: no escape sequence of it reaches the terminal."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = clean(record.getMessage(), lines=True), None
-        return True
-
-
-class _Lines(logging.Handler):
-    """Plain log lines on the console's stream, looked up at each line (it may be replaced)."""
-
-    def __init__(self, console: Console) -> None:
-        super().__init__()
-        self._console = console
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            stream = self._console.file
-            stream.write(self.format(record) + "\n")
-            stream.flush()
-        except Exception:  # noqa: BLE001 - logging's rule: a failing handler never raises
-            self.handleError(record)
-
-
-_handler: logging.Handler | None = None
-
-
-def log_to(console: Console, verbose: int) -> None:
-    """Show the SDK's logs on ``console``: warnings, ``-v`` decisions, ``-vv`` every request.
-
-    Rich lines on a terminal; plain lines with a timestamp in a pipe or a CI log.
-    """
-    global _handler
-    if _handler is None:
-        if console.is_terminal:
-            _handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
-        else:
-            _handler = _Lines(console)
-        _handler.addFilter(_Clean())
-        logging.getLogger().addHandler(_handler)
-    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.getLogger("billabex_async").setLevel(level)
 
 
 class RequestCounter:
