@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,20 +31,32 @@ class Run:
     err: str
 
 
-def _env(fake: FakeBillabex, with_token: bool) -> dict[str, str]:
+def _env(
+    fake: FakeBillabex, with_token: bool, changes: Mapping[str, str | None] | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BILLABEX_")}
     env |= {"BILLABEX_BASE_URL": fake.url, "NO_COLOR": "1", "COLUMNS": "200"}
     if with_token:
         env["BILLABEX_TOKEN"] = fake.token
+    for name, value in (changes or {}).items():  # None removes the variable
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     return env
 
 
 async def start(
-    fake: FakeBillabex, *args: str, stdin: Any = None, with_token: bool = True
+    fake: FakeBillabex,
+    *args: str,
+    stdin: Any = None,
+    with_token: bool = True,
+    env: Mapping[str, str | None] | None = None,
 ) -> asyncio.subprocess.Process:
     """Start ``python -m billabex_async ARGS`` with the simulator's URL (and token) in the env.
 
-    stdin is /dev/null (no terminal) unless another file descriptor is given.
+    stdin is /dev/null (no terminal) unless another file descriptor is given;
+    ``env`` sets (or, with None, removes) more environment variables.
     """
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -56,13 +68,18 @@ async def start(
         stdin=asyncio.subprocess.DEVNULL if stdin is None else stdin,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(fake, with_token),
+        env=_env(fake, with_token, env),
     )
 
 
-async def billabex(fake: FakeBillabex, *args: str, with_token: bool = True) -> Run:
+async def billabex(
+    fake: FakeBillabex,
+    *args: str,
+    with_token: bool = True,
+    env: Mapping[str, str | None] | None = None,
+) -> Run:
     """Run the CLI to its end; the token must not appear in its output."""
-    process = await start(fake, *args, with_token=with_token)
+    process = await start(fake, *args, with_token=with_token, env=env)
     out, err = await process.communicate()
     assert process.returncode is not None
     run = Run(process.returncode, out.decode(), err.decode())

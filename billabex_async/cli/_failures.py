@@ -19,8 +19,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
+from billabex_async.cli._cells import escape_cell
 from billabex_async.cli._render import err
 from billabex_async.cli._rows import FAILURE_COLUMN, Row, Rows, is_failure_column
+from billabex_async.cli._text import clean
 
 __all__ = [
     "FailuresPathError",
@@ -131,19 +133,25 @@ def write_failures(
 def write_records(
     rows: Rows, failures: Iterable[tuple[Row, str]], handle: IO[str]
 ) -> int:  # fmt: skip
-    """Write the rows and their reasons to an open text file, in the input's format."""
+    """Write the rows and their reasons to an open text file, in the input's format.
+
+    Every column of the input is kept, those ``contacts sync`` ignores too. A
+    CSV cell a spreadsheet would run as a formula is quoted (``_cells``); the
+    reader takes the quote off again.
+    """
     count = 0
     if rows.format == "csv":
         columns = [c for c in rows.columns if not is_failure_column(c)]
         writer = csv.DictWriter(handle, [*columns, FAILURE_COLUMN], extrasaction="ignore")
         writer.writeheader()
         for row, reason in failures:
-            writer.writerow({**row.raw, FAILURE_COLUMN: reason})
+            record = {**row.raw, FAILURE_COLUMN: clean(reason)}
+            writer.writerow({k: escape_cell(v) for k, v in record.items()})
             count += 1
     else:
         for row, reason in failures:
             record = {k: v for k, v in row.raw.items() if not is_failure_column(k)}
-            record[FAILURE_COLUMN] = reason
+            record[FAILURE_COLUMN] = clean(reason)
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
     return count

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
@@ -25,14 +25,43 @@ from rich.text import Text
 
 from billabex_async import RequestEvent
 from billabex_async._ratelimit import Limiter, SlidingWindowLimiter
+from billabex_async.cli._text import plain
 from billabex_async.sync import SyncChange, SyncResult
 
-__all__ = ["RequestCounter", "SyncProgress", "changes_table", "err", "out", "summary_table"]
+__all__ = [
+    "RequestCounter",
+    "SyncProgress",
+    "changes_table",
+    "err",
+    "out",
+    "summary_table",
+]
 
 PREVIEW_ROWS = 20
+# A pipe or a file has no width: a line as long as it needs (a Python int, not a buffer).
+_UNBOUNDED = 1 << 30
 
-out = Console()  # results: tables, JSON
-err = Console(stderr=True)  # progress, messages, logs
+
+def _console(*, stderr: bool) -> Console:
+    """A console that wraps and cuts only for a terminal, which has a width to fit.
+
+    Piped or redirected, a wrapped line splits a UUID in two and a cut table
+    cell loses it: there, text and tables come out at their full width.
+    Messages are soft-wrapped everywhere (the terminal folds them, a copied
+    path or URL stays whole).
+    """
+    console = Console(stderr=stderr, soft_wrap=True)
+    try:  # the stream itself: FORCE_COLOR makes rich call a pipe a terminal
+        tty = console.file.isatty()
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        tty = False
+    if not tty:
+        console.width = _UNBOUNDED
+    return console
+
+
+out = _console(stderr=False)  # results: tables, JSON
+err = _console(stderr=True)  # progress, messages, logs
 
 
 class RequestCounter:
@@ -77,7 +106,12 @@ class _HeadroomColumn(ProgressColumn):
 
 
 class SyncProgress:
-    """The listing spinner then the write bar; plain milestones when stderr is no TTY."""
+    """The listing spinner then the write bar; plain milestones when stderr is no TTY.
+
+    A phase may count from the result rather than from the SDK's callback: the
+    callback counts a write that was never sent (the run stopped) as settled,
+    the summary does not, and the two must end on the same numbers.
+    """
 
     def __init__(self, console: Console, limiter: Limiter | None, counter: RequestCounter) -> None:
         self._console = console
@@ -99,6 +133,8 @@ class SyncProgress:
         self._task: TaskID | None = None
         self._description = ""
         self._done = 0
+        self._total: int | None = None
+        self._count: Callable[[], int] | None = None
         self._last_note = time.monotonic()
 
     def __enter__(self) -> Self:
@@ -111,9 +147,11 @@ class SyncProgress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._progress.stop()
+        if self._task is not None:
+            self._settle()
+        self._progress.stop()  # its last frame shows the settled count
         if not self._live and self._task is not None:
-            self._console.print(f"  {self._done} done")
+            self._note_end()
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -124,20 +162,28 @@ class SyncProgress:
         finally:
             self._progress.start()
 
-    def phase(self, description: str, total: int | None) -> None:
-        """Start the next phase; the previous one leaves a one-line summary."""
+    def phase(
+        self, description: str, total: int | None, *, count: Callable[[], int] | None = None
+    ) -> None:
+        """Start the next phase; the previous one leaves a one-line summary.
+
+        ``count``, if given, is read at each update instead of the number passed.
+        """
         if self._task is not None:
+            self._settle()
             self._progress.remove_task(self._task)
-            self._console.print(f"{self._description}: {self._done}", highlight=False)
+            self._note_end()
         self._task = self._progress.add_task(description, total=total)
-        self._description, self._done = description, 0
+        self._description, self._done, self._total, self._count = description, 0, total, count
         if not self._live:
-            self._console.print(f"{description}...")
+            self._console.print(f"{description}...", highlight=False)
 
     def update(self, done: int, total: int | None = None) -> None:
         """Set the current phase's count; also called from the SDK's callbacks."""
         assert self._task is not None
+        done = self._count() if self._count is not None else done
         self._done = done
+        total = self._total if self._count is not None else total
         self._progress.update(self._task, completed=done, total=total)
         now = time.monotonic()
         if not self._live and now - self._last_note >= 5.0 and done != total:
@@ -146,6 +192,15 @@ class SyncProgress:
 
     def listed(self, count: int) -> None:
         self.update(count)
+
+    def _settle(self) -> None:
+        """The phase's final count, as the summary will state it."""
+        if self._count is not None:
+            self.update(self._done)
+
+    def _note_end(self) -> None:
+        total = f"/{self._total}" if self._total is not None else ""
+        self._console.print(f"{self._description}: {self._done}{total}", highlight=False)
 
 
 def _fields(change: SyncChange) -> str:
@@ -161,7 +216,7 @@ def changes_table(changes: list[SyncChange], *, title: str) -> Table:
         where = str(change.index + 1) if change.index is not None else "-"
         who = change.full_name + (f" ({change.contact_id})" if change.contact_id else "")
         detail = change.reason or (str(change.error) if change.error else _fields(change))
-        table.add_row(where, change.kind, change.status, who, detail)
+        table.add_row(where, change.kind, change.status, plain(who), plain(detail))
     if len(changes) > PREVIEW_ROWS:
         table.caption = f"... and {len(changes) - PREVIEW_ROWS} more"
     return table

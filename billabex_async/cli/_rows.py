@@ -3,14 +3,16 @@
 Every row is checked before anything is sent: one bad row stops the command
 with the line number and the reason, and no request goes out. The file is
 streamed, never held: one pass checks it, and the sync and the failures file
-read it again, so a million-row file takes the memory of one row.
+read it again, so a million-row file takes the memory of one row. What the
+columns mean, and which are ignored, is ``_records``' job.
 """
 
 from __future__ import annotations
 
 import csv
-import json
+import reprlib
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +20,16 @@ import attrs
 
 from billabex_async._types import UNSET, Unset
 from billabex_async._validation import check_email, check_full_name, check_language
+from billabex_async.cli._records import (
+    DEFAULT_ENCODING,
+    FAILURE_COLUMN,
+    Problems,
+    Record,
+    csv_records,
+    decode_error,
+    is_failure_column,
+    jsonl_records,
+)
 from billabex_async.errors import InvalidRequestError
 from billabex_async.models import ContactUpsert
 
@@ -25,22 +37,6 @@ __all__ = ["FAILURE_COLUMN", "InputError", "Row", "Rows", "is_failure_column", "
 
 Format = Literal["csv", "jsonl"]
 MAX_ERRORS_SHOWN = 20
-FAILURE_COLUMN = "failure_reason"
-
-# Accepted column/key spellings -> field. Lower-cased, spaces and dashes as "_".
-_ALIASES = {
-    "full_name": "full_name",
-    "fullname": "full_name",
-    "language": "language",
-    "email": "email",
-    "e_mail": "email",
-    "role": "role",
-    "notes": "notes",
-    "is_primary": "is_primary",
-    "isprimary": "is_primary",
-}
-# Read but not used: what `billabex contacts list --json` and failure files add.
-_IGNORED = {"id", "readonlyreason", "read_only_reason", FAILURE_COLUMN}
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
 
@@ -81,26 +77,27 @@ class Rows:
     only the rows an earlier run could not write, not everything the account should hold."""
     stamp: tuple[int, int] = (0, 0)
     """Size and modification time at the check: a later read of a changed file refuses."""
+    encoding: str = DEFAULT_ENCODING
+    ignored: tuple[str, ...] = ()
+    """Columns (CSV) or keys (JSONL) that are no contact field: read, kept in the
+    failures file, never sent."""
 
     def each(self) -> Iterator[Row]:
         """Every row, in file order; InputError if the file changed since it was checked."""
         if _stamp(self.path) != self.stamp:
             raise InputError(self.path, [(None, "the file changed while the command ran")])
-        problems: list[tuple[int | None, str]] = []
-        records = _csv_records if self.format == "csv" else _jsonl_records
-        try:
-            for line, fields, raw in records(self.path, problems):
+        problems = Problems()
+        with _reading(self.path, self.encoding):
+            for line, fields, raw in _records(self.format, self.path, self.encoding, problems):
                 try:
                     row = Row(line, _contact(fields), raw)
                 except InvalidRequestError as exc:
-                    problems.append((line, str(exc)))
-                if problems:  # valid at the check: the file changed, positions may have too
-                    raise InputError(self.path, problems)
+                    problems.add(line, str(exc))
+                if problems.lines:  # valid at the check: the file changed, positions may have too
+                    raise InputError(self.path, problems.lines)
                 yield row
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise InputError(self.path, [(None, f"cannot read the file: {exc}")]) from exc
-        if problems:
-            raise InputError(self.path, problems)
+        if problems.lines:
+            raise InputError(self.path, problems.lines)
 
     def items(self) -> Iterator[ContactUpsert]:
         """The upserts the rows ask for, in file order (streamed, as ``each``)."""
@@ -112,21 +109,27 @@ class Rows:
         return list(self.each())
 
 
+@contextmanager
+def _reading(path: Path, encoding: str) -> Iterator[None]:
+    """Turn the errors of reading ``path`` into an InputError that says what to do."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise InputError(path, [decode_error(path, encoding, exc)]) from exc
+    except (OSError, csv.Error) as exc:
+        raise InputError(path, [(None, f"cannot read the file: {exc}")]) from exc
+
+
+def _records(fmt: Format, path: Path, encoding: str, problems: Problems) -> Iterator[Record]:
+    return (csv_records if fmt == "csv" else jsonl_records)(path, encoding, problems)
+
+
 def _stamp(path: Path) -> tuple[int, int]:
     try:
         stat = path.stat()
     except OSError as exc:
         raise InputError(path, [(None, f"cannot read the file: {exc.strerror}")]) from exc
     return stat.st_size, stat.st_mtime_ns
-
-
-def _key(name: str) -> str:
-    return name.strip().lower().replace(" ", "_").replace("-", "_")
-
-
-def is_failure_column(name: str) -> bool:
-    """``name`` spells the ``failure_reason`` column a failures file adds (any case or dashes)."""
-    return _key(name) == FAILURE_COLUMN
 
 
 def file_format(path: Path) -> Format:
@@ -153,7 +156,10 @@ def _primary(value: object) -> bool | Unset | None:
             return True
         if text in _FALSE:
             return False
-    raise InvalidRequestError("is_primary must be true or false", field="is_primary")
+    raise InvalidRequestError(
+        f"is_primary must be true or false (yes/no, 1/0, or empty), got {reprlib.repr(value)}",
+        field="is_primary",
+    )
 
 
 def _contact(fields: Mapping[str, object]) -> ContactUpsert:
@@ -184,83 +190,33 @@ def _contact(fields: Mapping[str, object]) -> ContactUpsert:
     )
 
 
-def _csv_records(path: Path, problems: list[tuple[int | None, str]]) -> Iterator[
-    tuple[int, dict[str, object], Mapping[str, object]]
-]:  # fmt: skip
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        unknown = [h for h in header if _key(h) not in _ALIASES and _key(h) not in _IGNORED]
-        if unknown or not header:
-            known = ", ".join(sorted({*_ALIASES.values()}))
-            why = f"unknown column(s) {', '.join(map(repr, unknown))}" if unknown else "no header"
-            problems.append((1, f"{why}; expected: {known}"))
-            return
-        line = reader.line_num
-        for record in reader:
-            start, line = line + 1, reader.line_num  # a quoted field may span lines
-            if None in record:
-                problems.append((start, "more fields than the header has columns"))
-                continue
-            fields: dict[str, object] = {}
-            for column, value in record.items():
-                field = _ALIASES.get(_key(column))
-                text = (value or "").strip()
-                if field is None:
-                    continue
-                if text:
-                    fields[field] = text
-                elif field == "email":
-                    fields[field] = None  # an empty cell: no email
-            yield start, fields, record
+def read_rows(
+    path: Path, *, encoding: str = DEFAULT_ENCODING, strict_columns: bool = False
+) -> Rows:
+    """Check every row of ``path``, streamed (none kept); InputError lists every bad line.
 
-
-def _jsonl_records(path: Path, problems: list[tuple[int | None, str]]) -> Iterator[
-    tuple[int, dict[str, object], Mapping[str, object]]
-]:  # fmt: skip
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                problems.append((number, f"not valid JSON ({exc.msg})"))
-                continue
-            if not isinstance(record, dict):
-                problems.append((number, "each line must be a JSON object"))
-                continue
-            unknown = [k for k in record if _key(k) not in _ALIASES and _key(k) not in _IGNORED]
-            if unknown:
-                problems.append((number, f"unknown key(s) {', '.join(map(repr, unknown))}"))
-                continue
-            fields = {_ALIASES[_key(k)]: v for k, v in record.items() if _key(k) in _ALIASES}
-            yield number, fields, record
-
-
-def read_rows(path: Path) -> Rows:
-    """Check every row of ``path``, streamed (none kept); InputError lists every bad line."""
+    Columns that are no contact field are ignored (``Rows.ignored`` names
+    them), or refused with ``strict_columns``.
+    """
     fmt = file_format(path)
-    problems: list[tuple[int | None, str]] = []
+    problems = Problems(strict=strict_columns)
     count = 0
     failures_file = False
-    try:
-        stamp = _stamp(path)
-        records = _csv_records if fmt == "csv" else _jsonl_records
-        for line, fields, raw in records(path, problems):
+    columns: list[str] = []
+    stamp = _stamp(path)
+    with _reading(path, encoding):
+        for line, fields, raw in _records(fmt, path, encoding, problems):
             failures_file = failures_file or any(map(is_failure_column, raw))
             try:
                 _contact(fields)
                 count += 1
             except InvalidRequestError as exc:
-                problems.append((line, str(exc)))
-        columns: list[str] = []
+                problems.add(line, str(exc))
         if fmt == "csv":
-            with path.open(newline="", encoding="utf-8-sig") as handle:
+            with path.open(newline="", encoding=encoding) as handle:
                 columns = next(csv.reader(handle), [])
             failures_file = any(map(is_failure_column, columns))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(path, [(None, f"cannot read the file: {exc}")]) from exc
-    if problems:
-        raise InputError(path, problems)
-    return Rows(path, fmt, count, columns, failures_file, stamp)
+    if problems.lines:
+        raise InputError(path, problems.lines)
+    ignored = tuple(problems.ignored)
+    return Rows(path, fmt, count, columns, failures_file, stamp, encoding, ignored)

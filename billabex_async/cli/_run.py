@@ -26,13 +26,17 @@ class _Interrupts:
     rows are still saved); if the first never reached the task because the
     loop is busy, or at a third, KeyboardInterrupt is raised where the program
     is, and ``run_async`` exits 130. While rows are being saved
-    (``saving_rows``) Ctrl-C waits.
+    (``saving_rows``) Ctrl-C waits. Once the command is over (the loop is
+    closing, the interruption is being reported) it only makes the exit 130:
+    raised there, it would escape the command and click would exit 1.
     """
 
-    __slots__ = ("count", "delivered", "loop", "saving", "task")
+    __slots__ = ("count", "delivered", "loop", "over", "pressed", "saving", "task")
 
     def __init__(self) -> None:
-        self.count = 0
+        self.pressed = 0  # every Ctrl-C: any one makes the exit code 130
+        self.count = 0  # those that asked the command to stop
+        self.over = False  # the command's loop has ended
         self.delivered = False  # the first cancel reached the loop: the loop is responsive
         self.saving = False
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -40,8 +44,11 @@ class _Interrupts:
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         task, loop = self.task, self.loop
-        if task is None or loop is None or task.done():
-            raise KeyboardInterrupt
+        self.pressed += 1
+        if self.over or (task is not None and task.done()):
+            return  # nothing left to stop; the exit code says it was interrupted
+        if task is None or loop is None:
+            raise KeyboardInterrupt  # the command has not started: nothing to wind down
         # os.write, not print: a handler may run in the middle of another write.
         if self.saving:
             os.write(2, b"\nsaving the rows to retry first\n")
@@ -99,12 +106,15 @@ def _run(coro: Callable[[], Awaitable[int]]) -> None:
     handle = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, interrupts) if handle else None
     try:
-        code = asyncio.run(main())
+        try:
+            code = asyncio.run(main())
+        finally:
+            interrupts.over = True
     except (KeyboardInterrupt, asyncio.CancelledError):  # a command that let the cancel through
-        err.print("[yellow]interrupted[/]")
+        err.print("interrupted", style="yellow")
         code = EXIT_INTERRUPTED
     finally:
         _active = None
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-    sys.exit(code)
+    sys.exit(EXIT_INTERRUPTED if interrupts.pressed else code)

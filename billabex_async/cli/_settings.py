@@ -8,13 +8,19 @@ from contextlib import contextmanager
 
 import attrs
 import click
-from rich.markup import escape
+from rich.text import Text
 
 from billabex_async import BillabexClient, TokenProvider
 from billabex_async._types import RateLimit, canonical_uuid
 from billabex_async.auth import FileTokenStore, OAuthTokenProvider
 from billabex_async.cli._render import RequestCounter, err
-from billabex_async.errors import BillabexError, InvalidRequestError
+from billabex_async.cli._text import label
+from billabex_async.errors import (
+    AuthenticationError,
+    AuthRefreshError,
+    BillabexError,
+    InvalidRequestError,
+)
 
 __all__ = [
     "EXIT_FAILED",
@@ -25,6 +31,7 @@ __all__ = [
     "api_errors",
     "parse_rate_limit",
     "parse_uuid",
+    "token_hint",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -37,6 +44,26 @@ class Settings:
     base_url: str | None
     token: str | None = attrs.field(repr=False)  # never shown
     rate_limit: RateLimit | None
+    from_flag: bool = False
+    """The token came from ``--token`` (else from BILLABEX_TOKEN; with no token at
+    all, the credentials `billabex login` stored are used)."""
+    verbose: int = 0
+
+    def token_origin(self) -> str:
+        """Where the token a request carries comes from, in words; never the token."""
+        if self.token and self.from_flag:
+            return "the --token option"
+        if self.token:
+            return "the BILLABEX_TOKEN environment variable"
+        return f"the login stored in {FileTokenStore().path}"
+
+    def token_advice(self) -> str:
+        """What to do about a token the server refused."""
+        if self.token and self.from_flag:
+            return "check it, or drop --token and run `billabex login`"
+        if self.token:
+            return "check it, or unset it and run `billabex login`"
+        return "run `billabex login` again"
 
     def client(self, counter: RequestCounter | None = None) -> BillabexClient:
         token: str | TokenProvider | None = self.token
@@ -81,10 +108,27 @@ def api_errors() -> Iterator[None]:
 
     An error that is also a ``ValueError`` (``InvalidRequestError``, a sync
     guard's refusal) means the request was refused before it was sent: exit 2.
+    A refused token (401, or a refresh that failed) also says where the token
+    came from, never what it is.
     """
     try:
         yield
     except BillabexError as exc:
-        # The message is server or user text: never read as rich markup.
-        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        # The message is server or user text: printed inert (``label``), never as markup.
+        err.print(label("error:", exc))
+        hint = token_hint(exc)
+        if hint is not None:
+            err.print(hint)
         sys.exit(EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED)
+
+
+def token_hint(exc: BaseException | None) -> Text | None:
+    """For a refused token (401, a failed refresh): where it came from and what to do."""
+    if not isinstance(exc, AuthenticationError | AuthRefreshError):
+        return None
+    ctx = click.get_current_context(silent=True)
+    settings = ctx.find_object(Settings) if ctx is not None else None
+    if settings is None:
+        return None
+    where = f"the token came from {settings.token_origin()}"
+    return label("hint:", f"{where}: {settings.token_advice()}", "yellow")

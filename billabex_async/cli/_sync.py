@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
@@ -32,7 +32,9 @@ from billabex_async.cli._settings import (
     EXIT_OK,
     EXIT_USAGE,
     Settings,
+    token_hint,
 )
+from billabex_async.cli._text import label, plain
 from billabex_async.sync import SyncPlan, SyncResult, apply_plan, plan_sync
 
 __all__ = ["SyncOptions", "run_sync"]
@@ -100,17 +102,13 @@ async def run_sync(settings: Settings, account: str, rows: Rows, options: SyncOp
                         on_listed=progress.listed,
                     )
                 except InputError as exc:  # the file changed after its check; no write yet
-                    err.print(
-                        f"[red]invalid input, nothing was written:[/]\n{exc}", highlight=False
-                    )
+                    err.print(label("invalid input, nothing was written:", exc, lines=True))
                     return EXIT_USAGE
                 if plan.refusals and not options.dry_run:
                     # Refused before the question: nothing to consent to.
                     for refusal in plan.refusals:
                         err.print(
-                            f"refused: {refusal_text(refusal.message)}; nothing was sent",
-                            markup=False,
-                            soft_wrap=True,
+                            plain(f"refused: {refusal_text(refusal.message)}; nothing was sent")
                         )
                     return EXIT_USAGE
                 if options.dry_run:
@@ -123,14 +121,16 @@ async def run_sync(settings: Settings, account: str, rows: Rows, options: SyncOp
                         remove_previous(options.failures_path)
                     except OSError as exc:
                         err.print(
-                            f"error: cannot remove {options.failures_path}: {exc.strerror}",
-                            markup=False,
-                            soft_wrap=True,
+                            plain(f"error: cannot remove {options.failures_path}: {exc.strerror}")
                         )
                         return EXIT_USAGE  # before any write
                     wrote = True
                     planned = plan.result()
-                    progress.phase("Writing", planned.created + planned.updated + planned.deleted)
+                    progress.phase(
+                        "Writing",
+                        planned.created + planned.updated + planned.deleted,
+                        count=_answered(plan, result),
+                    )
                     await apply_plan(
                         client.contacts,
                         plan,
@@ -152,23 +152,35 @@ async def run_sync(settings: Settings, account: str, rows: Rows, options: SyncOp
             out.print(changes_table(result.changes, title="Planned changes"))
         out.print(summary_table(result, counter, elapsed))
         for refusal in result.refusals:  # a dry run's: what the real run would refuse
-            err.print(
-                f"would refuse: {refusal_text(refusal.message)}", markup=False, soft_wrap=True
-            )
+            err.print(plain(f"would refuse: {refusal_text(refusal.message)}"))
         if result.deletes_skipped:
             reason = refusal_text(result.deletes_skipped_reason or "")
-            err.print(
-                f"{result.deletes_skipped} delete(s) not sent: {reason}",
-                markup=False,
-                soft_wrap=True,
-            )
+            err.print(plain(f"{result.deletes_skipped} delete(s) not sent: {reason}"))
         if result.error is not None:
-            err.print(f"[red]stopped early:[/] {result.error}", highlight=False)
+            err.print(label("stopped early:", result.error))
+            hint = token_hint(result.error)
+            if hint is not None:
+                err.print(hint)
         saved = _report_failures(rows, result, options.failures_path) if wrote else True
     if interrupted:
         err.print("[yellow]interrupted[/]: the summary shows what was done")
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok and saved else EXIT_FAILED
+
+
+def _answered(plan: SyncPlan, result: SyncResult) -> Callable[[], int]:
+    """The writes answered so far, as the summary counts them: created, updated, deleted, failed.
+
+    Not the engine's settled count, which includes the writes a stopped run
+    never sent; the rows refused while planning are failures but no writes.
+    """
+    refused = sum(1 for change in plan.changes if change.status == "failed")
+
+    def count() -> int:
+        failed = max(0, len(result.failed) - refused) + len(result.failed_deletes)
+        return result.created + result.updated + result.deleted + failed
+
+    return count
 
 
 class _Retry:
@@ -201,20 +213,20 @@ def _report_failures(rows: Rows, result: SyncResult, path: Path) -> bool:
             str(change.error) if change.error else "not attempted (the run stopped)"
         )
     for change in result.failed_deletes:
-        err.print(f"[red]delete failed[/] {change.contact_id}: {change.error}", highlight=False)
+        err.print(label("delete failed", f"{change.contact_id}: {change.error}"))
     if not reasons:
         return True
     try:
         where = save_failures(rows, _Retry(rows, reasons), path)
     except InputError as exc:  # the file changed during the run: its rows are not these any more
-        err.print(f"[red]cannot write the rows to retry:[/]\n{exc}", highlight=False)
+        err.print(label("cannot write the rows to retry:", exc, lines=True))
         for index in sorted(reasons):
-            err.print(f"row {index + 1}: {reasons[index]}", markup=False, soft_wrap=True)
+            err.print(plain(f"row {index + 1}: {reasons[index]}"))
         return False
     if where is not None:
         err.print(
-            f"{len(reasons)} row(s) to retry written to {where} (with a failure_reason column)",
-            markup=False,
-            soft_wrap=True,  # a path to copy: never broken across lines
+            plain(
+                f"{len(reasons)} row(s) to retry written to {where} (with a failure_reason column)"
+            )
         )
     return where == path

@@ -13,7 +13,8 @@ from billabex_async import DEFAULT_BASE_URL
 from billabex_async.auth import DEFAULT_SCOPE, FileTokenStore, login
 from billabex_async.cli._render import err, out
 from billabex_async.cli._run import run_async
-from billabex_async.cli._settings import EXIT_OK
+from billabex_async.cli._settings import EXIT_OK, Settings
+from billabex_async.cli._text import plain
 
 __all__ = ["auth", "login_cmd", "logout_cmd"]
 
@@ -57,7 +58,7 @@ def login_cmd(
 
     def show(url: str) -> None:
         err.print("Open this URL to log in to Billabex:", highlight=False)
-        err.print(url, highlight=False, soft_wrap=True)
+        err.print(plain(url))  # from the server's metadata: inert, never markup
         if not no_browser:
             webbrowser.open(url)
 
@@ -71,9 +72,9 @@ def login_cmd(
             port=port,
         )
         if client_id is None:
-            err.print(f"Registered OAuth client {credentials.client_id}", highlight=False)
+            err.print(plain(f"Registered OAuth client {credentials.client_id}"))
         store.save(credentials)
-        err.print(f"Logged in; credentials saved to {store.path}", highlight=False)
+        err.print(plain(f"Logged in; credentials saved to {store.path}"))
         return EXIT_OK
 
     run_async(run)
@@ -94,24 +95,40 @@ def auth() -> None:
 
 
 @auth.command("status")
-def status_cmd() -> None:
-    """Show where the stored credentials point and when they expire (never the tokens)."""
+@click.pass_obj
+def status_cmd(settings: Settings | None) -> None:
+    """Show which token commands use, and where stored credentials point (never a token).
+
+    A token given by --token or BILLABEX_TOKEN comes first: the stored login
+    is used only without one.
+    """
     store = FileTokenStore()
     credentials = store.load()
+    if settings is not None and settings.token:
+        table = Table(show_header=False)
+        table.add_row("token", f"from {settings.token_origin()} (never shown)")
+        base_url = settings.base_url or DEFAULT_BASE_URL
+        table.add_row("base url", plain(base_url))
+        if credentials is not None:
+            table.add_row("stored login", plain(f"{store.path} (not used while a token is given)"))
+        out.print(table)
+        return
     if credentials is None:
-        err.print(f"Not logged in (no {store.path}). Run `billabex login`.", highlight=False)
+        err.print(plain(f"Not logged in (no {store.path}). Run `billabex login`."))
+        err.print(plain("Or set BILLABEX_TOKEN (or pass --token) to use an access token."))
         raise SystemExit(1)
     tokens = credentials.tokens
     left = tokens.expires_at - time.time()
     expiry = datetime.fromtimestamp(tokens.expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     table = Table(show_header=False)
-    table.add_row("credentials", str(store.path))
-    table.add_row("base url", credentials.base_url)
-    table.add_row("client id", credentials.client_id)
+    table.add_row("token", "from the stored login (never shown)")
+    table.add_row("credentials", plain(store.path))
+    table.add_row("base url", plain(credentials.base_url))
+    table.add_row("client id", plain(credentials.client_id))
     table.add_row(
         "client secret", "stored (never shown)" if credentials.client_secret else "none (public)"
     )
-    table.add_row("scopes", tokens.scope or "(not stated)")
+    table.add_row("scopes", plain(tokens.scope or "(not stated)"))
     table.add_row(
         "access token",
         f"expires {expiry} ({'in ' + str(int(left)) + ' s' if left > 0 else 'expired'})",

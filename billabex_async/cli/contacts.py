@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
-from billabex_async._converter import unstructure
 from billabex_async._types import UNSET
 from billabex_async.cli._consent import stdin_is_terminal
 from billabex_async.cli._failures import FailuresPathError, check_failures_path
-from billabex_async.cli._render import err, out
+from billabex_async.cli._listing import OUTPUTS, Listing, Output, echo_contact
+from billabex_async.cli._records import encoding_name
+from billabex_async.cli._render import err
 from billabex_async.cli._rows import InputError, Rows, read_rows
 from billabex_async.cli._run import run_async
 from billabex_async.cli._settings import EXIT_OK, EXIT_USAGE, Settings, parse_uuid
 from billabex_async.cli._sync import SyncOptions, run_sync
-from billabex_async.models import Contact
+from billabex_async.cli._text import label, plain
 
 __all__ = ["contacts"]
 
@@ -29,37 +27,31 @@ def contacts() -> None:
     """List, get, upsert, delete and sync an account's contacts."""
 
 
-def _echo_contact(contact: Contact) -> None:
-    """One contact as a line of JSON, in the wire format (what ``contacts sync`` reads back)."""
-    click.echo(json.dumps(unstructure(contact), ensure_ascii=False))
-
-
 @contacts.command("list")
 @click.argument("account", callback=parse_uuid)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (wire format).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(OUTPUTS),
+    default=None,
+    help="table (default), json (one object per line, wire format) or csv (what sync reads).",
+)
+@click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --output json.")
 @click.pass_obj
-def list_cmd(settings: Settings, account: str, as_json: bool) -> None:
-    """Print every contact of ACCOUNT."""
+def list_cmd(settings: Settings, account: str, output: Output | None, as_json: bool) -> None:
+    """Print every contact of ACCOUNT.
+
+    Piped or redirected, the table is never wrapped or cut: every id is whole.
+    """
+    if as_json and output not in (None, "json"):
+        raise click.UsageError("--json is --output json: pass one of them")
+    listing = Listing("json" if as_json else output or "table")
 
     async def run() -> int:
-        table = Table("id", "full name", "email", "status", "language", "role")
         async with settings.client() as client:
             async for contact in client.contacts.iterate(account):
-                if as_json:
-                    _echo_contact(contact)
-                else:
-                    email = contact.email
-                    table.add_row(
-                        str(contact.id),
-                        contact.full_name,
-                        email.address if email else "",
-                        str(email.status) if email else "",
-                        contact.language,
-                        contact.role or "",
-                    )
-        if not as_json:
-            table.caption = f"{table.row_count} contact(s)"
-            out.print(table)
+                listing.add(contact)
+        listing.finish()
         return EXIT_OK
 
     run_async(run)
@@ -75,7 +67,7 @@ def get_cmd(settings: Settings, account: str, contact_id: str) -> None:
     async def run() -> int:
         async with settings.client() as client:
             contact = await client.contacts.get(account, contact_id)
-        _echo_contact(contact)
+        echo_contact(contact)
         return EXIT_OK
 
     run_async(run)
@@ -113,7 +105,7 @@ def upsert_cmd(
                 notes=UNSET if notes is None else notes,
                 is_primary=UNSET if primary is None else primary,
             )
-        _echo_contact(contact)
+        echo_contact(contact)
         return EXIT_OK
 
     run_async(run)
@@ -133,6 +125,13 @@ def delete_cmd(settings: Settings, account: str, contact_id: str) -> None:
         return EXIT_OK
 
     run_async(run)
+
+
+def _encoding(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return encoding_name(value)
+    except LookupError:
+        raise click.BadParameter(f"unknown encoding {value!r}") from None
 
 
 @contacts.command("sync")
@@ -172,6 +171,18 @@ def delete_cmd(settings: Settings, account: str, contact_id: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where failed rows go (default: FILE's name + .failures).",
 )
+@click.option(
+    "--strict-columns",
+    is_flag=True,
+    help="Refuse columns/keys that are no contact field (default: ignore them, with a warning).",
+)
+@click.option(
+    "--encoding",
+    default="utf-8",
+    show_default=True,
+    callback=_encoding,
+    help="FILE's text encoding, e.g. cp1252 or latin-1 for an older spreadsheet export.",
+)
 @click.pass_obj
 def sync_cmd(
     settings: Settings,
@@ -186,20 +197,31 @@ def sync_cmd(
     delete_after_failures: bool,
     concurrency: int | None,
     failures_file: Path | None,
+    strict_columns: bool,
+    encoding: str,
 ) -> None:
     """Make ACCOUNT's contacts match FILE (CSV, or JSON Lines: .jsonl/.ndjson).
 
     Columns/keys: full_name (or fullName), language, email; optional role,
-    notes, is_primary. Only new and changed contacts are written. With
+    notes, is_primary; any other is ignored (named once, in a warning), or
+    refused with --strict-columns. Only new and changed contacts are written. With
     --delete-missing the planned deletes are shown and confirmed first, and
     the guards refuse a run that would delete more than --max-deletes, or
     every contact of the account, before anything is written.
     """
     try:
-        rows = read_rows(file)
+        rows = read_rows(file, encoding=encoding, strict_columns=strict_columns)
     except InputError as exc:
-        err.print(f"[red]invalid input, nothing was sent:[/]\n{exc}", highlight=False)
+        err.print(label("invalid input, nothing was sent:", exc, lines=True))
         sys.exit(EXIT_USAGE)
+    if rows.ignored:
+        what = "column(s)" if rows.format == "csv" else "key(s)"
+        names = ", ".join(map(repr, rows.ignored))
+        err.print(
+            label("warning:", f"ignoring {what} {names}: no contact field", "yellow"),
+            plain(" (kept in the failures file; --strict-columns refuses them)"),
+            sep="",
+        )
     target = failures_file or file.with_name(f"{file.stem}.failures{file.suffix}")
     refusal = _sync_refusal(
         rows,
@@ -211,7 +233,7 @@ def sync_cmd(
         yes=yes,
     )
     if refusal is not None:
-        err.print(f"[red]{refusal}[/]; nothing was sent", highlight=False, soft_wrap=True)
+        err.print(plain(refusal, "red"), plain("; nothing was sent"), sep="")
         sys.exit(EXIT_USAGE)
     options = SyncOptions(
         dry_run,
@@ -242,7 +264,7 @@ def _sync_refusal(
         return "the file lists no contacts: refusing to delete every contact"
     if delete_missing and rows.is_failures_file:
         return (
-            f"{escape(str(file))} is a failures file (it has a failure_reason column): it lists "
+            f"{file} is a failures file (it has a failure_reason column): it lists "
             "only the rows to retry, so --delete-missing would delete the others; "
             "retry it without --delete-missing"
         )
@@ -253,5 +275,5 @@ def _sync_refusal(
     try:
         check_failures_path(target, file)
     except FailuresPathError as exc:
-        return escape(str(exc)) + ("" if given else "; choose another with --failures-file")
+        return str(exc) + ("" if given else "; choose another with --failures-file")
     return None
