@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 from billabex_async import errors
 from billabex_async._client import DEFAULT_BASE_URL, BillabexClient
 from billabex_async._http import RequestEvent, TokenProvider
+from billabex_async._http._session import SharedSession
 from billabex_async._lazy import lazy_getattr
+from billabex_async._pool import ClientPool, PoolStats
 from billabex_async._types import UNSET, Clock, RateLimit, Unset
 from billabex_async._version import __version__
 from billabex_async.models import (
@@ -39,6 +41,7 @@ __all__ = [
     "BulkFailure",
     "BulkOutcome",
     "BulkReport",
+    "ClientPool",
     "Clock",
     "Contact",
     "ContactCreate",
@@ -49,8 +52,10 @@ __all__ = [
     "EmailInfo",
     "EmailStatus",
     "PageInfo",
+    "PoolStats",
     "RateLimit",
     "RequestEvent",
+    "SharedSession",
     "SyncChange",
     "SyncPlan",
     "SyncResult",

@@ -15,7 +15,7 @@ from yarl import URL
 from billabex_async._http import RequestEvent, TokenProvider, TokenSource, Transport
 from billabex_async._http._body import DEFAULT_MAX_RESPONSE_BYTES
 from billabex_async._http._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER
-from billabex_async._http._session import timeouts
+from billabex_async._http._session import SharedSession, timeouts
 from billabex_async._ratelimit import Limiter, build_limiter
 from billabex_async._types import Clock, ProgressCallback, RateLimit, redact_url
 from billabex_async._validation import check_base_url
@@ -94,6 +94,11 @@ class BillabexClient:
     ``clock`` is where the limiter and the retry backoff read time and wait
     (the system's by default); pass the ``VirtualClock`` of a ``FakeBillabex``
     to run rate windows in no wall time.
+    ``shared_session`` (a ``SharedSession``) sends through one connector shared
+    with other clients, which closing this client leaves open (then
+    ``max_connections`` is the shared one's). ``limiter`` is a limiter you
+    built (one ``RedisLimiter`` per tenant, say): it replaces the one
+    ``rate_limit`` would build, and is not closed by the client.
     """
 
     def __init__(
@@ -114,6 +119,8 @@ class BillabexClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         idempotent_creates: bool = True,
         clock: Clock | None = None,
+        shared_session: SharedSession | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         if token is None:
             token = os.environ.get("BILLABEX_TOKEN") or None
@@ -153,13 +160,24 @@ class BillabexClient:
             max_connections = rate_limit.requests if rate_limit is not None else 100
         if max_connections < 1:
             raise InvalidRequestError("max_connections must be >= 1", field="max_connections")
-        limiter = build_limiter(
-            rate_limit,
-            key=self._auth.rate_limit_key,
-            request_timeout=timeout,
-            owner=self,
-            clock=clock,
-        )
+        if shared_session is not None and session is not None:
+            raise InvalidRequestError(
+                "pass session= or shared_session=, not both", field="shared_session"
+            )
+        if shared_session is not None and not isinstance(shared_session, SharedSession):
+            raise InvalidRequestError(
+                f"shared_session must be a SharedSession, got {type(shared_session).__name__}",
+                field="shared_session",
+            )
+        own_limiter = limiter is None
+        if limiter is None:
+            limiter = build_limiter(
+                rate_limit,
+                key=self._auth.rate_limit_key,
+                request_timeout=timeout,
+                owner=self,
+                clock=clock,
+            )
 
         self._transport = Transport(
             api_url=api_url,
@@ -169,6 +187,7 @@ class BillabexClient:
             timeout=timeouts(timeout, connect_timeout),
             max_retries=max_retries,
             session=session,
+            shared_session=shared_session,
             max_connections=max_connections,
             # Plain http is allowed only to loopback, and a proxy on that path
             # would read the bearer token: only https goes through one (as a
@@ -182,6 +201,7 @@ class BillabexClient:
             idempotent_creates=idempotent_creates,
             clock=time.monotonic if clock is None else clock.time,
             sleep=asyncio.sleep if clock is None else clock.sleep,
+            owns_limiter=own_limiter,
         )
         self.contacts = ContactsResource(self._transport)
 

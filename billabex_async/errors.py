@@ -12,6 +12,7 @@
     │   └── ResponseTooLargeError               ... or is larger than max_response_bytes
     ├── PaginationError (also RuntimeError)     the server's cursors went round in a cycle
     ├── ClientClosedError (also RuntimeError)   the client was closed (before or during a call)
+    │   └── PoolClosedError                     ... or the ClientPool it came from
     ├── WrongEventLoopError (also RuntimeError) the client is used from another event loop
     ├── AuthRefreshError                        a token provider could not refresh
     ├── RateLimiterUnavailableError             shared limiter storage (Redis) down, fail-closed
@@ -60,6 +61,7 @@ __all__ = [
     "OutcomeUnknownError",
     "PaginationError",
     "PermissionDeniedError",
+    "PoolClosedError",
     "RateLimitError",
     "RateLimiterUnavailableError",
     "ResponseTooLargeError",
@@ -145,6 +147,10 @@ class ClientClosedError(BillabexError, RuntimeError):
     Raised for calls made after ``close()``, and for calls in flight when it
     ran (those may have reached the server).
     """
+
+
+class PoolClosedError(ClientClosedError):
+    """The ``ClientPool`` is closed: it opens no more clients."""
 
 
 class WrongEventLoopError(BillabexError, RuntimeError):

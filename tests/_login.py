@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aiohttp
 
+from billabex_async.auth import Credentials, login
 from billabex_async.testing import FakeBillabex
 
 
@@ -69,3 +70,18 @@ async def play_browser(url: str) -> None:
             location = resp.headers["Location"]
         async with session.get(location) as resp:
             assert resp.status == 200
+
+
+async def sign_in(fake: FakeBillabex, browser: Browser | None = None) -> Credentials:
+    """Log in to ``fake`` through ``browser``: credentials with a live refresh token."""
+    browser = browser or Browser()
+    try:
+        return await login(
+            fake.url,
+            client_id=fake.oauth_client_id,
+            client_secret=fake.oauth_client_secret,
+            open_browser=browser.open,
+            approval_timeout=10.0,
+        )
+    finally:
+        await asyncio.gather(*browser.tasks)

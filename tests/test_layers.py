@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
     {"_http", "_validation", "auth"},
     {"resources"},
     {"_client"},
+    {"_pool"},
     {"_engine"},
     {"bulk", "sync"},
     {"__init__"},

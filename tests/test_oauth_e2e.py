@@ -3,7 +3,6 @@ that outlives its access tokens, refreshing once per expiry."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import string
 import time
@@ -18,25 +17,15 @@ from billabex_async.auth import (
     InvalidGrantError,
     OAuthError,
     OAuthTokenProvider,
-    login,
     refresh_tokens,
 )
 from billabex_async.testing import FakeBillabex, VirtualClock
 
-from ._login import Browser
+from ._login import Browser, sign_in
 
 
 async def _login(fake: FakeBillabex, browser: Browser) -> Credentials:
-    try:
-        return await login(
-            fake.url,
-            client_id=fake.oauth_client_id,
-            client_secret=fake.oauth_client_secret,
-            open_browser=browser.open,
-            approval_timeout=10.0,
-        )
-    finally:
-        await asyncio.gather(*browser.tasks)
+    return await sign_in(fake, browser)
 
 
 def _people(n: int) -> list[ContactUpsert]:

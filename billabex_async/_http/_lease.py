@@ -99,46 +99,56 @@ async def close_limiter(limiter: Limiter | None) -> None:
         await aclose()
 
 
-# The lease of the attempt the current task is sending: one middleware per
-# session reads it, instead of a new closure per request (aiohttp runs the
-# middleware in the task that called ``session.request``).
-_CURRENT: ContextVar[Lease | None] = ContextVar("billabex_async_lease", default=None)
+def _never() -> bool:
+    return False
 
 
 class sending:
     """Make ``lease`` the one the ``count_sends`` middleware counts, in this task.
 
-    A class rather than ``@contextmanager``: it wraps every attempt.
+    ``closed`` says whether the sending client was closed meanwhile: then a
+    dropped connection is not resent. A class rather than ``@contextmanager``:
+    it wraps every attempt.
     """
 
-    __slots__ = ("_lease", "_token")
+    __slots__ = ("_token", "closed", "lease")
 
-    def __init__(self, lease: Lease) -> None:
-        self._lease = lease
+    def __init__(self, lease: Lease, closed: Callable[[], bool] = _never) -> None:
+        self.lease = lease
+        self.closed = closed
 
     def __enter__(self) -> None:
-        self._token = _CURRENT.set(self._lease)
+        self._token = _CURRENT.set(self)
 
     def __exit__(self, *exc_info: object) -> None:
         _CURRENT.reset(self._token)
 
 
-def count_sends(closed: Callable[[], bool] = lambda: False) -> aiohttp.ClientMiddlewareType:
+# The attempt the current task is sending: one middleware per session reads
+# it, instead of a new closure per request (aiohttp runs the middleware in the
+# task that called ``session.request``). On a session shared by many clients
+# it is also how the middleware knows which client sent the request.
+_CURRENT: ContextVar[sending | None] = ContextVar("billabex_async_lease", default=None)
+
+
+def count_sends(closed: Callable[[], bool] = _never) -> aiohttp.ClientMiddlewareType:
     """A client middleware that sees every physical send of the request being ``sending``.
 
-    Installed on the session the transport opens. Once ``closed()`` (the
-    client was closed), nothing is resent.
+    Installed on the session the transport opens, and on a ``SharedSession``'s.
+    Once ``closed()`` (the session's owner was closed) or the sending client
+    is, nothing is resent.
     """
 
     async def middleware(
         req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
     ) -> aiohttp.ClientResponse:
-        lease = _CURRENT.get()
-        if lease is None:  # not sent by the transport: nothing to count
+        current = _CURRENT.get()
+        if current is None:  # not sent by the transport: nothing to count
             return await handler(req)
+        lease = current.lease
         lease.sends += 1
         if lease.sends > 1:
-            if closed():
+            if closed() or current.closed():
                 raise aiohttp.ClientConnectionError("the client was closed: not resent")
             logger.debug(
                 "%s %s: aiohttp resends after a dropped connection", req.method, req.url.path

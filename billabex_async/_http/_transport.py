@@ -25,7 +25,7 @@ from billabex_async._http._idempotency import (
 from billabex_async._http._lease import Lease, close_limiter, count_sends, sending
 from billabex_async._http._outcome import Done, Outcome, RetryAfter, Rules
 from billabex_async._http._retry import DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER
-from billabex_async._http._session import Sessions
+from billabex_async._http._session import Sessions, SharedSession
 from billabex_async._ratelimit import Limiter
 from billabex_async._redact import redact
 from billabex_async.errors import BillabexError, ClientClosedError
@@ -43,8 +43,9 @@ _CLOSED_IN_FLIGHT = (
 class Transport:
     """Sends requests for the resources: one place for session, auth, limiting, retries.
 
-    It owns the session it opens (a caller's ``session`` is used, never
-    closed) and the ``limiter`` it is given; ``close()`` closes both. Each
+    It owns the session it opens (a caller's ``session`` or a
+    ``shared_session`` is used, never closed) and the ``limiter`` it is given
+    unless ``owns_limiter`` is False; ``close()`` closes what it owns. Each
     attempt holds a ``Lease`` on a limiter slot, taken before the aiohttp
     call. Redirects are never followed, and bodies are read decompressed up
     to ``max_response_bytes``.
@@ -56,11 +57,13 @@ class Transport:
         "_clock",
         "_headers",
         "_idempotent_creates",
+        "_is_closed",
         "_json_headers",
         "_limiter",
         "_max_response_bytes",
         "_max_retries",
         "_on_request",
+        "_owns_limiter",
         "_rules",
         "_sessions",
         "_sleep",
@@ -78,6 +81,7 @@ class Transport:
         timeout: aiohttp.ClientTimeout,
         max_retries: int,
         session: aiohttp.ClientSession | None = None,
+        shared_session: SharedSession | None = None,
         max_connections: int = 100,
         proxy: str | None = None,
         trust_env: bool = True,
@@ -88,16 +92,21 @@ class Transport:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         idempotent_creates: bool = True,
+        owns_limiter: bool = True,
     ) -> None:
         # The own session counts aiohttp's hidden resends with a middleware of
-        # its own; a caller's session runs its middlewares as they are.
+        # its own, a shared one with the same middleware; a caller's session
+        # runs its middlewares as they are.
         self._sessions = Sessions(
             session,
             max_connections,
             proxy=proxy,
             trust_env=trust_env,
-            middlewares=(count_sends(lambda: self._sessions.closed),),
+            middlewares=(count_sends(),),
+            shared=shared_session,
         )
+        self._is_closed = lambda: self._sessions.closed
+        self._owns_limiter = owns_limiter
         self._api_url = api_url
         self._auth = auth
         self._limiter = limiter
@@ -127,7 +136,8 @@ class Transport:
     async def close(self) -> None:
         """No more requests: close the own session, then the limiter's connections. Idempotent."""
         await self._sessions.close()
-        await close_limiter(self._limiter)
+        if self._owns_limiter:
+            await close_limiter(self._limiter)
 
     async def request(
         self,
@@ -230,7 +240,7 @@ class Transport:
             token = await self._auth.get()
             call.headers["Authorization"] = f"Bearer {token}"
             session = self._sessions.get()  # closed while waiting for the slot: raises
-            with map_aiohttp_errors(call.method, call.path), sending(lease):
+            with map_aiohttp_errors(call.method, call.path), sending(lease, self._is_closed):
                 async with session.request(
                     call.method,
                     call.url,

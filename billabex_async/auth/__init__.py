@@ -2,8 +2,8 @@
 
 A service that refreshes stored tokens needs ``OAuthTokenProvider`` and a
 store only; the interactive login (which imports ``aiohttp.web`` for its
-callback server), discovery, registration and the keyring store load on
-first access (PEP 562 ``__getattr__``).
+callback server), discovery, registration, the keyring store and the Redis
+store load on first access (PEP 562 ``__getattr__``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from billabex_async._lazy import lazy_getattr
+from billabex_async.auth._async_store import AsyncTokenStore, as_async_store
 from billabex_async.auth._oauth import (
     DEFAULT_SCOPE,
     REFRESH_FRACTION,
@@ -20,13 +21,13 @@ from billabex_async.auth._oauth import (
     OAuthError,
     OAuthRedirectError,
     OAuthResponseError,
-    OAuthTokenProvider,
     PKCEPair,
     authorization_url,
     exchange_code,
     generate_pkce,
     refresh_tokens,
 )
+from billabex_async.auth._provider import OAuthTokenProvider
 from billabex_async.auth._store import (
     Credentials,
     FileTokenStore,
@@ -39,12 +40,14 @@ if TYPE_CHECKING:
     from billabex_async.auth._discovery import DiscoveryError, ServerMetadata, discover
     from billabex_async.auth._keyring import KeyringTokenStore
     from billabex_async.auth._login import login
+    from billabex_async.auth._redis_store import RedisTokenStore
     from billabex_async.auth._register import RegisteredClient, RegistrationError, register_client
 
 __all__ = [
     "DEFAULT_SCOPE",
     "REFRESH_FRACTION",
     "REFRESH_MARGIN",
+    "AsyncTokenStore",
     "Credentials",
     "DiscoveryError",
     "FileTokenStore",
@@ -56,11 +59,13 @@ __all__ = [
     "OAuthResponseError",
     "OAuthTokenProvider",
     "PKCEPair",
+    "RedisTokenStore",
     "RegisteredClient",
     "RegistrationError",
     "ServerMetadata",
     "TokenSet",
     "TokenStore",
+    "as_async_store",
     "authorization_url",
     "default_credentials_path",
     "discover",
@@ -78,6 +83,7 @@ _LAZY = {
     "discover": "billabex_async.auth._discovery",
     "KeyringTokenStore": "billabex_async.auth._keyring",
     "login": "billabex_async.auth._login",
+    "RedisTokenStore": "billabex_async.auth._redis_store",
     "RegisteredClient": "billabex_async.auth._register",
     "RegistrationError": "billabex_async.auth._register",
     "register_client": "billabex_async.auth._register",

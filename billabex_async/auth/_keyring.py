@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from billabex_async.auth._store import Credentials
-from billabex_async.errors import AuthRefreshError
 
 __all__ = ["KeyringTokenStore"]
 
@@ -43,15 +42,11 @@ class KeyringTokenStore:
         raw = _keyring().get_password(SERVICE, self.profile)
         if raw is None:
             return None
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise AuthRefreshError(
-                f"the keyring entry {self.profile!r} is not credentials: run `billabex login` again"
-            )
-        return Credentials.from_json(data)
+        return Credentials.from_text(
+            raw,
+            refused=f"the keyring entry {self.profile!r} is not credentials: "
+            "run `billabex login` again",
+        )
 
     def save(self, credentials: Credentials) -> None:
         _keyring().set_password(SERVICE, self.profile, json.dumps(credentials.to_json()))

@@ -5,25 +5,15 @@ S256) and a job keeps working with the refresh token (30 days, possibly
 rotated at each refresh). ``OAuthTokenProvider`` plugs into
 ``BillabexClient(token=...)``: it refreshes ahead of expiry (five minutes, or a
 tenth of the token's lifetime if that is shorter) and once after a 401, one
-refresh at a time, and saves a rotated refresh token.
-
-::
-
-    store = FileTokenStore()                      # ~/.config/billabex/credentials.json
-    provider = OAuthTokenProvider.from_store(store)
-    async with BillabexClient(provider) as client: ...
+refresh at a time, and saves a rotated refresh token (see ``_provider``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import logging
 import secrets
-import time
-from collections.abc import Callable
-from typing import Any
 
 import aiohttp
 import attrs
@@ -38,8 +28,7 @@ from billabex_async.auth._errors import (
     OAuthRedirectError,
     OAuthResponseError,
 )
-from billabex_async.auth._store import Credentials, TokenSet, TokenStore
-from billabex_async.errors import AuthRefreshError
+from billabex_async.auth._store import TokenSet
 
 __all__ = [
     "DEFAULT_SCOPE",
@@ -50,7 +39,6 @@ __all__ = [
     "OAuthError",
     "OAuthRedirectError",
     "OAuthResponseError",
-    "OAuthTokenProvider",
     "PKCEPair",
     "authorization_url",
     "exchange_code",
@@ -171,105 +159,3 @@ def _refresh_form(client_id: str, client_secret: str | None, refresh_token: str)
     if client_secret:
         form["client_secret"] = client_secret
     return form
-
-
-class OAuthTokenProvider:
-    """A ``TokenProvider`` that keeps an OAuth access token fresh and its store current.
-
-    Refreshes ahead of expiry, by a tenth of the token's lifetime kept between
-    ``MIN_REFRESH_MARGIN`` (1 s) and ``refresh_margin`` (5 min: so 5 min for
-    Billabex's 1 h tokens, 6 s for a 60 s one), and when the API answers 401;
-    one refresh at a time however many requests ask; and saves every new token
-    set (a rotated refresh token must not be lost: the old one is dead).
-    ``clock`` gives unix seconds (tests pass a fake one).
-    """
-
-    __slots__ = (
-        "_clock",
-        "_credentials",
-        "_lock",
-        "_store",
-        "rate_limit_key",
-        "refresh_margin",
-        "refreshes",
-    )
-
-    def __init__(
-        self,
-        credentials: Credentials,
-        *,
-        store: TokenStore | None = None,
-        refresh_margin: float = REFRESH_MARGIN,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._credentials = credentials
-        self._store = store
-        self._clock = clock
-        self._lock = asyncio.Lock()
-        self.refresh_margin = refresh_margin
-        self.refreshes = 0
-        # The rate limit is per access token, which changes hourly; one key per
-        # login keeps every client of this provider in one window.
-        seed = f"{credentials.base_url}|{credentials.client_id}"
-        self.rate_limit_key = "oauth-" + hashlib.sha256(seed.encode()).hexdigest()
-
-    @classmethod
-    def from_store(cls, store: TokenStore, **kwargs: Any) -> OAuthTokenProvider:
-        """The provider for stored credentials; raises ``AuthRefreshError`` if there are none."""
-        credentials = store.load()
-        if credentials is None:
-            raise AuthRefreshError("not logged in: run `billabex login` first")
-        return cls(credentials, store=store, **kwargs)
-
-    def __repr__(self) -> str:
-        left = self._credentials.tokens.expires_at - self._clock()
-        return (
-            f"<OAuthTokenProvider client_id={self._credentials.client_id!r} expires_in={left:.0f}s>"
-        )
-
-    @property
-    def credentials(self) -> Credentials:
-        return self._credentials
-
-    def margin(self, tokens: TokenSet) -> float:
-        """Seconds before ``tokens`` expire at which they are refreshed."""
-        lifetime = tokens.lifetime
-        if lifetime is None:  # stored by an older version: assume the usual hour
-            return self.refresh_margin
-        return min(self.refresh_margin, max(MIN_REFRESH_MARGIN, REFRESH_FRACTION * lifetime))
-
-    def _stale(self, tokens: TokenSet) -> bool:
-        return tokens.expires_within(self.margin(tokens), now=self._clock())
-
-    async def get_token(self) -> str:
-        tokens = self._credentials.tokens
-        if self._stale(tokens):
-            return await self._refresh_if_current(tokens.access_token)
-        return tokens.access_token
-
-    async def refresh(self, rejected: str) -> str:
-        return await self._refresh_if_current(rejected)
-
-    async def _refresh_if_current(self, stale: str) -> str:
-        async with self._lock:
-            current = self._credentials.tokens
-            if current.access_token != stale and not self._stale(current):
-                return current.access_token  # another caller refreshed meanwhile
-            if not current.refresh_token:
-                raise InvalidGrantError("no refresh token: run `billabex login` again")
-            creds = self._credentials
-            form = _refresh_form(creds.client_id, creds.client_secret, current.refresh_token)
-            tokens = await token_request(
-                creds.base_url,
-                form,
-                None,
-                clock=self._clock,
-                token_endpoint=creds.token_endpoint,
-            )
-            self._credentials = attrs.evolve(creds, tokens=tokens)
-            self.refreshes += 1
-            rotated = tokens.refresh_token != current.refresh_token
-            logger.info("access token refreshed (refresh token rotated: %s)", rotated)
-            if self._store is not None:
-                self._store.save(self._credentials)
-            return tokens.access_token

@@ -68,6 +68,20 @@ class Credentials:
         }
 
     @classmethod
+    def from_text(cls, text: str | bytes, *, refused: str) -> Credentials:
+        """Credentials from the JSON text a store keeps; ``AuthRefreshError(refused)`` if not JSON.
+
+        ``refused`` says which entry is damaged and what to do (never its content).
+        """
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise AuthRefreshError(refused)
+        return cls.from_json(data)
+
+    @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Credentials:
         """Credentials from ``to_json``'s form; ``AuthRefreshError`` if a field is wrong."""
         try:
@@ -148,16 +162,11 @@ class FileTokenStore:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise AuthRefreshError(
-                f"{self.path} is not a credentials file (not a JSON object): "
-                "run `billabex login` again"
-            )
-        return Credentials.from_json(data)
+        return Credentials.from_text(
+            text,
+            refused=f"{self.path} is not a credentials file (not a JSON object): "
+            "run `billabex login` again",
+        )
 
     def _tighten(self) -> None:
         if os.name != "posix":  # mode bits mean little elsewhere
