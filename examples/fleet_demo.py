@@ -124,7 +124,11 @@ def _write_source(folder: Path, tenant: str, account: str, people: list[ContactU
 async def _kill_on_progress(
     redis: aioredis.Redis, job: str, pids: set[int], done_at_least: int
 ) -> int:
-    """Wait until a worker reports progress on ``job``, then SIGKILL it; its pid."""
+    """Wait until a worker reports ``done_at_least`` writes on ``job``, then SIGKILL it; its pid.
+
+    Progress events are coalesced (one per 0.25 s at most): a job that
+    finishes without one at that count raises RuntimeError instead of waiting.
+    """
     last = "0"
     while True:
         answer = await redis.xread({events_key(PREFIX): last}, block=1000, count=100)
@@ -134,8 +138,11 @@ async def _kill_on_progress(
                 event = {k.decode(): v.decode() for k, v in raw.items()}
                 pid = int(event.get("worker", ":0").rpartition(":")[2])
                 progressed = int(event.get("done", "0")) >= done_at_least
-                ours = event.get("job_id") == job and pid in pids
-                if event.get("event") == "progress" and progressed and ours:
+                if event.get("job_id") != job or pid not in pids:
+                    continue
+                if event.get("event") == "finished":
+                    raise RuntimeError(f"{job} finished before it showed {done_at_least} writes")
+                if event.get("event") == "progress" and progressed:
                     os.kill(pid, signal.SIGKILL)
                     return pid
 
@@ -156,14 +163,14 @@ async def run_fleet(
     *,
     tenants: int = 3,
     accounts: int = 10,
-    people: int = 20,
+    people: int = 10,
     workers: int = 4,
     limit: int = 50,
     window: float = 4.0,
-    job_timeout: float = 5.0,
+    job_timeout: float = 8.0,
     max_jobs: int = 2,
-    kill_after: int = 3,
-    kill_account: int = 7,
+    kill_after: int = 5,
+    kill_account: int = 9,
     concurrency: int | None = 2,
     deadline: float = 120.0,
 ) -> FleetRun:

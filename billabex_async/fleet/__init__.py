@@ -26,7 +26,13 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra onl
         name="arq",
     ) from exc
 
-from billabex_async.fleet._enqueue import JobState, connect, enqueue_account, job_state
+from billabex_async.fleet._enqueue import (
+    JobState,
+    connect,
+    enqueue_account,
+    job_state,
+    token_store,
+)
 from billabex_async.fleet._job import retry_delay
 from billabex_async.fleet._keys import (
     DEFAULT_PREFIX,
@@ -36,6 +42,7 @@ from billabex_async.fleet._keys import (
     job_id,
     parse_job_id,
     progress_key,
+    token_key,
 )
 from billabex_async.fleet._runtime import Credentials, tenant_limiter_key
 from billabex_async.fleet._sources import Desired, Source, SourceError, check_source
@@ -60,5 +67,7 @@ __all__ = [
     "progress_key",
     "retry_delay",
     "tenant_limiter_key",
+    "token_key",
+    "token_store",
     "worker_settings",
 ]

@@ -9,7 +9,9 @@ import attrs
 from arq.connections import ArqRedis
 from arq.constants import result_key_prefix
 from arq.jobs import Job, JobStatus
+from redis.asyncio import Redis
 
+from billabex_async.auth import RedisTokenStore
 from billabex_async.errors import InvalidRequestError
 from billabex_async.fleet import _serialize
 from billabex_async.fleet._job import SYNC_OPTIONS
@@ -19,10 +21,11 @@ from billabex_async.fleet._keys import (
     JOB_FUNCTION,
     job_id,
     progress_key,
+    token_key,
 )
 from billabex_async.fleet._sources import check_source
 
-__all__ = ["JobState", "connect", "enqueue_account", "job_state"]
+__all__ = ["JobState", "connect", "enqueue_account", "job_state", "token_store"]
 
 
 async def connect(redis_url: str) -> ArqRedis:
@@ -35,6 +38,14 @@ async def connect(redis_url: str) -> ArqRedis:
         job_serializer=_serialize.dumps,
         job_deserializer=_serialize.loads,
     )
+
+
+def token_store(redis: Redis, tenant: str, *, prefix: str = DEFAULT_PREFIX) -> RedisTokenStore:
+    """The store a fleet without ``credentials=`` reads ``tenant``'s OAuth credentials from.
+
+    ``await token_store(redis, "acme").save(await login(...))`` once per tenant.
+    """
+    return RedisTokenStore(redis, key=token_key(prefix, tenant))
 
 
 async def enqueue_account(

@@ -11,6 +11,7 @@ it, with the error in the job's result.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -122,6 +123,10 @@ async def sync_account(
             raise
         await _retry(progress, exc, job_try)
         raise AssertionError("unreachable") from None  # _retry raises
+    except asyncio.CancelledError:
+        # Past the job timeout (arq records the try as failed), or the worker stops.
+        progress.stop()
+        raise
     except Exception as exc:
         await progress.finish("failed", {"error": _error(exc)})
         raise

@@ -21,6 +21,7 @@ __all__ = [
     "job_id",
     "parse_job_id",
     "progress_key",
+    "token_key",
 ]
 
 DEFAULT_QUEUE = "billabex:fleet:queue"
@@ -70,3 +71,8 @@ def progress_key(prefix: str, job: str) -> str:
 def events_key(prefix: str) -> str:
     """The stream every worker appends job events to (started, progress, finished)."""
     return f"{prefix}:events"
+
+
+def token_key(prefix: str, tenant: str) -> str:
+    """Where the fleet's token store keeps ``tenant``'s OAuth credentials."""
+    return f"{prefix}:tokens:{quote(check_tenant(tenant), safe='')}"

@@ -117,6 +117,11 @@ class ProgressWriter:
                 logger.warning("fleet: progress not written: %s", type(exc).__name__)
             await asyncio.sleep(self._interval)
 
+    def stop(self) -> None:
+        """Stop sending progress, writing nothing more (the try was cancelled)."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+
     async def finish(self, state: str, fields: Mapping[str, object]) -> None:
         """Stop sending progress and record the try's end (``state``, counts, error)."""
         if self._flusher is not None:

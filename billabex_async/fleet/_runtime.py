@@ -1,9 +1,12 @@
 """Fleet layer: what a worker process opens at startup and closes at shutdown.
 
-One Redis connection pool (progress, events, the token store), one client
-pool whose clients share a connector, one ``RedisLimiter`` per tenant (its
-window shared by every worker of the fleet, keyed by the tenant, so it
-survives token rotation), and one aiohttp session for downloading sources.
+One Redis connection pool (progress, events, the token store), one
+``ClientPool`` whose clients share a connector, a ``RedisLimiter`` for each
+tenant's open client (its window shared by every worker of the fleet and
+keyed by the tenant, so it survives token rotation), and one aiohttp session
+for downloading sources. Without ``credentials``, a tenant's OAuth
+credentials are read from a ``RedisTokenStore`` at ``token_key(prefix, tenant)``,
+refreshed once for the whole fleet.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import aiohttp
 import attrs
 import redis.asyncio as aioredis
 
+from billabex_async import ClientPool
 from billabex_async._http import TokenProvider
 from billabex_async._ratelimit.redis.limiter import LEASE_MARGIN, RedisLimiter
 from billabex_async._types import RateLimit
+from billabex_async.auth import OAuthTokenProvider, RedisTokenStore
+from billabex_async.fleet._keys import token_key
 from billabex_async.fleet._sources import DEFAULT_MAX_DOWNLOAD_BYTES, Source
-from billabex_async.fleet._standin import ClientPool
 
 __all__ = ["Credentials", "FleetConfig", "Runtime", "tenant_limiter_key"]
 
@@ -39,7 +44,7 @@ class FleetConfig:
     """The worker's settings, as ``worker_settings`` checked them."""
 
     redis_url: str
-    credentials: Credentials
+    credentials: Credentials | None
     rate_limit: Callable[[str], RateLimit]
     sources: Mapping[str, Source]
     prefix: str
@@ -56,11 +61,9 @@ class Runtime:
     def __init__(self, config: FleetConfig) -> None:
         self.config = config
         self.redis: aioredis.Redis = aioredis.Redis.from_url(config.redis_url)
-        self._limiters: dict[str, RedisLimiter] = {}
-        timeout = float(config.client_options.get("timeout", DEFAULT_TIMEOUT))
-        self._timeout = timeout
+        self._timeout = float(config.client_options.get("timeout", DEFAULT_TIMEOUT))
         self.pool = ClientPool(
-            config.credentials,
+            config.credentials or self.stored_credentials,
             limiter=self.limiter,
             idle_timeout=config.idle_timeout,
             max_connections=config.max_connections,
@@ -69,20 +72,22 @@ class Runtime:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600.0))
 
     def limiter(self, tenant: str) -> RedisLimiter:
-        """The tenant's shared window (one per tenant in this process)."""
-        limiter = self._limiters.get(tenant)
-        if limiter is None:
-            rule = self.config.rate_limit(tenant)
-            limiter = self._limiters[tenant] = RedisLimiter(
-                self.config.redis_url,
-                rule.requests,
-                rule.window,
-                key=tenant_limiter_key(tenant),
-                # A slot of a killed worker frees after this: as BillabexClient computes it.
-                lease=rule.window + self._timeout + LEASE_MARGIN,
-                on_error=rule.on_storage_error,
-            )
-        return limiter
+        """A new limiter on the tenant's shared window (the pool closes it with the client)."""
+        rule = self.config.rate_limit(tenant)
+        return RedisLimiter(
+            self.config.redis_url,
+            rule.requests,
+            rule.window,
+            key=tenant_limiter_key(tenant),
+            # A slot of a killed worker frees after this, as BillabexClient computes it.
+            lease=rule.window + self._timeout + LEASE_MARGIN,
+            on_error=rule.on_storage_error,
+        )
+
+    async def stored_credentials(self, tenant: str) -> TokenProvider:
+        """The tenant's OAuth credentials from the fleet's token store."""
+        store = RedisTokenStore(self.redis, key=token_key(self.config.prefix, tenant))
+        return await OAuthTokenProvider.from_async_store(store)
 
     async def start(self) -> None:
         await self.redis.ping()
@@ -91,11 +96,9 @@ class Runtime:
     async def close(self) -> None:
         """Close everything opened, each even if another fails."""
         try:
-            await self.pool.__aexit__(None, None, None)
+            await self.pool.aclose()
         finally:
             try:
-                for limiter in self._limiters.values():
-                    await limiter.aclose()
-            finally:
                 await self.session.close()
+            finally:
                 await self.redis.aclose()

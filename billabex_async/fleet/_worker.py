@@ -37,7 +37,7 @@ def _positive(name: str, value: float) -> float:
 def worker_settings(
     *,
     redis_url: str,
-    credentials: Credentials,
+    credentials: Credentials | None = None,
     rate_limit: RateLimit | Callable[[str], RateLimit] = RateLimit(),  # noqa: B008 - frozen
     sources: Mapping[str, Source] | None = None,
     queue_name: str = DEFAULT_QUEUE,
@@ -55,7 +55,10 @@ def worker_settings(
 ) -> dict[str, Any]:
     """Settings for an arq worker of the fleet: ``arq yourmodule.WorkerSettings``.
 
-    ``credentials(tenant)`` gives a tenant's token or TokenProvider;
+    ``credentials(tenant)`` gives a tenant's token or TokenProvider; without
+    it each tenant's OAuth credentials come from the fleet's token store
+    (``token_store(redis, tenant)``: save them there once, after the login),
+    refreshed single-flight across every worker;
     ``rate_limit`` is every tenant's limit, or ``tenant -> RateLimit``, kept in
     the fleet's Redis (``redis_url``) and shared by every worker. ``sources``
     registers async callables a job can name as ``fn:NAME``. A worker runs
@@ -70,7 +73,7 @@ def worker_settings(
         raise InvalidRequestError("max_jobs must be an integer >= 1", field="max_jobs")
     if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
         raise InvalidRequestError("max_tries must be an integer >= 1", field="max_tries")
-    if not callable(credentials):
+    if credentials is not None and not callable(credentials):
         raise InvalidRequestError("credentials must be an async callable", field="credentials")
     rule = rate_limit
     per_tenant = rule if callable(rule) else (lambda _tenant: rule)
