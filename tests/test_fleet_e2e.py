@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("arq", reason="arq missing: pip install 'billabex-async[fleet]'")
 
-from tests._redis import find_redis_server, redis_server
+from tests._redis import redis_url_or_skip
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "fleet_demo.py"
 LIMIT, WINDOW = 50, 4.0
@@ -41,11 +41,7 @@ demo = _load()
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    binary = find_redis_server()
-    if binary is None:
-        pytest.skip("redis-server not found (PATH, $REDIS_SERVER): apt-get install redis-server")
-    with redis_server(binary) as url:
-        yield url
+    yield from redis_url_or_skip()
 
 
 def test_utilisation_is_how_full_the_window_was_after_the_first() -> None:

@@ -32,22 +32,20 @@ from billabex_async.fleet import (
     job_state,
     parse_job_id,
     retry_delay,
+    token_store,
     worker_settings,
 )
 from billabex_async.fleet._sources import open_source
 from billabex_async.testing import FakeBillabex
-from tests._redis import find_redis_server, redis_server
+from tests._login import sign_in
+from tests._redis import redis_url_or_skip
 
 ACCOUNT = "0b9f6a5e-8f43-4c1b-9d1a-3f1f7e2a6c10"
 
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    binary = find_redis_server()
-    if binary is None:
-        pytest.skip("redis-server not found (PATH, $REDIS_SERVER): apt-get install redis-server")
-    with redis_server(binary) as url:
-        yield url
+    yield from redis_url_or_skip()
 
 
 @pytest.fixture
@@ -274,6 +272,33 @@ async def test_the_job_syncs_the_account_and_stores_result_and_progress(
     assert kinds[0] == "started"
     assert kinds.count("finished") == 2
     assert json.loads(state.progress["failures"]) == []
+
+
+@ARQ_CLOSE
+async def test_without_credentials_a_tenant_signs_in_from_the_fleet_token_store(
+    redis_url: str, arq_redis: ArqRedis
+) -> None:
+    async def crm(tenant: str, account: str) -> list[ContactUpsert]:
+        return [ContactUpsert(full_name="Ada Lovelace", language="en")]
+
+    async with FakeBillabex(rate_limit=RateLimit(40, 1.0)) as fake:
+        await token_store(arq_redis, "acme").save(await sign_in(fake))
+        settings = worker_settings(
+            redis_url=redis_url,
+            sources={"crm": crm},
+            base_url=fake.url,
+            rate_limit=RateLimit(40, 1.0),
+        )
+        await enqueue_account(arq_redis, "acme", fake.account_id, "fn:crm")
+        await enqueue_account(arq_redis, "nobody", fake.account_id, "fn:crm")
+        await _run_burst(settings)
+        names = [c.full_name for c in fake.contacts(fake.account_id)]
+    assert names == ["Ada Lovelace"]
+    assert (await job_state(arq_redis, "acme", fake.account_id)).success
+    # A tenant with nothing stored fails its job, with the reason.
+    nobody = await job_state(arq_redis, "nobody", fake.account_id)
+    assert nobody.success is False
+    assert "AuthRefreshError" in nobody.progress["error"]
 
 
 @ARQ_CLOSE
