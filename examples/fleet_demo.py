@@ -16,18 +16,15 @@ expected, duplicates. Exit status 1 if any account did not converge.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import json
 import os
 import re
-import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # fleet_worker, when this file is loaded by path
     sys.path.insert(0, str(HERE))
 
+from fleet_redis import redis_server  # noqa: E402
 from fleet_worker import account_people  # noqa: E402
 
 from billabex_async import ContactUpsert, RateLimit  # noqa: E402
@@ -275,44 +273,6 @@ def table(run: FleetRun, limit: int, window: float) -> str:
         f"{run.killed_job_tries} tries; wall {run.wall:.1f} s"
     )
     return "\n".join(lines)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.asynccontextmanager
-async def redis_server() -> AsyncIterator[str]:
-    """A throwaway redis-server on 127.0.0.1 (no persistence); yields its URL."""
-    binary = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit(
-            "redis-server not found: apt-get install redis-server (or set REDIS_SERVER)"
-        )
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="billabex-fleet-redis-") as workdir:
-        proc = await asyncio.create_subprocess_exec(
-            *(binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
-            *("--appendonly", "no", "--dir", workdir),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        assert proc.stdout is not None
-        try:
-            async with asyncio.timeout(10):
-                while b"ready to accept connections" not in (await proc.stdout.readline()).lower():
-                    if proc.stdout.at_eof():
-                        raise SystemExit("redis-server exited on start")
-            drain = asyncio.create_task(proc.stdout.read())  # a full pipe would block it
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            if proc.returncode is None:
-                proc.terminate()
-            await proc.wait()
-        await drain
 
 
 async def main() -> int:

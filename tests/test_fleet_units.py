@@ -131,8 +131,12 @@ async def test_a_csv_file_and_a_jsonl_url_give_the_same_contacts(tmp_path: Path)
     async def serve(_: web.Request) -> web.Response:
         return web.Response(body=jsonl)
 
+    async def busy(_: web.Request) -> web.Response:
+        return web.Response(status=503)
+
     app = web.Application()
     app.router.add_get("/a.jsonl", serve)
+    app.router.add_get("/busy.csv", busy)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -143,6 +147,8 @@ async def test_a_csv_file_and_a_jsonl_url_give_the_same_contacts(tmp_path: Path)
         from_url = await _read(f"http://127.0.0.1:{port}/a.jsonl")
         with pytest.raises(SourceError) as missing:
             await _read(f"http://127.0.0.1:{port}/gone.csv")
+        with pytest.raises(SourceError) as unavailable:
+            await _read(f"http://127.0.0.1:{port}/busy.csv")
         with pytest.raises(SourceError) as big:
             await _read(f"http://127.0.0.1:{port}/a.jsonl", max_download_bytes=10)
     finally:
@@ -153,6 +159,7 @@ async def test_a_csv_file_and_a_jsonl_url_give_the_same_contacts(tmp_path: Path)
         == [ContactUpsert(full_name="Ada Lovelace", language="en", email="ada@example.org")]
     )
     assert not missing.value.transient  # a 404 will not heal by itself
+    assert unavailable.value.transient  # a 503 may: the job is tried again later
     assert not big.value.transient
 
 
@@ -251,7 +258,11 @@ async def test_the_job_syncs_the_account_and_stores_result_and_progress(
         await enqueue_account(arq_redis, "acme", fake.account_id, "fn:crm", concurrency=2)
         worker = await _run_burst(settings)
         stored = sorted(c.email.address for c in fake.contacts(fake.account_id) if c.email)
-        # Run again: nothing changed, nothing is written (sync is idempotent).
+        # Its result is kept unless replaced; run again: nothing changed, nothing is written.
+        kept = await enqueue_account(
+            arq_redis, "acme", fake.account_id, "fn:crm", replace_finished=False
+        )
+        assert kept is None
         assert await enqueue_account(arq_redis, "acme", fake.account_id, "fn:crm") is not None
         writes_before = sum(r.method == "PUT" for r in fake.requests)
         await _run_burst(settings)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 from arq import Retry
 
@@ -122,7 +122,6 @@ async def sync_account(
             await progress.finish("failed", {"error": _error(exc)})
             raise
         await _retry(progress, exc, job_try)
-        raise AssertionError("unreachable") from None  # _retry raises
     except asyncio.CancelledError:
         # Past the job timeout (arq records the try as failed), or the worker stops.
         progress.stop()
@@ -143,7 +142,8 @@ async def _retry(
     exc: BaseException,
     job_try: int,
     counts: dict[str, Any] | None = None,
-) -> None:
+) -> NoReturn:
+    """Record the try as retrying, and have arq run the job again after a backoff."""
     delay = retry_delay(job_try)
     logger.info("fleet: try %d failed (%s), again in %.0f s", job_try, type(exc).__name__, delay)
     await progress.finish("retrying", {**(counts or {}), "error": _error(exc)})

@@ -90,8 +90,8 @@ class Runtime:
         return await OAuthTokenProvider.from_async_store(store)
 
     async def start(self) -> None:
+        """Fail at startup, not on the first job, when Redis does not answer."""
         await self.redis.ping()
-        await self.pool.__aenter__()
 
     async def close(self) -> None:
         """Close everything opened, each even if another fails."""
