@@ -43,13 +43,20 @@ class PoolStats:
     closed: int
 
 
+def _retrieve(task: asyncio.Task[BillabexClient]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class _Entry:
     """One tenant's client, and who uses it."""
 
     __slots__ = ("client", "idle_since", "limiter", "opening", "users")
 
-    def __init__(self, opening: asyncio.Task[BillabexClient]) -> None:
-        self.opening = opening  # done once the client is open (or failed to open)
+    # ``opening``: done once the client is open (or failed to open).
+    opening: asyncio.Task[BillabexClient]
+
+    def __init__(self) -> None:
         self.client: BillabexClient | None = None
         self.limiter: Limiter | None = None  # from the pool's factory: the pool closes it
         self.users = 0
@@ -179,11 +186,13 @@ class ClientPool:
         self._check()  # closed between client() and entering it
         entry = self._entries.get(tenant)
         if entry is None:
-            entry = self._entries[tenant] = _Entry(
-                asyncio.get_running_loop().create_task(
-                    self._open(tenant), name=f"billabex-async pool open {tenant}"
-                )
+            entry = self._entries[tenant] = _Entry()
+            entry.opening = asyncio.get_running_loop().create_task(
+                self._open(tenant, entry), name=f"billabex-async pool open {tenant}"
             )
+            # Its error is every waiter's; retrieved here so that one nobody
+            # waits for any more (all cancelled) is not logged as lost.
+            entry.opening.add_done_callback(_retrieve)
         entry.users += 1
         try:
             # Shielded: one waiter cancelled must not cancel the opening the
@@ -200,8 +209,7 @@ class ClientPool:
                 entry.idle_since = self._clock.time()
                 self._wake_reaper()
 
-    async def _open(self, tenant: str) -> BillabexClient:
-        entry = self._entries[tenant]
+    async def _open(self, tenant: str, entry: _Entry) -> BillabexClient:
         try:
             token = await self._credentials(tenant)
             self._check()

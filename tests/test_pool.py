@@ -363,3 +363,46 @@ async def test_aiohttp_resends_are_counted_on_the_shared_session(scripted: Scrip
         assert a.limiter.used() == 2  # type: ignore[attr-defined]
         assert b.limiter.used() == 0  # type: ignore[attr-defined]
     assert len(scripted.seen) == 2
+
+
+def test_a_pool_never_closed_closes_its_connector_with_its_loop() -> None:
+    async def main() -> ClientPool:
+        async with FakeBillabex(rate_limit=None) as fake:
+
+            async def credentials(tenant: str) -> str:
+                return fake.token
+
+            pool = ClientPool(credentials, base_url=fake.url, rate_limit=None)
+            await pool.__aenter__()
+            async with pool.client("a") as client:
+                await client.contacts.list(fake.account_id)
+            return pool  # never closed: asyncio.run's shutdown must do it
+
+    pool = asyncio.run(main())
+    assert pool.shared_session.closed
+    assert pool.shared_session.connector is None
+
+
+async def test_a_waiter_cancelled_while_opening_leaves_the_others_theirs(
+    recorder: Recorder,
+) -> None:
+    gate = asyncio.Event()
+
+    async def slow_tokens(tenant: str) -> str:
+        await gate.wait()
+        return token_of(tenant)
+
+    async def use(pool: ClientPool) -> None:
+        async with pool.client("a") as client:
+            await client.contacts.list(ACC)
+
+    async with ClientPool(slow_tokens, base_url=recorder.url) as pool:
+        first, second = asyncio.ensure_future(use(pool)), asyncio.ensure_future(use(pool))
+        await asyncio.sleep(0)
+        first.cancel()
+        gate.set()
+        await second
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert pool.stats.opened == 1
+    assert len(recorder.seen) == 1

@@ -128,3 +128,19 @@ async def virtual_time() -> None:
     assert_type(client.max_retries, int)
     async with FakeBillabex(clock=clock) as fake:
         assert_type(fake.url, str)
+
+
+async def many_tenants() -> None:
+    from billabex_async import ClientPool, PoolStats, SharedSession
+    from billabex_async.auth import AsyncTokenStore, OAuthTokenProvider, RedisTokenStore
+
+    async def credentials(tenant: str) -> str:
+        return f"token-of-{tenant}"
+
+    async with ClientPool(credentials, idle_timeout=60.0, base_url="http://127.0.0.1:1") as pool:
+        async with pool.client("tenant-a") as client:
+            assert_type(client, BillabexClient)
+        assert_type(pool.stats, PoolStats)
+        assert_type(pool.shared_session, SharedSession)
+    store: AsyncTokenStore = RedisTokenStore(object(), key="k")  # type: ignore[arg-type]
+    assert_type(await OAuthTokenProvider.from_async_store(store), OAuthTokenProvider)
