@@ -167,7 +167,7 @@ async def run_fleet(
     window: float = 4.0,
     job_timeout: float = 8.0,
     max_jobs: int = 2,
-    kill_after: int = 3,
+    kill_after: int = 1,
     kill_account: int = 9,
     concurrency: int | None = 2,
     deadline: float = 120.0,
