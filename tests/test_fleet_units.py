@@ -313,6 +313,41 @@ async def test_without_credentials_a_tenant_signs_in_from_the_fleet_token_store(
 
 
 @ARQ_CLOSE
+async def test_a_write_that_failed_on_a_5xx_runs_the_job_again_and_it_converges(
+    redis_url: str, arq_redis: ArqRedis
+) -> None:
+    async def crm(tenant: str, account: str) -> list[ContactUpsert]:
+        return [ContactUpsert(full_name="Ada Lovelace", language="en", email="ada@example.org")]
+
+    async with FakeBillabex(rate_limit=RateLimit(40, 1.0)) as fake:
+        token = fake.token
+
+        async def credentials(tenant: str) -> str:
+            return token
+
+        fake.script(method="PUT", path_contains="/upsert", status=503, times=1)
+        settings = worker_settings(
+            redis_url=redis_url,
+            credentials=credentials,
+            sources={"crm": crm},
+            base_url=fake.url,
+            rate_limit=RateLimit(40, 1.0),
+            max_retries=0,  # the client gives up at once: the job's retry takes over
+        )
+        await enqueue_account(arq_redis, "acme", fake.account_id, "fn:crm")
+        worker = await _run_burst(settings)
+        names = [c.full_name for c in fake.contacts(fake.account_id)]
+        statuses = [r.status for r in fake.requests if r.method == "PUT"]
+    assert statuses == [503, 201]
+    assert names == ["Ada Lovelace"]
+    assert worker.jobs_retried == 1
+    state = await job_state(arq_redis, "acme", fake.account_id)
+    assert state.success
+    assert state.progress["try"] == "2"
+    assert state.result["created"] == 1
+
+
+@ARQ_CLOSE
 async def test_a_failed_row_source_fails_the_job_with_its_reason(
     redis_url: str, arq_redis: ArqRedis, tmp_path: Path
 ) -> None:
