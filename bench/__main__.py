@@ -8,8 +8,9 @@ minutes to an hour. ``--only`` takes comma-separated sections:
 - ``limited``, ``throughput``, ``resync``, ``memory``, ``models`` (or 1 to 5):
   written to bench/out/results.md (with ``perf``, its part is added);
 - ``perf`` alone: replaces that part of bench/results.md and nothing else;
-- ``simulator``, ``redis``: print their own table (``make bench-simulator``,
-  ``make bench-redis``); options after the section name go to it
+- ``simulator``, ``redis``, ``fleet``: print their own table (``make bench-simulator``,
+  ``make bench-redis``; ``fleet``: 200 tenants in one process, pooled or not);
+  options after the section name go to it
   (``python -m bench --only simulator --requests 2000``).
 
 ``--quick`` runs whatever was chosen at smoke sizes (seconds to a minute
@@ -35,7 +36,7 @@ __all__ = ["NUMBERED", "SECTIONS", "STANDALONE", "Plan", "main", "parse", "write
 
 NUMBERED = {"limited": 1, "throughput": 2, "resync": 3, "memory": 4, "models": 5}
 """Sections 1 to 5 by name; their numbers are the headings of results.md."""
-STANDALONE = ("simulator", "redis")
+STANDALONE = ("simulator", "redis", "fleet")
 """Sections that print their own table rather than write results.md."""
 ALL = (*NUMBERED, "perf")
 """What a run with no ``--only`` measures (``make bench``)."""
@@ -142,6 +143,10 @@ def _standalone(name: str) -> Callable[[Sequence[str]], int]:
         from bench.sections.simulator import main as simulator
 
         return simulator
+    if name == "fleet":
+        from bench.sections.fleet import main as fleet
+
+        return fleet
     from bench.sections.redis import main as redis
 
     return redis

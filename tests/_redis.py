@@ -11,7 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-__all__ = ["closed_port_url", "find_redis_server", "free_port", "redis_server"]
+__all__ = ["closed_port_url", "find_redis_server", "free_port", "redis_server", "redis_url_or_skip"]
 
 # Where Debian, Homebrew and source installs put the binary when PATH does not.
 _CANDIDATES = ("/usr/bin/redis-server", "/usr/sbin/redis-server", "/usr/local/bin/redis-server")
@@ -80,3 +80,14 @@ def redis_server(binary: str, port: int | None = None) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def redis_url_or_skip() -> Iterator[str]:
+    """A fixture body: a fresh redis-server's URL for the fixture's scope; skips without one."""
+    import pytest  # only tests call this; bench imports this module too
+
+    binary = find_redis_server()
+    if binary is None:
+        pytest.skip("redis-server not found (PATH, $REDIS_SERVER): apt-get install redis-server")
+    with redis_server(binary) as url:
+        yield url

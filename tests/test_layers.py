@@ -40,7 +40,7 @@ LAYERS: list[set[str]] = [
     # checked against SIMULATOR_MAY_IMPORT.
     {"testing"},
     # The pytest plugin hands users a client on the simulator: it needs both.
-    {"cli", "__main__", "pytest_plugin"},
+    {"cli", "__main__", "pytest_plugin", "fleet"},
 ]
 # Deliberate upward calls, made inside a function so the heavy layer loads on
 # first use (import time of a web backend): the contacts resource and the
@@ -52,7 +52,7 @@ DEFERRED_UPWARD = {
     ("_client", "sync"),
 }
 SIMULATOR_MAY_IMPORT = {"_generated", "_types", "_matching", "models", "testing"}
-AIOHTTP_ALLOWED = {"_http", "testing", "cli", "auth"}
+AIOHTTP_ALLOWED = {"_http", "testing", "cli", "auth", "fleet"}
 
 
 def _unit_of(module: str) -> str | None:

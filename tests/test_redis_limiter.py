@@ -119,7 +119,8 @@ async def _slots(raw: aioredis.Redis, key: str) -> list[tuple[bytes, float]]:
 
 async def _redis_now_ms(raw: aioredis.Redis) -> float:
     seconds, micros = await raw.time()
-    return seconds * 1000 + micros / 1000
+    now: float = seconds * 1000 + micros / 1000  # redis-py 5's time() is untyped
+    return now
 
 
 def _worst_window_count(intervals: list[tuple[float, float]], window: float) -> int:

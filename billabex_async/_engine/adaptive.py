@@ -15,6 +15,7 @@ of 0.909; the sliding window then repeats that shape, it does not add up.
 
 from __future__ import annotations
 
+import inspect
 import math
 from time import monotonic
 from typing import Any
@@ -45,7 +46,10 @@ class Adaptive:
         self._limiter = limiter
         self._clock = monotonic if clock is None else clock
         used = getattr(limiter, "used", None)
-        self._used = used if callable(used) else None
+        # A shared limiter's count is a Redis round trip (async): not worth one
+        # per request, so whether a slot was free stays unknown there.
+        sync_count = callable(used) and not inspect.iscoroutinefunction(used)
+        self._used = used if sync_count else None
         self._latency: float | None = None  # seconds, moving average
         self.start = start
         self.target = start

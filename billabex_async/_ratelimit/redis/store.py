@@ -90,12 +90,17 @@ class TokenStore:
 
     def give_back(self, member: str) -> Awaitable[object]:
         """Drop ``member``'s slot at once: taken, but its request was never sent."""
-        return self.redis.zrem(self._keys[0], member)
+        # Typed here: redis-py 5 (what arq, in the fleet extra, allows) returns Any.
+        dropped: Awaitable[object] = self.redis.zrem(self._keys[0], member)
+        return dropped
 
     def release(self, member: str) -> Awaitable[object]:
         """``member``'s answer arrived: its slot counts one window from now."""
         window_ms = (self._window + EDGE_MARGIN) * 1000
-        return self._scripts["RELEASE"](keys=self._keys[:1], args=[member, window_ms])
+        released: Awaitable[object] = self._scripts["RELEASE"](
+            keys=self._keys[:1], args=[member, window_ms]
+        )
+        return released
 
     async def observe(
         self,
@@ -125,7 +130,10 @@ class TokenStore:
 
     def pause(self, seconds: float) -> Awaitable[object]:
         """Extend the shared pause to ``seconds`` from now (never shortens it)."""
-        return self._scripts["PAUSE"](keys=self._keys[1:2], args=[seconds * 1000])
+        paused: Awaitable[object] = self._scripts["PAUSE"](
+            keys=self._keys[1:2], args=[seconds * 1000]
+        )
+        return paused
 
     async def hold(self, *, finished: int, in_flight: int) -> None:
         """Count slots Redis never saw: ``finished`` for a window, ``in_flight`` for a lease."""
