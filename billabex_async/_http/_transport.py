@@ -221,7 +221,8 @@ class Transport:
         client, wrong loop, cancellation, an unreadable body, a failed token
         refresh) hands the slot back exactly once.
         """
-        lease = await Lease.take(self._limiter)
+        limiter = self._limiter  # none: no coroutine to await for a slot
+        lease = Lease.unlimited() if limiter is None else await Lease.take(limiter)
         sent_at = time.monotonic()
         try:
             # The token is read once the slot is ours: a wait for a slot can
