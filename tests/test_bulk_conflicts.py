@@ -213,3 +213,35 @@ def test_a_name_waits_exactly_when_a_name_in_flight_matches_it(case: tuple[list[
     op = Op(len(in_flight), "acct", cast(ContactUpsert, None), run, names=(new,))
     scope.admit(op)
     assert (op.waits > 0) == any(names_match(name, new) for name in in_flight)
+
+
+def test_an_op_alone_is_its_own_group_until_another_joins_and_then_leaves_no_group_behind() -> None:
+    async def run() -> None:
+        return None
+
+    scope = Scope()
+    scope.answered = True  # no probe: only conflicts order
+    a = Op(0, "acct", cast(ContactUpsert, None), run, emails=("a@x.com",), names=("Ann Lee",))
+    other = Op(1, "acct", cast(ContactUpsert, None), run, names=("Zed Quist",))
+    scope.admit(a)
+    scope.admit(other)
+    assert a.group is None  # nothing shared: nothing built
+    assert other.group is None
+    b = Op(2, "acct", cast(ContactUpsert, None), run, emails=("A@x.com",))
+    scope.admit(b)
+    assert _group_of(a) is not None  # joined on the email
+    assert _group_of(a) is _group_of(b)
+    assert b.waits == 1
+    assert a.dependents == [b]
+    assert list(scope.release(a)) == [b]
+    assert list(scope.release(a)) == []  # released once only
+    assert list(scope.release(b)) == []
+    assert _group_of(a) is None  # dissolved: no op keeps it
+    assert _group_of(b) is None
+    assert list(scope.release(other)) == []
+    assert scope.keys == 0
+
+
+def _group_of(op: Op) -> object:
+    """``op.group``, read afresh (not narrowed by an earlier assertion)."""
+    return op.group

@@ -12,12 +12,16 @@ Unsettled writes that conflict, directly or through one another, form a
 later one lands), and its *tail* is its latest write, which waits, directly
 or not, for every other one. A new write that matches a group's keys waits
 for that tail only, and joins the group (merging the groups it bridges); a
-group dissolves when its last write settles. The keys live in a ``KeyIndex``.
+group dissolves when its last write settles. A write that matches nothing
+is a group on its own, and no ``Group`` is built for it until another joins
+it. The keys live in a ``KeyIndex``.
 """
 
 from __future__ import annotations
 
-from billabex_async._engine.keys import STALE_PIECES, KeyIndex
+from collections.abc import Iterable
+
+from billabex_async._engine.keys import STALE_PIECES, Head, KeyIndex
 from billabex_async._engine.op import Group, Op
 from billabex_async.errors import BillabexError
 
@@ -50,21 +54,25 @@ class Scope:
         return len(self.index)
 
     def admit(self, op: Op) -> None:
-        tails: list[Op] | tuple[()]
+        tails: list[Op] | tuple[()] = ()
         group = self.serial
         if group is not None:
-            tails = [group.tail] if group.tail is not None and not group.tail.settled else ()
+            if group.tail is not None and not group.tail.settled:
+                tails = [group.tail]
+            # Nothing is indexed now, so the group keeps no members: only a count.
+            op.group, group.tail = group, op
+            group.open += 1
         else:
             index = self.index
-            groups = index.matches(op) if index.by_name or index.by_email or index.by_id else None
-            if groups is None:  # the fast path: nothing in flight shares a key with it
-                tails, group = (), Group(op)
-            else:
-                tails = [g.tail for g in groups if g.tail is not None and not g.tail.settled]
-                group = groups[0] if len(groups) == 1 else _merge(groups)
-                group.members.append(op)
-            index.add(op, group)
-            if len(index) > SATURATION:
+            heads = index.matches(op) if index.by_name or index.by_email or index.by_id else None
+            if heads is not None:
+                tails, group = _gather(heads)
+                _join(group, op)
+            # else the fast path: nothing in flight shares a key with it; alone
+            index.add(op)
+            if len(index.by_name) + len(index.by_email) + len(index.by_id) > SATURATION:
+                if group is None:
+                    _join(group := Group(), op)
                 tails = [*tails, *self._saturate(group)]
         if not self.answered:
             # Not a conflict (nothing shared with it): only an ordering.
@@ -72,33 +80,37 @@ class Scope:
                 self.probe = op
             elif self.probe not in tails:
                 tails = [*tails, self.probe]
-        group.tail = op
-        group.open += 1
-        op.group = group
         if tails:
             op.waits = len(tails)
             for dep in tails:
-                dep.dependents.append(op)
+                if dep.dependents is None:
+                    dep.dependents = [op]
+                else:
+                    dep.dependents.append(op)
 
-    def release(self, op: Op) -> list[Op]:
+    def release(self, op: Op) -> list[Op] | tuple[()]:
         """Forget a settled op; returns the ops it was the last to hold back."""
+        if op.settled:
+            return ()  # released already
         op.settled = True
         if op is self.probe:
             self.probe, self.answered = None, True
         group = op.group
-        if group is not None:
-            op.group = None
+        if group is None:
+            self.index.drop((op,))  # alone: its group dissolves with it
+        else:
             if group.parent is not None:
                 group = group.root()
             group.open -= 1
-            if group.open == 0:
-                if group is self.serial:
-                    self.serial = None  # nothing of it is indexed
-                else:
-                    self.index.drop(group.members)
+            if group is self.serial:
+                op.group = None  # nothing is indexed: no key leads through it
+                if group.open == 0:
+                    self.serial = group.tail = None
+            elif group.open == 0:
+                self.index.drop(group.members)
         dependents = op.dependents
         if not dependents:
-            return []
+            return ()
         freed = []
         for dep in dependents:
             dep.waits -= 1
@@ -114,24 +126,58 @@ class Scope:
         last): memory stays bounded, and the ops then go one at a time,
         which is trivially what a sequential loop does.
         """
-        roots = self.index.roots()
-        roots.discard(group)
-        tails = [g.tail for g in roots if g.tail is not None and not g.tail.settled]
-        for other in roots:
-            other.parent = group
-            group.open += other.open
+        heads = self.index.heads()
+        heads.discard(group)
+        tails, _ = _gather(heads, into=group)
         self.index.clear()
-        group.members = []
+        group.members = []  # nothing indexed: released ops need no list to drop
         self.serial = group
         return tails
 
 
-def _merge(groups: list[Group]) -> Group:
-    """One group of several: the largest absorbs the others."""
-    groups.sort(key=lambda g: len(g.members), reverse=True)
-    into = groups[0]
-    for group in groups[1:]:
-        group.parent = into
-        into.open += group.open
-        into.members += group.members
-    return into
+def _join(group: Group, op: Op) -> None:
+    """``op`` joins ``group`` as its latest write."""
+    op.group = group
+    group.members.append(op)
+    group.tail = op
+    group.open += 1
+
+
+def _gather(heads: Iterable[Head], into: Group | None = None) -> tuple[list[Op], Group]:
+    """One group of several live ones (the largest, or ``into``, absorbs the others).
+
+    Returns the tails a write joining them waits for, and that group.
+    """
+    tails: list[Op] = []
+    groups: list[Group] = []
+    alone: list[Op] = []
+    for h in heads:
+        if isinstance(h, Group):
+            if h.tail is not None and not h.tail.settled:
+                tails.append(h.tail)
+            groups.append(h)
+        else:
+            tails.append(h)  # an op alone is unsettled: a settled one left the index
+            alone.append(h)
+    if into is None:
+        if not groups:
+            into = Group()
+        else:
+            into = max(groups, key=_size)
+            if len(groups) == 1 and not alone:
+                return tails, into  # the common conflict: one group
+    for group in groups:
+        if group is not into:
+            group.parent = into
+            into.open += group.open
+            into.members += group.members
+            group.members = []  # the root holds them now
+    for op in alone:
+        op.group = into
+        into.members.append(op)
+        into.open += 1
+    return tails, into
+
+
+def _size(group: Group) -> int:
+    return len(group.members)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from billabex_async._matching import normalize_email, normalize_name
 from billabex_async.models import Contact, ContactUpsert
 
-__all__ = ["Group", "Op"]
+__all__ = ["Group", "Op", "upsert_op"]
 
 
 class Op:
@@ -64,9 +64,47 @@ class Op:
         self.ids = tuple(ids) if isinstance(ids, tuple) else tuple(dict.fromkeys(ids))
         self.idempotency_key = idempotency_key  # what ``run`` sends, for the report
         self.waits = 0  # unsettled earlier ops this one waits for
-        self.dependents: list[Op] = []  # later ops waiting for this one
+        self.dependents: list[Op] | None = None  # later ops waiting for this one, once any
+        # None while no other unsettled op shares a key with it: alone, the op
+        # is its own group and nothing is allocated for it (the common case).
         self.group: Group | None = None
         self.settled = False
+
+
+_new = object.__new__
+
+
+def upsert_op(
+    index: int,
+    account: str,
+    item: ContactUpsert,
+    run: Callable[[], Coroutine[Any, Any, Contact | None]],
+    idempotency_key: str,
+) -> Op:
+    """``Op(index, account, item, run, emails=(item.email,), names=(item.full_name,), ...)``.
+
+    Bulk builds one per item: the same op without the general constructor's
+    checks and keyword handling. ``item`` may be anything (the upsert itself
+    refuses what is not a valid ``ContactUpsert``): a key that is not a
+    string is no key, a blank email none either, as there.
+    """
+    op: Op = _new(Op)
+    op.index = index
+    op.account = account
+    op.item = item
+    op.run = run
+    op.kind = "upsert"
+    email = getattr(item, "email", None)
+    op.emails = (key,) if isinstance(email, str) and (key := normalize_email(email)) else ()
+    name = getattr(item, "full_name", None)
+    op.names = (normalize_name(name),) if isinstance(name, str) else ()
+    op.ids = ()
+    op.idempotency_key = idempotency_key
+    op.waits = 0
+    op.dependents = None
+    op.group = None
+    op.settled = False
+    return op
 
 
 def _keys(
@@ -88,17 +126,21 @@ def _keys(
 
 
 class Group:
-    """Unsettled ops that conflict, directly or through each other, and their keys."""
+    """Unsettled ops that conflict, directly or through each other, and their keys.
+
+    Built only once a second op joins: an op alone is its own group
+    (``Op.group`` None).
+    """
 
     __slots__ = ("members", "open", "parent", "tail")
 
-    def __init__(self, first: Op) -> None:
+    def __init__(self) -> None:
         self.parent: Group | None = None  # set when merged into a larger group
         self.tail: Op | None = None  # the latest op; it waits for all the others
         self.open = 0  # unsettled ops
-        # Its ops, settled or not: every key they carry is indexed to this
-        # group (a key held elsewhere made that group merge into this one).
-        self.members: list[Op] = [first]
+        # Its ops, settled or not: every key they carry is indexed to one of
+        # them (a key held elsewhere made that holder's group merge into this one).
+        self.members: list[Op] = []
 
     def root(self) -> Group:
         group = self

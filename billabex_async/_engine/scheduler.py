@@ -210,7 +210,8 @@ class Scheduler(Generic[T]):
                 stopped = self._scopes[op.account].stopped
                 self._settle(op, "not_attempted", None, stopped or self._report.error)
                 continue
-            if self._cancel_pending():
+            caller = self._caller  # ``_cancel_pending``, inline: once per item
+            if caller is not None and caller.cancelling() > self._cancels:
                 return None  # the caller is about to shut down: send nothing more
             heapq.heappop(ready)
             del self._queued[op.index]

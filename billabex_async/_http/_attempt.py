@@ -12,6 +12,7 @@ import attrs
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from billabex_async._redact import redact
 from billabex_async.errors import APIResponseValidationError
 
 __all__ = ["Call", "RequestEvent", "Response", "emit"]
@@ -22,22 +23,35 @@ logger = logging.getLogger("billabex_async")
 _BOM = b"\xef\xbb\xbf"
 
 
-def _as_is(text: str) -> str:
-    return text
-
-
-@attrs.frozen
 class Response:
     """An HTTP answer, body read: what one attempt got, and what the resources read (2xx).
 
-    ``redact`` removes the secrets this request carried from server text, for
-    error messages (a server may echo the token back).
+    ``secrets`` are what this request carried (its token): ``redact`` removes
+    them from server text, for error messages (a server may echo the token
+    back). A plain slotted class, built once per attempt: nothing to check.
     """
 
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
-    redact: Callable[[str], str] = attrs.field(default=_as_is, repr=False, eq=False, kw_only=True)
+    __slots__ = ("body", "headers", "secrets", "status")
+
+    def __init__(
+        self,
+        status: int,
+        headers: CIMultiDictProxy[str],
+        body: bytes,
+        *,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.secrets = secrets
+
+    def __repr__(self) -> str:
+        return f"<Response status={self.status} body={len(self.body)} bytes>"
+
+    def redact(self, text: str) -> str:
+        """``text`` without the secrets this request carried."""
+        return redact(text, self.secrets) if self.secrets else text
 
     def text(self, limit: int = 2000) -> str:
         """The body as text for an error: bad bytes replaced, secrets redacted, ``limit`` chars."""

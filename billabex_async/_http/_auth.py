@@ -55,7 +55,15 @@ class TokenSource:
     provider's ``refresh``; the others wait for it and reuse its result.
     """
 
-    __slots__ = ("_current", "_lock", "_provider", "_raw", "can_refresh", "rate_limit_key")
+    __slots__ = (
+        "_current",
+        "_lock",
+        "_provider",
+        "_raw",
+        "can_refresh",
+        "fixed",
+        "rate_limit_key",
+    )
 
     def __init__(self, token: str | TokenProvider) -> None:
         if isinstance(token, str):
@@ -64,11 +72,14 @@ class TokenSource:
             token = check_token(token)
             self._provider: TokenProvider = _StaticToken(token)
             self.can_refresh = False
+            # What ``get`` would always return: the transport reads it with no await.
+            self.fixed: str | None = token
             # The limiter registry is keyed by a hash, never by the token itself.
             self.rate_limit_key = hashlib.sha256(token.encode()).hexdigest()
         elif isinstance(token, TokenProvider):
             self._provider = token
             self.can_refresh = True
+            self.fixed = None
             key = getattr(token, "rate_limit_key", None)
             self.rate_limit_key = key if isinstance(key, str) else f"provider-{id(token)}"
         else:

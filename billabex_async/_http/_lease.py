@@ -45,6 +45,11 @@ class Lease:
         self.waited = waited
 
     @classmethod
+    def unlimited(cls) -> Lease:
+        """The lease of an attempt with no limiter: nothing to wait for, nothing to hand back."""
+        return cls(None, None, 0.0)
+
+    @classmethod
     async def take(cls, limiter: Limiter | None) -> Lease:
         """Wait for a slot (at once without a limiter)."""
         if limiter is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -28,7 +27,6 @@ from billabex_async._http._outcome import Done, Outcome, RetryAfter, Rules
 from billabex_async._http._retry import DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER
 from billabex_async._http._session import Sessions, SharedSession
 from billabex_async._ratelimit import Limiter
-from billabex_async._redact import redact
 from billabex_async.errors import BillabexError, ClientClosedError
 
 if TYPE_CHECKING:
@@ -196,6 +194,8 @@ class Transport:
             outcome: Outcome
             if failure is not None:
                 outcome = self._rules.after_failure(call, failure, now=self._clock())
+            elif 200 <= response.status < 300:
+                return response  # the common answer: no policy to apply, no outcome built
             else:
                 outcome = await self._rules.after_answer(
                     call, response, token, limiter=self._limiter, now=self._clock()
@@ -247,13 +247,14 @@ class Transport:
         client, wrong loop, cancellation, an unreadable body, a failed token
         refresh) hands the slot back exactly once.
         """
-        lease = await Lease.take(self._limiter)
+        limiter = self._limiter  # none: no coroutine to await for a slot
+        lease = Lease.unlimited() if limiter is None else await Lease.take(limiter)
         sent_at = time.monotonic()
         try:
             # The token is read once the slot is ours: a wait for a slot can
             # outlast the refresh margin, and a token read before it would
             # then expire on the way (a 401 that stops a bulk run).
-            token = await self._auth.get()
+            token = self._auth.fixed or await self._auth.get()
             call.headers["Authorization"] = f"Bearer {token}"
             session = self._sessions.get()  # closed while waiting for the slot: raises
             with map_aiohttp_errors(call.method, call.path), sending(lease, self._is_closed):
@@ -273,8 +274,7 @@ class Transport:
                     body = await read_answer(
                         resp, self._max_response_bytes, method=call.method, path=call.path
                     )
-                    hide = functools.partial(redact, secrets=(token,))
-                    response = Response(resp.status, resp.headers, body, redact=hide)
+                    response = Response(resp.status, resp.headers, body, secrets=(token,))
         except TransportFailure as failure:
             error = str(failure.error)
             emit(self._on_request, call, None, sent_at, lease.waited, None, error)

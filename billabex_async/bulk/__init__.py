@@ -17,6 +17,7 @@ from uuid import UUID
 from billabex_async._engine import DEFAULT_CANCEL_GRACE, DEFAULT_CONCURRENCY, engine_for
 from billabex_async._engine.conflicts import Op
 from billabex_async._engine.engine import LOOKAHEAD, Engine, ProgressCallback
+from billabex_async._engine.op import upsert_op
 from billabex_async._engine.outcomes import Settled, account_key
 from billabex_async._engine.report import BulkFailure, BulkOutcome, BulkReport, Status
 from billabex_async._validation import check_idempotency_key
@@ -91,26 +92,20 @@ def _make_op(
     """What the engine builds each op with: of one account's items, or of pairs when None."""
     upsert, key_for, partial = contacts.upsert, report.key_for, functools.partial
 
-    def upsert_op(account: str, index: int, item: ContactUpsert) -> Op:
+    def item_op(account: str, index: int, item: ContactUpsert) -> Op:
         # Once per item, on the engine's hot path. A partial, not a wrapping
         # coroutine: one coroutine per item, the upsert's own.
         key = key_for(index)
-        return Op(
-            index,
-            account,
-            item,
-            partial(upsert, account, item, idempotency_key=key),
-            emails=(getattr(item, "email", None),),
-            names=(getattr(item, "full_name", None),),
-            idempotency_key=key,
+        return upsert_op(
+            index, account, item, partial(upsert, account, item, idempotency_key=key), key
         )
 
     if account_id is not None:
-        return partial(upsert_op, account_key(account_id))
+        return partial(item_op, account_key(account_id))
 
     def pair_op(index: int, pair: tuple[str | UUID, ContactUpsert]) -> Op:
         account_id, item = pair
-        return upsert_op(account_key(account_id), index, item)
+        return item_op(account_key(account_id), index, item)
 
     return pair_op
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import is_
 from typing import TypeVar
 
 import cattrs
@@ -21,6 +22,7 @@ T = TypeVar("T")
 # The keyword form of a write, in this order: create, update and upsert take these.
 FIELDS = ("full_name", "language", "email", "role", "notes", "is_primary")
 REQUIRED = ("full_name", "language")  # of a create or an upsert
+_NOTHING_GIVEN = (UNSET,) * len(FIELDS)  # compared by identity, in C: no frame per field
 
 
 def parse(response: Response, cls: type[T]) -> T:
@@ -64,7 +66,7 @@ def request_model(
     Either a model or keyword fields, not both; ``InvalidRequestError`` otherwise,
     or when a ``required`` field is missing.
     """
-    if data is not None and isinstance(data, cls) and all(v is UNSET for v in values):
+    if data is not None and isinstance(data, cls) and all(map(is_, values, _NOTHING_GIVEN)):
         return data  # the bulk path: a model and no keywords, nothing to merge
     given = {k: v for k, v in zip(FIELDS, values, strict=True) if v is not UNSET}
     if data is not None:
