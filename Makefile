@@ -114,9 +114,11 @@ contract: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,redis,cli,contract]'
 	$(PY) -m tests.run_contract
 
-# The simulator on a fixed port, for pointing your own code or the CLI at it.
+# The simulator on a fixed port (`make serve PORT=9000` to move it), for
+# pointing your own code or the CLI at it: it prints the variables to export.
+PORT ?= 8080
 serve: $(STAMP)
-	$(PY) -m billabex_async.testing --port 8080 --seed-contacts 100
+	$(PY) -m billabex_async.testing --port $(PORT) --seed-contacts 100
 
 clean:
 	rm -rf $(VENV) $(VENV_LOWEST) .mypy_cache .pytest_cache .ruff_cache dist
