@@ -49,14 +49,17 @@ dist: $(STAMP)
 # The suite on the oldest versions pyproject.toml allows for every runtime
 # dependency (and the cli and redis extras), dev tools at their usual versions: proves
 # the floors (.ci/floors.py reads them). nox's `lowest` session, in .nox/lowest.
-test-lowest: $(STAMP)
-	$(PY) -m nox -s lowest
+test-lowest:
+	$(MAKE) matrix SESSIONS=lowest
 
 # The test matrix (noxfile.py): the suite on Python 3.11, 3.12 and 3.13, then
-# on the floors, each in its own venv under .nox/. The interpreters come from
-# PATH (python3.12, ...); a missing one skips its session (fails it on CI).
+# on the floors, each in its own venv under .nox/; `make matrix
+# SESSIONS='tests-3.13 lowest'` runs some. The interpreters come from PATH
+# (python3.12, ...); a missing one skips its session (fails it on CI).
+SESSIONS ?=
 matrix: $(STAMP)
-	$(PY) -m nox
+	$(PY) -m pip install --quiet -e '.[dev,redis,cli,matrix]'
+	$(PY) -m nox $(if $(SESSIONS),-s $(SESSIONS))
 
 # Mutation testing (not part of check or CI; minutes to an hour on 2 cores):
 # mutmut mutates _ratelimit/, _http/, _engine/, bulk/, sync/ and _matching/ in a mutants/ copy

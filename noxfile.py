@@ -4,6 +4,8 @@
     nox -s tests-3.13       one Python
     nox -s lowest           the floors of pyproject.toml (``make test-lowest``)
 
+(``make matrix`` installs nox, the ``matrix`` extra, into .venv and runs it.)
+
 Each session builds its own virtualenv under ``.nox/`` with the package
 installed editable and the dev, redis and cli extras. The interpreters are
 found on PATH (``python3.12``...; with pyenv, ``pyenv global 3.11 3.12 3.13``
@@ -44,8 +46,10 @@ def lowest(session: nox.Session) -> None:
     once; ``--check`` then proves the environment holds exactly those versions.
     """
     floors = Path(session.create_tmp()) / "floors.txt"
-    output = session.run("python", ".ci/floors.py", silent=True)
-    floors.write_text(str(output))
+    # run_always: the constraints are part of the install, --install-only included.
+    output = session.run_always("python", ".ci/floors.py", silent=True)
+    assert isinstance(output, str), "floors.py printed nothing"
+    floors.write_text(output)
     session.install("-c", str(floors), "-e", EXTRAS)
     session.run("python", ".ci/floors.py", "--check")
     session.run(*PYTEST, *session.posargs)
