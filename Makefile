@@ -4,10 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-VENV_LOWEST := .venv-lowest
-LOWEST_STAMP := $(VENV_LOWEST)/.installed
-
-.PHONY: install codegen codegen-check lint format typecheck test test-lowest check dist mutation demo bench bench-simulator bench-redis serve clean
+.PHONY: install codegen codegen-check lint format typecheck test test-lowest matrix check dist mutation demo bench bench-simulator bench-redis serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,18 +48,18 @@ dist: $(STAMP)
 
 # The suite on the oldest versions pyproject.toml allows for every runtime
 # dependency (and the cli and redis extras), dev tools at their usual versions: proves
-# the floors. A separate venv, rebuilt when pyproject.toml changes.
-$(LOWEST_STAMP): pyproject.toml .ci/floors.py
-	rm -rf $(VENV_LOWEST)
-	$(PYTHON) -m venv $(VENV_LOWEST)
-	$(VENV_LOWEST)/bin/python -m pip install --quiet --upgrade pip
-	$(PYTHON) .ci/floors.py > $(VENV_LOWEST)/floors.txt
-	$(VENV_LOWEST)/bin/python -m pip install --quiet -c $(VENV_LOWEST)/floors.txt -e '.[dev,redis,cli]'
-	touch $(LOWEST_STAMP)
+# the floors (.ci/floors.py reads them). nox's `lowest` session, in .nox/lowest.
+test-lowest:
+	$(MAKE) matrix SESSIONS=lowest
 
-test-lowest: $(LOWEST_STAMP)
-	$(VENV_LOWEST)/bin/python .ci/floors.py --check
-	$(VENV_LOWEST)/bin/python -m pytest -p no:cacheprovider
+# The test matrix (noxfile.py): the suite on Python 3.11, 3.12 and 3.13, then
+# on the floors, each in its own venv under .nox/; `make matrix
+# SESSIONS='tests-3.13 lowest'` runs some. The interpreters come from PATH
+# (python3.12, ...); a missing one skips its session (fails it on CI).
+SESSIONS ?=
+matrix: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,redis,cli,matrix]'
+	$(PY) -m nox $(if $(SESSIONS),-s $(SESSIONS))
 
 # Mutation testing (not part of check or CI; minutes to an hour on 2 cores):
 # mutmut mutates _ratelimit/, _http/, _engine/, bulk/, sync/ and _matching/ in a mutants/ copy
@@ -135,9 +132,11 @@ docs-serve: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,redis,cli,docs]'
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --strict
 
-# The simulator on a fixed port, for pointing your own code or the CLI at it.
+# The simulator on a fixed port (`make serve PORT=9000` to move it), for
+# pointing your own code or the CLI at it: it prints the variables to export.
+PORT ?= 8080
 serve: $(STAMP)
-	$(PY) -m billabex_async.testing --port 8080 --seed-contacts 100
+	$(PY) -m billabex_async.testing --port $(PORT) --seed-contacts 100
 
 clean:
-	rm -rf $(VENV) $(VENV_LOWEST) .mypy_cache .pytest_cache .ruff_cache dist site
+	rm -rf $(VENV) $(VENV_LOWEST) .nox .mypy_cache .pytest_cache .ruff_cache dist site

@@ -84,8 +84,11 @@ class Core:
     reads: StaleReads = attrs.field(factory=StaleReads)
     """How far list pages lag behind writes (none by default)."""
 
-    def issue_token(self, scopes: Iterable[str], *, lifetime: float | None = None) -> str:
-        token = "bbx_fake_" + secrets.token_urlsafe(24)
+    def issue_token(
+        self, scopes: Iterable[str], *, lifetime: float | None = None, value: str | None = None
+    ) -> str:
+        """A new token (``value``, else a random one) with its own rate-limit window."""
+        token = value or "bbx_fake_" + secrets.token_urlsafe(24)
         self.token_count += 1
         expires = None if lifetime is None else self.clock() + lifetime
         self.tokens[token] = Token(f"token-{self.token_count}", frozenset(scopes), expires)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -12,7 +13,13 @@ from typing import Self
 
 from aiohttp import web
 
-from billabex_async._types import DEFAULT_PAGE_SIZE, SYSTEM_CLOCK, Clock, RateLimit
+from billabex_async._types import (
+    DEFAULT_PAGE_SIZE,
+    SYSTEM_CLOCK,
+    Clock,
+    RateLimit,
+    canonical_uuid,
+)
 from billabex_async.testing._admin import ContactsAdmin
 from billabex_async.testing._clock import time_and_sleep
 from billabex_async.testing._control import SimulatorControl
@@ -26,12 +33,32 @@ from billabex_async.testing._rules import Matching
 from billabex_async.testing._stale import StaleReads
 from billabex_async.testing._store import Store
 
-__all__ = ["FakeBillabex"]
+__all__ = ["FakeBillabex", "check_account_id", "check_token"]
 
 logger = logging.getLogger("billabex_async.testing")
 
 
 _SHUTDOWN_TIMEOUT = 1.0  # seconds cleanup waits for in-flight handlers
+# RFC 6750's b64token: what a client may put after "Bearer " unquoted.
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def check_token(token: str) -> str:
+    """``token`` if it is a valid bearer token (RFC 6750 syntax), else ValueError."""
+    if not isinstance(token, str) or not _BEARER_TOKEN.fullmatch(token):
+        raise ValueError(
+            "token must be letters, digits and - . _ ~ + / (optionally followed by =), "
+            "as a bearer token is"
+        )
+    return token
+
+
+def check_account_id(account_id: str) -> str:
+    """The canonical lower-case form of the UUID ``account_id``, else ValueError."""
+    canonical = canonical_uuid(account_id)
+    if canonical is None:
+        raise ValueError(f"account_id must be a UUID, got {account_id!r}")
+    return canonical
 
 
 class FakeBillabex(ContactsAdmin, SimulatorControl):
@@ -59,6 +86,10 @@ class FakeBillabex(ContactsAdmin, SimulatorControl):
     process sharing the token would, from the token's first request on.
     ``log_limit`` bounds the request log and the arrival lists (None: unbounded).
     ``seed`` makes ids, seeded names and faults reproducible.
+    ``token`` and ``account_id`` fix ``fake.token`` (RFC 6750 token syntax) and
+    ``fake.account_id`` (a UUID, kept in canonical lower case) instead of
+    drawing new ones, so code configured for one run reaches the next; a
+    malformed one raises ValueError.
     ``fake.oauth`` is an OAuth 2.1 authorization server (``/api/oauth/authorize``
     approves at once, ``/api/oauth/token`` checks PKCE and rotates refresh
     tokens) for the client ``oauth_client_id``/``oauth_client_secret``; its
@@ -108,7 +139,13 @@ class FakeBillabex(ContactsAdmin, SimulatorControl):
         idempotency_window: float | None = DEFAULT_IDEMPOTENCY_WINDOW,
         matching: Matching | None = None,
         read_lag: int = 0,
+        token: str | None = None,
+        account_id: str | None = None,
     ) -> None:
+        if token is not None:
+            check_token(token)
+        if account_id is not None:
+            account_id = check_account_id(account_id)
         if latency < 0 or jitter < 0:
             raise ValueError("latency and jitter must be >= 0 seconds")
         if max_page_size < 1:
@@ -136,14 +173,14 @@ class FakeBillabex(ContactsAdmin, SimulatorControl):
             idempotency=IdempotencyStore(idempotency_window, now),
             reads=StaleReads(read_lag),
         )
-        self._token = self._core.issue_token((WRITE_SCOPE,))
+        self._token = self._core.issue_token((WRITE_SCOPE,), value=token)
         # The authorization server: one OAuth client registered up front.
         self.oauth = OAuthServer(self._core, access_token_ttl=access_token_ttl)
         """The OAuth 2.1 authorization server: ``deny``, ``publish_metadata``, its clients."""
         self.oauth_client_id = "billabex-fake-client"
         self.oauth_client_secret = "fake-client-secret"  # noqa: S105 - a test fixture value
         self.oauth.register_client(self.oauth_client_id, self.oauth_client_secret)
-        self._account_id = self.create_account()
+        self._account_id = self._core.store.create_account(account_id).id
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
 

@@ -140,8 +140,9 @@ class Store:
         """A fresh UUID4 string, reproducible when the simulator is seeded."""
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
-    def create_account(self) -> Account:
-        account = Account(self.new_id(), self._matching)
+    def create_account(self, account_id: str | None = None) -> Account:
+        """A new, empty account: ``account_id`` (canonical) or a new id."""
+        account = Account(account_id or self.new_id(), self._matching)
         self.accounts[account.id] = account
         return account
 
