@@ -237,7 +237,12 @@ class SharedSession:
             )
 
     def session(self, *, proxy: str | None, trust_env: bool) -> aiohttp.ClientSession:
-        """The session for clients with these proxy settings, opened on first use."""
+        """The session for clients with these proxy settings, opened on first use.
+
+        Args:
+            proxy: The client's proxy URL, or None.
+            trust_env: Whether the session follows ``HTTPS_PROXY``/``NO_PROXY``.
+        """
         self.check()
         key = (proxy, trust_env)
         session = self._sessions.get(key)

@@ -68,6 +68,18 @@ class OAuthTokenProvider:
     a fake one). ``rate_limit_key`` names the rate-limit window of the
     clients using this provider (by default one per base URL and OAuth
     client; ``from_async_store`` adds the store's ``key``).
+
+    Args:
+        credentials: What a login left (``login()``, or a store's ``load()``).
+        store: Where each new token set is saved, and read back before a
+            refresh and after an ``invalid_grant``: a sync ``TokenStore``
+            (``FileTokenStore``) or an ``AsyncTokenStore`` (``RedisTokenStore``,
+            whose refresh lock makes the refresh single-flight across
+            processes); None keeps the tokens in memory only.
+        refresh_margin: The most seconds before expiry a token is refreshed.
+        clock: Unix seconds now.
+        rate_limit_key: The rate-limit window's key; None: one per base URL
+            and OAuth client.
     """
 
     __slots__ = (
@@ -94,12 +106,27 @@ class OAuthTokenProvider:
         self._clock = clock
         self._lock = asyncio.Lock()
         self.refresh_margin = refresh_margin
-        self.refreshes = 0  # refresh grants this provider made (tokens read from the store: not)
+        self.refreshes = 0
+        """Refresh grants this provider made (tokens it read from the store are not counted)."""
         self.rate_limit_key = rate_limit_key or _rate_limit_key(credentials, None)
+        """The rate-limit window's key: one per login, however often the token rotates."""
 
     @classmethod
     def from_store(cls, store: TokenStore, **kwargs: Any) -> OAuthTokenProvider:
-        """The provider for stored credentials; raises ``AuthRefreshError`` if there are none."""
+        """The provider for the credentials in ``store``, saving new tokens back to it.
+
+        Args:
+            store: A sync store (``FileTokenStore``, ``KeyringTokenStore``). It
+                has no lock: a refresh reads it first and again after an
+                ``invalid_grant``, so a second process on the same file that
+                rotated the refresh token first is followed, not fatal.
+            **kwargs: The constructor's other keywords (``refresh_margin``,
+                ``clock``, ``rate_limit_key``).
+
+        Raises:
+            AuthRefreshError: ``store`` holds no credentials, or they cannot
+                be read.
+        """
         credentials = store.load()
         if credentials is None:
             raise AuthRefreshError("not logged in: run `billabex login` first")
@@ -107,10 +134,21 @@ class OAuthTokenProvider:
 
     @classmethod
     async def from_async_store(cls, store: AsyncTokenStore, **kwargs: Any) -> OAuthTokenProvider:
-        """The provider for credentials in a shared store; ``AuthRefreshError`` if there are none.
+        """The provider for the credentials in a shared store, saving new tokens back to it.
 
         Its rate-limit key includes the store's ``key`` (when it has one):
         tenants logged in through one OAuth client keep separate windows.
+
+        Args:
+            store: An ``AsyncTokenStore`` (``RedisTokenStore``): every refresh
+                runs under its ``refresh_lock()``, so one process spends the
+                refresh token while the others wait and take its tokens.
+            **kwargs: The constructor's other keywords (``refresh_margin``,
+                ``clock``; ``rate_limit_key`` replaces the one made from the
+                store's key).
+
+        Raises:
+            AuthRefreshError: ``store`` holds no credentials, or cannot be read.
         """
         credentials = await store.load()
         if credentials is None:
@@ -127,6 +165,7 @@ class OAuthTokenProvider:
 
     @property
     def credentials(self) -> Credentials:
+        """The current credentials: after the latest refresh, or as read from the store."""
         return self._credentials
 
     def margin(self, tokens: TokenSet) -> float:
@@ -140,12 +179,41 @@ class OAuthTokenProvider:
         return tokens.expires_within(self.margin(tokens), now=self._clock())
 
     async def get_token(self) -> str:
+        """The access token, refreshed first when it is about to expire.
+
+        Raises:
+            InvalidGrantError: The refresh token is expired or revoked and the
+                store holds no newer one.
+            OAuthError: Another refusal of the token endpoint, or an answer
+                that is not a token set.
+            APIConnectionError: The token endpoint did not answer
+                (``APITimeoutError`` when it took too long).
+            AuthRefreshError: The store could not be written, or its refresh
+                lock not taken.
+        """
         tokens = self._credentials.tokens
         if self._stale(tokens):
             return await self._refresh_if_current(tokens.access_token)
         return tokens.access_token
 
     async def refresh(self, rejected: str) -> str:
+        """A new access token after the API refused ``rejected`` (once for concurrent callers).
+
+        Args:
+            rejected: The access token the API answered 401 to; if the
+                provider (or, through the store, another process) already
+                holds a newer one, that one is returned with no refresh.
+
+        Raises:
+            InvalidGrantError: The refresh token is expired or revoked and the
+                store holds no newer one.
+            OAuthError: Another refusal of the token endpoint, or an answer
+                that is not a token set.
+            APIConnectionError: The token endpoint did not answer
+                (``APITimeoutError`` when it took too long).
+            AuthRefreshError: The store could not be written, or its refresh
+                lock not taken.
+        """
         return await self._refresh_if_current(rejected)
 
     def _usable(self, tokens: TokenSet, rejected: str) -> bool:
