@@ -10,7 +10,10 @@ from collections.abc import AsyncIterator
 
 import attrs
 
-WAIT = 20.0  # seconds: generous bound for a cold interpreter start on a busy CI box
+# A hang bound, not a speed target: a cold interpreter in a fresh venv (no bytecode
+# yet) on a CI box running other legs beside this one has taken over 20 s to print
+# its banner. A simulator that is alive but silent this long is hung.
+WAIT = 180.0
 READY = "# Serving until Ctrl-C."  # the banner's last line
 
 
@@ -29,8 +32,13 @@ async def read_banner(proc: asyncio.subprocess.Process) -> Banner:
     """Every line up to the ready line, parsed; fails if the process ends first."""
     assert proc.stdout is not None
     banner = Banner([], {}, {})
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT  # for the whole banner, however it is split into lines
     while True:
-        raw = await asyncio.wait_for(proc.stdout.readline(), WAIT)
+        try:
+            raw = await asyncio.wait_for(proc.stdout.readline(), deadline - loop.time())
+        except TimeoutError:
+            raise AssertionError(f"no ready line after {WAIT:.0f} s: {banner.lines}") from None
         assert raw, f"the simulator exited before it was ready: {banner.lines}"
         line = raw.decode().rstrip("\n")
         banner.lines.append(line)
