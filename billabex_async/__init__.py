@@ -1,7 +1,7 @@
 """billabex-async: the async Python SDK for the Billabex Contacts API.
 
-The client, models, errors and rate limit load with the package; the bulk
-and sync result types load on first use (PEP 562 ``__getattr__``), so a web
+The client, models, errors and rate limit load with the package; the client
+pool and the bulk and sync result types load on first use (PEP 562 ``__getattr__``), so a web
 backend that only sends single requests never imports the bulk engine, the
 fuzzy matcher or rapidfuzz.
 """
@@ -15,7 +15,6 @@ from billabex_async._client import DEFAULT_BASE_URL, BillabexClient
 from billabex_async._http import RequestEvent, TokenProvider
 from billabex_async._http._session import SharedSession
 from billabex_async._lazy import lazy_getattr
-from billabex_async._pool import ClientPool, PoolStats
 from billabex_async._types import UNSET, Clock, RateLimit, Unset
 from billabex_async._version import __version__
 from billabex_async.models import (
@@ -31,6 +30,7 @@ from billabex_async.models import (
 from billabex_async.resources import ContactsResource
 
 if TYPE_CHECKING:
+    from billabex_async._pool import ClientPool, PoolStats
     from billabex_async.bulk import BulkFailure, BulkOutcome, BulkReport
     from billabex_async.sync import SyncChange, SyncPlan, SyncResult
 
@@ -67,6 +67,8 @@ __all__ = [
 
 # Public names loaded on first access: name -> the module that defines it.
 _LAZY = {
+    "ClientPool": "billabex_async._pool",
+    "PoolStats": "billabex_async._pool",
     "BulkFailure": "billabex_async.bulk",
     "BulkOutcome": "billabex_async.bulk",
     "BulkReport": "billabex_async.bulk",

@@ -32,6 +32,7 @@ HEAVY = [
     "rapidfuzz",
     "billabex_async.testing",
     "billabex_async.auth",
+    "billabex_async._pool",  # many tenants in one process: not a single request's need
     "aiohttp.web",
     "importlib.metadata",
     # The [cli] extra: a library user may not have them installed.
