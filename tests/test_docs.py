@@ -33,6 +33,7 @@ import pytest
 
 from billabex_async import BillabexClient
 from billabex_async.testing import FakeBillabex
+from tests._user_tests import run_user_tests
 
 pytest_plugins = ["pytester"]
 
@@ -162,17 +163,8 @@ def test_the_test_examples_pass_in_strict_mode(pytester: pytest.Pytester) -> Non
     pytester.makepyfile(
         **{f"test_{Path(b.page).stem}_{b.line}".replace("-", "_"): b.source for b in TEST_FILES}
     )
-    pytester.makeini(
-        """
-        [pytest]
-        asyncio_mode = strict
-        asyncio_default_fixture_loop_scope = function
-        filterwarnings = error
-        """
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     tests = sum(len(re.findall(r"^(?:async )?def test_", b.source, re.M)) for b in TEST_FILES)
-    result.assert_outcomes(passed=tests)
+    run_user_tests(pytester, passed=tests)
 
 
 def test_no_block_is_skipped_silently() -> None:

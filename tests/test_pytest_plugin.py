@@ -12,6 +12,7 @@ import textwrap
 
 import pytest
 
+from tests._user_tests import run_user_tests
 from tests.test_lazy_imports import _loaded_after
 
 pytest_plugins = ["pytester"]
@@ -70,16 +71,7 @@ def user_tests(pytester: pytest.Pytester) -> pytest.Pytester:
 
 @pytest.mark.parametrize("mode", ["strict", "auto"])
 def test_a_users_tests_pass_in_both_asyncio_modes(user_tests: pytest.Pytester, mode: str) -> None:
-    user_tests.makeini(
-        f"""
-        [pytest]
-        asyncio_mode = {mode}
-        asyncio_default_fixture_loop_scope = function
-        filterwarnings = error
-        """
-    )
-    result = user_tests.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3)
+    run_user_tests(user_tests, passed=3, mode=mode)
 
 
 def test_without_pytest_asyncio_the_fixtures_fail_with_one_clear_message(

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests._user_tests import run_user_tests
+
 pytest_plugins = ["pytester"]
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -25,17 +27,7 @@ def test_the_testing_examples_pass_in_strict_mode(pytester: pytest.Pytester) -> 
         test_flaky=_python_block("test_upsert_survives_a_flaky_server"),
         test_virtual=_python_block("test_rate_windows_pass_in_virtual_time"),
     )
-    # pytest-asyncio's default mode, and no ini of ours to lean on.
-    pytester.makeini(
-        """
-        [pytest]
-        asyncio_mode = strict
-        asyncio_default_fixture_loop_scope = function
-        filterwarnings = error
-        """
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
+    run_user_tests(pytester, passed=2)
 
 
 async def test_the_virtual_clock_example_passes() -> None:
