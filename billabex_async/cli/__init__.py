@@ -6,6 +6,7 @@ input (nothing sent), 130 interrupted.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 __all__ = ["main"]
@@ -13,6 +14,8 @@ __all__ = ["main"]
 # What the command needs beyond the library: the ``cli`` extra in pyproject.toml.
 _EXTRA_MODULES = frozenset({"click", "rich"})
 _MISSING_EXTRA = "the billabex command needs the cli extra: pip install 'billabex-async[cli]'"
+# Also EXIT_INTERRUPTED in _settings, which imports click: this module must not.
+_EXIT_INTERRUPTED = 130
 
 
 def main() -> None:
@@ -20,7 +23,20 @@ def main() -> None:
 
     Without click or rich installed, prints one line naming the extra to
     install and exits 2; any other import failure is a bug and propagates.
+    A Ctrl-C before a command runs (while click, rich and the command tree
+    load, or while click parses the line) exits 130 without a traceback;
+    once a command runs, the root group and ``_run`` handle it the same way.
     """
+    try:
+        _load_and_run()
+    except KeyboardInterrupt:
+        # A second Ctrl-C while saying so must not print the traceback after all.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("interrupted", file=sys.stderr)
+        sys.exit(_EXIT_INTERRUPTED)
+
+
+def _load_and_run() -> None:
     try:
         from billabex_async.cli._app import cli
     except ImportError as exc:
