@@ -61,6 +61,13 @@ matrix: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,redis,cli,matrix]'
 	$(PY) -m nox $(if $(SESSIONS),-s $(SESSIONS))
 
+# The wheel in dist/ (`make dist` first) installed with [cli] into a fresh
+# venv: the README's quickstart and the billabex command run from it
+# (noxfile.py's `wheel` session, tests/wheel_smoke.py).
+.PHONY: wheel-smoke
+wheel-smoke:
+	$(MAKE) matrix SESSIONS=wheel
+
 # Mutation testing (not part of check or CI; minutes to an hour on 2 cores):
 # mutmut mutates _ratelimit/, _http/, _engine/, bulk/, sync/ and _matching/ in a mutants/ copy
 # (see [tool.mutmut] in pyproject.toml), runs the tests that reach each

@@ -3,10 +3,11 @@
     nox                     every session below
     nox -s tests-3.13       one Python
     nox -s lowest           the floors of pyproject.toml (``make test-lowest``)
+    nox -s wheel            the built wheel alone in a fresh venv (``make wheel-smoke``)
 
 (``make matrix`` installs nox, the ``matrix`` extra, into .venv and runs it.)
 
-Each session builds its own virtualenv under ``.nox/`` with the package
+Each test session builds its own virtualenv under ``.nox/`` with the package
 installed editable and the dev, redis and cli extras. The interpreters are
 found on PATH (``python3.12``...; with pyenv, ``pyenv global 3.11 3.12 3.13``
 puts all three there) and never downloaded: a missing one skips its session,
@@ -53,3 +54,20 @@ def lowest(session: nox.Session) -> None:
     session.install("-c", str(floors), "-e", EXTRAS)
     session.run("python", ".ci/floors.py", "--check")
     session.run(*PYTEST, *session.posargs)
+
+
+@nox.session(python=None)  # nox's own interpreter: the wheel is pure Python
+def wheel(session: nox.Session) -> None:
+    """The wheel ``make dist`` built, installed with ``[cli]`` into a fresh venv, as a user would.
+
+    Not a default session: it needs ``dist/`` first. ``tests/wheel_smoke.py``
+    then runs the simulator, the README's quickstart and the ``billabex``
+    command from that venv, in a temporary directory, never from this checkout.
+    """
+    wheels = sorted(Path("dist").glob("billabex_async-*.whl"))
+    if len(wheels) != 1:
+        session.error(
+            f"expected one dist/billabex_async-*.whl, found {len(wheels)}: run `make dist`"
+        )
+    session.install(f"{wheels[0].resolve()}[cli]")
+    session.run("python", "-m", "tests.wheel_smoke", session.bin)

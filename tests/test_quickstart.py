@@ -12,9 +12,12 @@ from pathlib import Path
 from tests._simulator_process import WAIT, simulator
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+# What the block prints against an empty account, as its comments say.
+QUICKSTART_PRINTS = ["John Smith john@acme.com", "John Smith None"]
 
 
-def _first_python_block() -> str:
+def first_python_block() -> str:
+    """The README's first ```python block, which must be its quickstart."""
     text = README.read_text()
     quickstart = text.index("## Quickstart")
     match = re.search(r"```python\n(.*?)```", text, flags=re.S)
@@ -25,7 +28,7 @@ def _first_python_block() -> str:
 
 async def test_the_quickstart_runs_as_is_with_the_printed_exports(tmp_path: Path) -> None:
     script = tmp_path / "quickstart.py"
-    script.write_text(_first_python_block())
+    script.write_text(first_python_block())
     # A user's shell: none of our variables but the ones the simulator printed.
     env = {k: v for k, v in os.environ.items() if not k.startswith("BILLABEX_")}
     async with simulator("--port", "0") as (server, banner):
@@ -41,7 +44,7 @@ async def test_the_quickstart_runs_as_is_with_the_printed_exports(tmp_path: Path
         out, err = await asyncio.wait_for(proc.communicate(), WAIT)
         assert proc.returncode == 0, err.decode()
         # What the block's comments promise.
-        assert out.decode().splitlines() == ["John Smith john@acme.com", "John Smith None"]
+        assert out.decode().splitlines() == QUICKSTART_PRINTS
         server.send_signal(signal.SIGINT)
         stopped, _ = await asyncio.wait_for(server.communicate(), WAIT)
     # It reached this simulator and no other server: an upsert, an update, the list pages.
