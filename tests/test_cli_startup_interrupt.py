@@ -1,8 +1,10 @@
 """A Ctrl-C while the ``billabex`` command is still starting exits 130, without a traceback.
 
-The console script runs as a user runs it. A ``sitecustomize`` on its
+While click, rich and the command tree load, the console script runs as a
+user runs it: a ``sitecustomize`` on its
 PYTHONPATH holds the start-up at a chosen import: it says so on stdout and
 blocks reading stdin, so the SIGINT arrives exactly there, never by timing.
+While click parses the line, an option's callback raises the interrupt.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import signal
 import sys
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
+from billabex_async.cli._app import cli
 from tests._simulator_process import WAIT
 
 EXIT_INTERRUPTED = 130
@@ -61,3 +66,17 @@ async def test_ctrl_c_while_the_command_tree_loads_exits_130(tmp_path: Path, mod
     assert process.returncode == EXIT_INTERRUPTED, err.decode()
     assert err.decode().strip() == "interrupted"
     assert out == b""  # no command ran
+
+
+def test_ctrl_c_while_click_parses_the_root_options_exits_130(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def interrupted(ctx: click.Context, param: click.Parameter, value: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while --rate-limit is being read
+
+    [rate_limit] = [p for p in cli.params if p.name == "rate_limit"]
+    monkeypatch.setattr(rate_limit, "callback", interrupted)
+    result = CliRunner().invoke(cli, ["--rate-limit", "off", "whoami"])
+    assert result.exit_code == EXIT_INTERRUPTED, result.output  # click alone: "Aborted!", 1
+    assert "Aborted" not in result.output
+    assert "interrupted" in result.output

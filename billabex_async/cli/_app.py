@@ -45,18 +45,36 @@ class _Billabex(click.Group):
     requests handle Ctrl-C themselves (``_run``). This catches the rest.
     """
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        # Parsing the root's options (and their callbacks) runs outside invoke().
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt:
+            _say_interrupted()
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            main = threading.current_thread() is threading.main_thread()
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-            try:  # one more Ctrl-C while saying so must not turn into exit 1
-                err.print("interrupted", style="yellow")
-            finally:
-                if previous is not None:
-                    signal.signal(signal.SIGINT, previous)
+            _say_interrupted()
             ctx.exit(EXIT_INTERRUPTED)
+
+
+def _say_interrupted() -> None:
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:  # one more Ctrl-C while saying so must not turn into exit 1
+        err.print("interrupted", style="yellow")
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 @click.group(
