@@ -1,9 +1,9 @@
 """A Ctrl-C while the ``billabex`` command is still starting exits 130, without a traceback.
 
 While click, rich and the command tree load, the console script runs as a
-user runs it: a ``sitecustomize`` on its
-PYTHONPATH holds the start-up at a chosen import: it says so on stdout and
-blocks reading stdin, so the SIGINT arrives exactly there, never by timing.
+user runs it: a ``sitecustomize`` on its PYTHONPATH holds the start-up at a
+chosen import, says so on stdout and blocks reading stdin, so the SIGINT
+arrives exactly there, never by timing.
 While click parses the line, an option's callback raises the interrupt.
 """
 
