@@ -30,6 +30,7 @@ PUBLIC_MODULES = [
     "billabex_async.auth",
     "billabex_async.testing",
     "billabex_async.pytest_plugin",
+    "billabex_async.fleet",
 ]
 REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "reference"
 

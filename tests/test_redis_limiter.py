@@ -30,7 +30,7 @@ from billabex_async._ratelimit.redis.scripts import KEY_PREFIX, floor_key, keys_
 from billabex_async.errors import RateLimiterUnavailableError
 from billabex_async.testing import FakeBillabex
 
-from ._redis import closed_port_url, find_redis_server, free_port, redis_server
+from ._redis import closed_port_url, find_redis_server, free_port, redis_server, redis_url_or_skip
 from ._redis_worker import contact_for, spawn_workers
 
 TOKEN = "sk-test-redis-0c4f9a1d"  # a fake bearer token; it must never reach Redis
@@ -73,11 +73,7 @@ async def _wait_for_slot(limiter: RedisLimiter) -> float:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    binary = find_redis_server()
-    if binary is None:
-        pytest.skip("redis-server not found (PATH, $REDIS_SERVER): apt-get install redis-server")
-    with redis_server(binary) as url:
-        yield url
+    yield from redis_url_or_skip()
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from billabex_async.errors import AuthRefreshError
 from billabex_async.testing import FakeBillabex
 
 from ._login import sign_in
-from ._redis import closed_port_url, find_redis_server, redis_server
+from ._redis import closed_port_url, redis_url_or_skip
 from ._rotation import rotate, token_calls
 
 WORKER = Path(__file__).with_name("_token_store_worker.py")
@@ -43,11 +43,7 @@ TTL = 100.0  # seconds an access token lives, on the simulator's clock
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    binary = find_redis_server()
-    if binary is None:
-        pytest.skip("redis-server not found (PATH, $REDIS_SERVER): apt-get install redis-server")
-    with redis_server(binary) as url:
-        yield url
+    yield from redis_url_or_skip()
 
 
 @pytest.fixture

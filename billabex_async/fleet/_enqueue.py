@@ -29,7 +29,11 @@ __all__ = ["JobState", "connect", "enqueue_account", "job_state", "token_store"]
 
 
 async def connect(redis_url: str) -> ArqRedis:
-    """An arq connection to the fleet's Redis, speaking its JSON job format."""
+    """An arq connection to the fleet's Redis, speaking its JSON job format.
+
+    Args:
+        redis_url: The fleet's Redis, ``redis://host:port/db``.
+    """
     from arq import create_pool
     from arq.connections import RedisSettings
 
@@ -44,6 +48,11 @@ def token_store(redis: Redis, tenant: str, *, prefix: str = DEFAULT_PREFIX) -> R
     """The store a fleet without ``credentials=`` reads ``tenant``'s OAuth credentials from.
 
     ``await token_store(redis, "acme").save(await login(...))`` once per tenant.
+
+    Args:
+        redis: A redis-py asyncio client (``connect`` gives one).
+        tenant: The tenant's name.
+        prefix: The fleet's key prefix, as given to ``worker_settings``.
     """
     return RedisTokenStore(redis, key=token_key(prefix, tenant))
 
@@ -67,6 +76,16 @@ async def enqueue_account(
     again, else None is returned. ``sync_options`` are ``contacts.sync``
     keywords (``delete_missing``, ``max_deletes``...). Bad input raises
     InvalidRequestError before anything reaches Redis.
+
+    Args:
+        redis: The fleet's queue, from ``connect``.
+        tenant: The tenant whose account it is.
+        account_id: The account's UUID.
+        source: Where the desired contacts come from: a file path, an
+            ``http(s)://`` URL or ``fn:NAME`` (a source the workers register).
+        queue_name: The arq queue the workers read.
+        replace_finished: Clear a finished job's result so the account runs again.
+        sync_options: ``contacts.sync`` keywords for the job.
     """
     job = job_id(tenant, account_id)
     check_source(source)
@@ -113,7 +132,15 @@ async def job_state(
     queue_name: str = DEFAULT_QUEUE,
     prefix: str = DEFAULT_PREFIX,
 ) -> JobState:
-    """The account's job as Redis holds it now."""
+    """The account's job as Redis holds it now.
+
+    Args:
+        redis: The fleet's queue, from ``connect``.
+        tenant: The tenant whose account it is.
+        account_id: The account's UUID.
+        queue_name: The arq queue the workers read.
+        prefix: The fleet's key prefix, as given to ``worker_settings``.
+    """
     job = job_id(tenant, account_id)
     arq_job = Job(job, redis, _queue_name=queue_name, _deserializer=_serialize.loads)
     status = await arq_job.status()

@@ -50,12 +50,21 @@ def _account(account_id: object) -> str:
 
 
 def job_id(tenant: str, account_id: str | UUID) -> str:
-    """``sync:{tenant}:{account}``: the tenant percent-quoted, the account canonical."""
+    """``sync:{tenant}:{account}``: the tenant percent-quoted, the account canonical.
+
+    Args:
+        tenant: The tenant's name (non-empty, printable).
+        account_id: The account's UUID, as a string or ``UUID``.
+    """
     return f"sync:{quote(check_tenant(tenant), safe='')}:{_account(account_id)}"
 
 
 def parse_job_id(value: str) -> tuple[str, str]:
-    """(tenant, account_id) of a ``job_id``; InvalidRequestError for anything else."""
+    """(tenant, account_id) of a ``job_id``; InvalidRequestError for anything else.
+
+    Args:
+        value: A job id, as ``job_id`` builds it.
+    """
     kind, _, rest = value.partition(":")
     tenant, _, account = rest.rpartition(":")
     if kind != "sync" or not tenant:
@@ -64,15 +73,29 @@ def parse_job_id(value: str) -> tuple[str, str]:
 
 
 def progress_key(prefix: str, job: str) -> str:
-    """The hash holding a job's live progress and final counts."""
+    """The hash holding a job's live progress and final counts.
+
+    Args:
+        prefix: The fleet's key prefix (``DEFAULT_PREFIX`` unless configured).
+        job: The job's id (``job_id``).
+    """
     return f"{prefix}:progress:{job}"
 
 
 def events_key(prefix: str) -> str:
-    """The stream every worker appends job events to (started, progress, finished)."""
+    """The stream every worker appends job events to (started, progress, finished).
+
+    Args:
+        prefix: The fleet's key prefix (``DEFAULT_PREFIX`` unless configured).
+    """
     return f"{prefix}:events"
 
 
 def token_key(prefix: str, tenant: str) -> str:
-    """Where the fleet's token store keeps ``tenant``'s OAuth credentials."""
+    """Where the fleet's token store keeps ``tenant``'s OAuth credentials.
+
+    Args:
+        prefix: The fleet's key prefix (``DEFAULT_PREFIX`` unless configured).
+        tenant: The tenant's name.
+    """
     return f"{prefix}:tokens:{quote(check_tenant(tenant), safe='')}"

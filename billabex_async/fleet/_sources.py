@@ -47,7 +47,12 @@ _SUFFIXES = (".csv", ".jsonl", ".ndjson")
 
 
 class SourceError(Exception):
-    """The source cannot be read; ``transient`` when trying again later may work."""
+    """The source cannot be read; ``transient`` when trying again later may work.
+
+    Args:
+        message: What went wrong, for the job's result.
+        transient: True when a later try may succeed (the job is retried).
+    """
 
     def __init__(self, message: str, *, transient: bool) -> None:
         super().__init__(message)

@@ -68,6 +68,25 @@ def worker_settings(
     ``max_tries`` tries in all. Results and progress stay ``keep_result``
     seconds. ``client_options`` go to every client (``timeout=``,
     ``max_retries=``...). Raises InvalidRequestError on a bad setting.
+
+    Args:
+        redis_url: The fleet's Redis: queue, limits, tokens, progress.
+        credentials: ``async (tenant) -> token or TokenProvider``; None reads
+            the fleet's token store.
+        rate_limit: Every tenant's limit, or ``tenant -> RateLimit``.
+        sources: ``fn:NAME`` sources, by name.
+        queue_name: The arq queue to read.
+        prefix: The prefix of every key the fleet writes.
+        max_jobs: Accounts one worker syncs at once.
+        job_timeout: Seconds a try may run before it is cancelled.
+        max_tries: Tries per job, the first included.
+        keep_result: Seconds results and progress stay in Redis.
+        max_connections: Connections the worker's shared pool holds.
+        idle_timeout: Seconds an idle tenant's client lives before it is closed.
+        max_download_bytes: Largest source a job downloads.
+        burst: Stop the worker once the queue is empty (tests, cron runs).
+        poll_delay: Seconds between polls of an empty queue.
+        client_options: Keywords for every ``BillabexClient``.
     """
     if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
         raise InvalidRequestError("max_jobs must be an integer >= 1", field="max_jobs")
