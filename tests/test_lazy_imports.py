@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import json
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -20,44 +17,13 @@ import pytest
 
 import billabex_async
 import billabex_async.auth
+from tests._fresh_imports import fresh, loaded_after
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Never needed to send one request: loaded on first use only.
-HEAVY = [
-    "billabex_async.bulk",
-    "billabex_async.sync",
-    "billabex_async._matching",
-    "billabex_async._matching.index",
-    "rapidfuzz",
-    "billabex_async.testing",
-    "billabex_async.auth",
-    "billabex_async._pool",  # many tenants in one process: not a single request's need
-    "aiohttp.web",
-    "importlib.metadata",
-    # The [cli] extra: a library user may not have them installed.
-    "click",
-    "rich",
-]
-
-
-def _fresh(code: str) -> object:
-    """Run ``code`` in a new interpreter; it ends by printing one JSON value."""
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    )
-    return json.loads(done.stdout.splitlines()[-1])
-
-
-def _loaded_after(statements: str) -> list[str]:
-    code = f"import json, sys\n{statements}\nprint(json.dumps(sorted(sys.modules)))"
-    loaded = _fresh(code)
-    assert isinstance(loaded, list)
-    return [name for name in HEAVY if name in loaded]
-
 
 def test_import_loads_no_bulk_sync_matching_or_rapidfuzz() -> None:
-    assert _loaded_after("import billabex_async") == []
+    assert loaded_after("import billabex_async") == []
 
 
 def test_the_client_and_models_load_nothing_heavy_either() -> None:
@@ -65,23 +31,23 @@ def test_the_client_and_models_load_nothing_heavy_either() -> None:
         "from billabex_async import BillabexClient, ContactUpsert, RateLimit, errors\n"
         "BillabexClient(token='t' * 20, rate_limit=RateLimit(300, 60.0))"
     )
-    assert _loaded_after(statements) == []
+    assert loaded_after(statements) == []
 
 
 def test_no_library_module_loads_click_or_rich() -> None:
     # Only running the command may: importing billabex_async.cli itself does not.
     modules = ["bulk", "sync", "auth", "testing", "models", "errors", "cli"]
     statements = "\n".join(f"import billabex_async.{name}" for name in modules)
-    assert not {"click", "rich"} & set(_loaded_after(statements))
+    assert not {"click", "rich"} & set(loaded_after(statements))
 
 
 def test_a_bulk_name_loads_bulk_and_the_matcher() -> None:
-    loaded = _loaded_after("import billabex_async\nbillabex_async.BulkReport")
+    loaded = loaded_after("import billabex_async\nbillabex_async.BulkReport")
     assert {"billabex_async.bulk", "billabex_async._matching", "rapidfuzz"} <= set(loaded)
 
 
 def test_a_sync_name_loads_sync() -> None:
-    assert "billabex_async.sync" in _loaded_after("from billabex_async import SyncResult")
+    assert "billabex_async.sync" in loaded_after("from billabex_async import SyncResult")
 
 
 def test_bulk_and_sync_are_still_attributes_after_a_bare_import() -> None:
@@ -90,7 +56,7 @@ def test_bulk_and_sync_are_still_attributes_after_a_bare_import() -> None:
         "print(json.dumps([billabex_async.bulk.bulk_upsert.__module__,"
         " billabex_async.sync.plan_sync.__module__]))"
     )
-    assert _fresh(code) == ["billabex_async.bulk", "billabex_async.sync._plan"]
+    assert fresh(code) == ["billabex_async.bulk", "billabex_async.sync._plan"]
 
 
 def test_bulk_upsert_works_when_bulk_was_never_imported() -> None:
@@ -114,7 +80,7 @@ async def main():
 
 print(json.dumps(asyncio.run(main())))
 """
-    assert _fresh(code) == [False, 3, 3, 3]
+    assert fresh(code) == [False, 3, 3, 3]
 
 
 @pytest.mark.parametrize("name", billabex_async.__all__)
@@ -163,7 +129,7 @@ def test_auth_loads_login_and_discovery_on_first_use() -> None:
         "from billabex_async.auth import login\n"
         "print(json.dumps([before, [m for m in deferred if m in sys.modules]]))"
     )
-    assert _fresh(code) == [[], deferred]
+    assert fresh(code) == [[], deferred]
 
 
 @pytest.mark.parametrize("name", billabex_async.auth.__all__)

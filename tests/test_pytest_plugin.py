@@ -12,8 +12,8 @@ import textwrap
 
 import pytest
 
+from tests._fresh_imports import loaded_after
 from tests._user_tests import run_user_tests
-from tests.test_lazy_imports import _loaded_after
 
 pytest_plugins = ["pytester"]
 
@@ -117,5 +117,5 @@ def test_without_pytest_asyncio_the_fixtures_fail_with_one_clear_message(
 def test_loading_the_plugin_imports_nothing_heavy() -> None:
     # pytest imports the plugin at start-up in every project that installs us.
     # No more than pytest and the package itself load (pytest: importlib.metadata).
-    baseline = _loaded_after("import pytest, pytest_asyncio, billabex_async")
-    assert _loaded_after("import pytest, billabex_async.pytest_plugin") == baseline
+    baseline = loaded_after("import pytest, pytest_asyncio, billabex_async")
+    assert loaded_after("import pytest, billabex_async.pytest_plugin") == baseline

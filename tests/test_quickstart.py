@@ -9,21 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+from tests._quickstart import QUICKSTART_PRINTS, first_python_block
 from tests._simulator_process import WAIT, simulator
-
-README = Path(__file__).resolve().parent.parent / "README.md"
-# What the block prints against an empty account, as its comments say.
-QUICKSTART_PRINTS = ["John Smith john@acme.com", "John Smith None"]
-
-
-def first_python_block() -> str:
-    """The README's first ```python block, which must be its quickstart."""
-    text = README.read_text()
-    quickstart = text.index("## Quickstart")
-    match = re.search(r"```python\n(.*?)```", text, flags=re.S)
-    assert match is not None
-    assert match.start() > quickstart, "the first Python block is the quickstart"
-    return match[1]
 
 
 async def test_the_quickstart_runs_as_is_with_the_printed_exports(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ extra) and nothing of this repository, it starts that venv's simulator with
 three seeded contacts, reads the ``export`` lines it prints, and then, from a
 temporary directory with only those variables set (as a user's shell would):
 runs ``billabex whoami`` and ``billabex contacts list --output json`` (the
-three contacts), then the README's quickstart (tests/test_quickstart.py's
+three contacts), then the README's quickstart (tests/_quickstart.py's
 extraction), then lists again. Exit status 0 on success; an AssertionError
 names the first step that failed.
 
@@ -22,8 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests._quickstart import QUICKSTART_PRINTS, first_python_block
 from tests._simulator_process import WAIT, read_banner
-from tests.test_quickstart import QUICKSTART_PRINTS, first_python_block
 
 SEEDED = 3
 

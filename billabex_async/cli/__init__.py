@@ -9,13 +9,13 @@ from __future__ import annotations
 import signal
 import sys
 
+from billabex_async.cli._exit_codes import EXIT_INTERRUPTED
+
 __all__ = ["main"]
 
 # What the command needs beyond the library: the ``cli`` extra in pyproject.toml.
 _EXTRA_MODULES = frozenset({"click", "rich"})
 _MISSING_EXTRA = "the billabex command needs the cli extra: pip install 'billabex-async[cli]'"
-# Also EXIT_INTERRUPTED in _settings, which imports click: this module must not.
-_EXIT_INTERRUPTED = 130
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
         # A second Ctrl-C while saying so must not print the traceback after all.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("interrupted", file=sys.stderr)
-        sys.exit(_EXIT_INTERRUPTED)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 def _load_and_run() -> None:

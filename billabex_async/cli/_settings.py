@@ -13,6 +13,7 @@ from rich.text import Text
 from billabex_async import BillabexClient, TokenProvider
 from billabex_async._types import RateLimit, canonical_uuid
 from billabex_async.auth import FileTokenStore, OAuthTokenProvider
+from billabex_async.cli._exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from billabex_async.cli._render import RequestCounter, err
 from billabex_async.cli._text import label
 from billabex_async.errors import (
@@ -33,8 +34,6 @@ __all__ = [
     "parse_uuid",
     "token_hint",
 ]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @attrs.frozen
