@@ -20,18 +20,29 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, TypeVar, get_args
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 from uuid import UUID
 
 import attrs
-import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from billabex_async._types import UNSET, OpenStrEnum
+
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = ["configure_converter", "converter", "structure", "unstructure"]
 
 T = TypeVar("T")
+
+# cattrs (about 10 ms to import) and the two converters built on it load on
+# the first structure or unstructure, not with the client: a process that
+# imports the SDK and sends nothing never pays for them.
+converter: cattrs.Converter  # the detailed one, built on first read (see __getattr__)
+_fast: cattrs.Converter | None = None
+# Hooks by class, looked up in one dict probe instead of cattrs' dispatch.
+_structure_hooks: dict[type, Callable[[Any, Any], Any]] = {}
+_unstructure_hooks: dict[type, Callable[[Any], Any]] = {}
 
 
 def _wire_name(field: attrs.Attribute[Any]) -> str:
@@ -66,6 +77,8 @@ def _structure_enum(value: Any, tp: type[OpenStrEnum]) -> OpenStrEnum:
 
 def configure_converter(conv: cattrs.Converter) -> None:
     """Install the Billabex wire rules (see the module docstring) on ``conv``."""
+    from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
     conv.register_structure_hook(UUID, lambda value, _: UUID(str(value)))
     conv.register_unstructure_hook(UUID, str)
     # Registered by class, not predicate: cattrs' str hook (singledispatch) would
@@ -103,25 +116,59 @@ def configure_converter(conv: cattrs.Converter) -> None:
     conv.register_unstructure_hook_factory(_is_generated, unstructure_factory)
 
 
-converter = cattrs.Converter()
-configure_converter(converter)
-# The same rules without cattrs' per-field error collection, for the hot path:
-# a body that does not fit is structured again by ``converter``, whose
-# ClassValidationError names every field that is wrong.
-_fast = cattrs.Converter(detailed_validation=False)
-configure_converter(_fast)
+def _build(*, detailed: bool) -> cattrs.Converter:
+    import cattrs
+
+    conv = cattrs.Converter(detailed_validation=detailed)
+    configure_converter(conv)
+    return conv
+
+
+def _fast_converter() -> cattrs.Converter:
+    """The rules without cattrs' per-field error collection, for the hot path.
+
+    A body that does not fit is structured again by ``converter``, whose
+    ClassValidationError names every field that is wrong. Unstructuring is the
+    same in both, so this one does it.
+    """
+    global _fast
+    if _fast is None:
+        _fast = _build(detailed=False)
+    return _fast
+
+
+def _detailed() -> cattrs.Converter:
+    """``converter``, built on first need: a bad body, or a caller reading it."""
+    conv: cattrs.Converter | None = globals().get("converter")
+    if conv is None:
+        conv = globals()["converter"] = _build(detailed=True)
+    return conv
+
+
+def __getattr__(name: str) -> object:
+    # PEP 562: only a name missing from the globals lands here.
+    if name == "converter":
+        return _detailed()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def structure(data: object, cls: type[T]) -> T:
     """JSON-decoded data -> model. Raises cattrs' ClassValidationError on a mismatch."""
+    hook = _structure_hooks.get(cls)
+    if hook is None:
+        hook = _structure_hooks[cls] = _fast_converter().get_structure_hook(cls)
     try:
-        return _fast.get_structure_hook(cls)(data, cls)  # type: ignore[no-any-return]
+        return hook(data, cls)  # type: ignore[no-any-return]
     except Exception:  # noqa: BLE001 - bare KeyError/TypeError: the detailed pass says which field
-        return converter.structure(data, cls)
+        return _detailed().structure(data, cls)
 
 
 def unstructure(model: object) -> dict[str, Any]:
     """Model -> JSON-ready dict with wire names, UNSET fields left out."""
-    data = converter.unstructure(model)
+    cls = model.__class__
+    hook = _unstructure_hooks.get(cls)
+    if hook is None:
+        hook = _unstructure_hooks[cls] = _fast_converter().get_unstructure_hook(cls)
+    data = hook(model)
     assert isinstance(data, dict)
     return data

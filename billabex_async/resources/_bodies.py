@@ -5,8 +5,6 @@ from __future__ import annotations
 from operator import is_
 from typing import TypeVar
 
-import cattrs
-
 from billabex_async._converter import structure, unstructure
 from billabex_async._http import Response
 from billabex_async._http._idempotency import encode_json
@@ -30,7 +28,11 @@ def parse(response: Response, cls: type[T]) -> T:
     data = response.json()
     try:
         return structure(data, cls)
-    except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
+    except Exception as exc:
+        import cattrs  # structure() loaded it; at module level it would load with the client
+
+        if not isinstance(exc, (cattrs.BaseValidationError, ValueError, TypeError)):
+            raise
         details = cattrs.transform_error(exc) if isinstance(exc, cattrs.BaseValidationError) else []
         message = f"the {response.status} response does not fit {cls.__name__}: " + (
             "; ".join(details) or str(exc)
