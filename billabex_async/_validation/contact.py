@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from uuid import UUID
 
+from billabex_async._lazy import lazy_pattern
 from billabex_async._types import UNSET, canonical_uuid
 from billabex_async._validation._messages import fail
 from billabex_async.errors import InvalidRequestError
@@ -18,30 +18,36 @@ MAX_NOTES_LENGTH = 10_000
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 """Characters; Billabex publishes no limit, and common servers accept 255."""
 # Printable ASCII without spaces: a header value no proxy rewrites or folds.
-_IDEMPOTENCY_KEY = re.compile(r"[!-~]+")
+_IDEMPOTENCY_KEY = lazy_pattern(globals(), "_IDEMPOTENCY_KEY", r"[!-~]+")
 
-_LANGUAGE = re.compile(r"[a-z]{2}")
+_LANGUAGE = lazy_pattern(globals(), "_LANGUAGE", r"[a-z]{2}")
 # Deliberately loose: one @, something on each side, a dot in the domain, no
 # spaces. The server is the judge of deliverability; this catches typos early.
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_EMAIL = lazy_pattern(globals(), "_EMAIL", r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Unicode category Cc (C0, DEL, C1) and lone surrogates: the first break the
 # systems that show or mail a name, the second cannot be encoded as UTF-8 JSON.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-_CONTROL_EXCEPT_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = lazy_pattern(globals(), "_CONTROL", "[\x00-\x1f\x7f-\x9f]")
+_CONTROL_EXCEPT_LINES = lazy_pattern(
+    globals(), "_CONTROL_EXCEPT_LINES", "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+)
+_SURROGATE = lazy_pattern(globals(), "_SURROGATE", "[\ud800-\udfff]")
 # Either of the above (control, or control but line breaks and tab), in one scan.
-_ANY_BAD = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_ANY_BAD_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_ANY_BAD = lazy_pattern(globals(), "_ANY_BAD", "[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_ANY_BAD_LINES = lazy_pattern(
+    globals(), "_ANY_BAD_LINES", "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]"
+)
 # Format characters (zero-width space, joiners, BOM, bidi marks): legitimate
 # inside some names, but never in an address, where they are copy-paste debris.
-_FORMAT_OR_SPACE = re.compile(
-    r"[\s\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
+_FORMAT_OR_SPACE = lazy_pattern(
+    globals(),
+    "_FORMAT_OR_SPACE",
+    r"[\s\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]",
 )
 # Letters that render as nothing (Hangul fillers, braille blank).
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
 # A visible ASCII character settles "has a visible character" in one scan.
-_VISIBLE_ASCII = re.compile("[!-~]")
+_VISIBLE_ASCII = lazy_pattern(globals(), "_VISIBLE_ASCII", "[!-~]")
 
 
 def _check_text(value: str, field: str, max_length: int, *, lines: bool = False) -> None:
@@ -144,8 +150,10 @@ def check_is_primary(value: object, field: str = "is_primary") -> None:
 # checks each field has accept every such value. Anything else takes the
 # field checks, which name the problem (or accept it too).
 _BAD_TEXT = "\x00-\x1f\x7f-\x9f\ud800-\udfff"
-_PLAIN_NAME = re.compile(f"[^{_BAD_TEXT}]*[!-~][^{_BAD_TEXT}]*")
-_PLAIN_EMAIL = re.compile(r"[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+")  # _EMAIL over visible ASCII
+_PLAIN_NAME = lazy_pattern(globals(), "_PLAIN_NAME", f"[^{_BAD_TEXT}]*[!-~][^{_BAD_TEXT}]*")
+_PLAIN_EMAIL = lazy_pattern(
+    globals(), "_PLAIN_EMAIL", r"[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+"
+)  # _EMAIL over visible ASCII
 
 
 def _plain_contact(
