@@ -22,6 +22,7 @@ HEAVY = [
     "billabex_async._pool",  # many tenants in one process: not a single request's need
     "aiohttp.web",
     "importlib.metadata",
+    "cattrs",  # the converter: built by the first structure or unstructure
     # The [cli] extra: a library user may not have them installed.
     "click",
     "rich",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import re
 import tomllib
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 import billabex_async
 import billabex_async.auth
+from billabex_async._lazy import lazy_pattern
 from tests._fresh_imports import fresh, loaded_after
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +34,56 @@ def test_the_client_and_models_load_nothing_heavy_either() -> None:
         "BillabexClient(token='t' * 20, rate_limit=RateLimit(300, 60.0))"
     )
     assert loaded_after(statements) == []
+
+
+def test_the_client_defers_cattrs_and_the_contact_patterns_to_their_first_use() -> None:
+    # What a web backend pays before its first request: no cattrs, no
+    # converter built, no contact pattern compiled. The first write loads them.
+    code = """
+import json, re, sys
+from billabex_async import BillabexClient, ContactUpsert
+from billabex_async._validation import contact
+
+def state():
+    compiled = [k for k, v in vars(contact).items() if isinstance(v, re.Pattern)]
+    return ["cattrs" in sys.modules, len(compiled)]
+
+BillabexClient(token="t" * 20, telemetry=False)
+before = state()
+from billabex_async.resources._bodies import check_write, write_body
+model = ContactUpsert(full_name="Ada Lovelace", language="en", email="ada@example.com")
+check_write(model)
+body = write_body(model)
+print(json.dumps([before, state(), "opentelemetry" in sys.modules, json.loads(body)]))
+"""
+    result = fresh(code)
+    assert isinstance(result, list)
+    before, after, otel, body = result
+    assert before == [False, 0]
+    assert after[0] is True
+    assert after[1] >= 3  # the plain name, language and email patterns of the upsert
+    assert otel is False  # telemetry=False imports nothing from opentelemetry
+    assert body == {"fullName": "Ada Lovelace", "language": "en", "email": "ada@example.com"}
+
+
+def test_a_lazy_pattern_compiles_once_then_is_the_compiled_pattern() -> None:
+    namespace: dict[str, object] = {}
+    stand_in = namespace["_WORD"] = lazy_pattern(namespace, "_WORD", r"[a-z]+")
+    assert "lazy_pattern" in repr(stand_in)
+    match = stand_in.fullmatch("abc")
+    assert match is not None
+    assert match.group() == "abc"
+    compiled = namespace["_WORD"]
+    assert isinstance(compiled, re.Pattern)
+    assert compiled.pattern == r"[a-z]+"
+    assert stand_in.search("1x") is not None  # a kept stand-in still answers
+
+
+def test_a_lazy_pattern_bound_under_another_name_is_refused() -> None:
+    namespace: dict[str, object] = {}
+    stand_in = namespace["_OTHER"] = lazy_pattern(namespace, "_WORD", r"[a-z]+")
+    with pytest.raises(RuntimeError, match="is not the global '_WORD'"):
+        stand_in.search("abc")
 
 
 def test_no_library_module_loads_click_or_rich() -> None:
