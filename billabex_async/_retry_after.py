@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import email.utils
 import math
-import re
 import time
+
+from billabex_async._lazy import lazy_pattern
 
 __all__ = ["RETRY_AFTER_CEILING", "parse_retry_after"]
 
@@ -13,7 +14,7 @@ RETRY_AFTER_CEILING = 86_400.0  # seconds; callers cap far lower, this only keep
 
 # RFC 9110 delta-seconds is ASCII digits; a fraction is tolerated. Python's
 # float() would also take "inf", "nan", "1e999" and non-ASCII digits.
-_DELTA = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")
+_DELTA = lazy_pattern(globals(), "_DELTA", r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -11,7 +11,6 @@ import enum
 import ipaddress
 import math
 import operator
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
+from billabex_async._lazy import lazy_pattern
 from billabex_async.errors import InvalidRequestError
 
 __all__ = [
@@ -102,7 +102,9 @@ def is_loopback_host(host: str | None) -> bool:
 
 
 # The form every id is sent and compared in; a match skips building a UUID.
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_CANONICAL_UUID = lazy_pattern(
+    globals(), "_CANONICAL_UUID", r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
 
 
 def canonical_uuid(value: object) -> str | None:

@@ -42,10 +42,12 @@ def test_the_client_defers_cattrs_and_the_contact_patterns_to_their_first_use() 
     code = """
 import json, re, sys
 from billabex_async import BillabexClient, ContactUpsert
+from billabex_async import _retry_after, _types
 from billabex_async._validation import contact
 
 def state():
-    compiled = [k for k, v in vars(contact).items() if isinstance(v, re.Pattern)]
+    modules = (contact, _types, _retry_after)
+    compiled = [k for m in modules for k, v in vars(m).items() if isinstance(v, re.Pattern)]
     return ["cattrs" in sys.modules, len(compiled)]
 
 BillabexClient(token="t" * 20, telemetry=False)

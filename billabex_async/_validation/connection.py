@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 from yarl import URL
 
+from billabex_async._lazy import lazy_pattern
 from billabex_async._types import is_loopback_host, redact_url
 from billabex_async._validation._messages import fail, show
 from billabex_async.errors import InvalidRequestError
@@ -15,8 +15,8 @@ __all__ = ["check_base_url", "check_token"]
 
 # What an HTTP header value may carry: visible ASCII. A bearer token is
 # narrower still (RFC 6750), but anything else here would fail in aiohttp.
-_NOT_VISIBLE_ASCII = re.compile("[^\x21-\x7e]")
-_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+_NOT_VISIBLE_ASCII = lazy_pattern(globals(), "_NOT_VISIBLE_ASCII", "[^\x21-\x7e]")
+_SPACE_OR_CONTROL = lazy_pattern(globals(), "_SPACE_OR_CONTROL", r"[\s\x00-\x1f\x7f-\x9f]")
 
 
 def check_token(value: object, *, source: str = "token") -> str:
