@@ -25,7 +25,7 @@ class ForeignReserve:
     Not thread-safe; every ``now`` is the limiter's clock, in seconds.
     """
 
-    __slots__ = ("_peaks", "_seen", "_sightings", "_until", "_value")
+    __slots__ = ("_fresh", "_peaks", "_seen", "_sightings", "_since", "_until", "_value")
 
     def __init__(self) -> None:
         # (clock time, phantoms added then) over the last two windows, and their sum.
@@ -36,10 +36,17 @@ class ForeignReserve:
         self._peaks: deque[tuple[float, int]] = deque()
         self._value = 0  # the front's estimate, cached; 0 when empty
         self._until = 0.0  # when the front lapses
+        # The first answer's time, and whether it showed nobody else.
+        self._since: float | None = None
+        self._fresh = False
 
     def answered(self, now: float, window: float, *, added: int, held: int) -> None:
         """An answer's headers were read: ``added`` phantoms counted, ``held`` now."""
         sightings = self._sightings
+        since = self._since
+        if since is None:
+            since = self._since = now
+            self._fresh = added == 0
         if added > 0:
             sightings.append((now, added))
             self._seen += added
@@ -49,13 +56,30 @@ class ForeignReserve:
         # oldest slot, as the header says); seen again later, that consumer
         # keeps sending.
         ongoing = len(sightings) > 1 and sightings[-1][0] > sightings[0][0]
-        estimate = max(held, -(-self._seen // 2)) if ongoing else 0
+        # After a first answer that showed nobody, a sighting within our first
+        # window is a consumer that started since, not a burst of the past
+        # whose end Reset shows; and once that window is spent nothing is
+        # answered until it turns, while that consumer keeps sending: a
+        # second sighting would come too late.
+        ongoing = ongoing or (
+            self._fresh and bool(sightings) and since < sightings[0][0] < since + window
+        )
+        estimate = max(held, -(-self._seen // 2), self._since_start(now, window)) if ongoing else 0
         peaks = self._peaks
         while peaks and peaks[-1][1] <= estimate:
             peaks.pop()
         if estimate:
             peaks.append((now + window, estimate))
         self._front(now)
+
+    def _since_start(self, now: float, window: float) -> int:
+        """Phantoms per window at the rate seen since the first answer, if it showed nobody."""
+        if not self._fresh or self._since is None:
+            return 0
+        elapsed = now - self._since
+        if elapsed >= 2 * window:
+            return 0
+        return math.ceil(self._seen * window / max(elapsed, window / 50))
 
     def unseen(self, now: float, held: int) -> int:
         """Slots to keep free beyond the ``held`` phantoms still counted."""
