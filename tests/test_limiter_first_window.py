@@ -93,6 +93,15 @@ def test_a_consumer_seen_once_in_our_first_window_is_reserved_for_at_its_rate() 
     assert reserve.unseen(11.0, 0) == 0
 
 
+def test_after_our_first_window_the_rate_is_taken_over_two_windows_again() -> None:
+    # Later, the phantoms held show that consumer in full: 2 seen, 1 a window.
+    reserve = ForeignReserve()
+    reserve.answered(0.0, 10.0, added=0, held=0)
+    reserve.answered(1.0, 10.0, added=1, held=1)
+    reserve.answered(10.5, 10.0, added=1, held=1)
+    assert reserve.unseen(11.5, 1) == 1 + (1 + 2 * 1) - 1
+
+
 def test_a_consumer_seen_once_after_our_first_window_waits_for_a_second_sighting() -> None:
     reserve = ForeignReserve()
     reserve.answered(0.0, 10.0, added=0, held=0)
