@@ -7,6 +7,7 @@ import heapq
 import logging
 from collections import deque
 
+from billabex_async._ratelimit.gaps import FirstWindowGaps
 from billabex_async._ratelimit.protocol import Ticket
 from billabex_async._ratelimit.reserve import ForeignReserve
 from billabex_async._types import check_rate
@@ -46,6 +47,7 @@ class Window:
     __slots__ = (
         "_added",
         "_finished",
+        "_gaps",
         "_in_flight",
         "_limits",
         "_longest",
@@ -81,6 +83,8 @@ class Window:
         self.phantoms_added = 0  # slots ever counted as someone else's
         # Slots kept free for someone else's requests not yet seen.
         self._reserve = ForeignReserve()
+        # Someone else's requests in the first window, from the counts alone.
+        self._gaps = FirstWindowGaps()
         # No slot is granted before this clock time (a 429's Retry-After).
         self._paused_until = 0.0
         # The server's announced limit, in force until _server_until.
@@ -181,6 +185,8 @@ class Window:
                 ours = base + recent
         self._in_flight += 1
         self._added += 1
+        if self._gaps.live:
+            self._gaps.taken(now, shortest, self._added)
         return ours + 1
 
     def finish(self, now: float) -> None:
@@ -268,7 +274,14 @@ class Window:
             ours = sent.count + self._added - sent.added
         # Never more than a window's worth: a bogus header cannot stall us forever.
         most = max(lim for lim, _ in self.limits(now))
-        missing = min(server_used, most) - ours
+        # Counts alone can prove more, early on, than one answer can.
+        proven = self._gaps.answered(
+            now,
+            None if sent is None else sent.added,
+            server_used if remaining > 0 else None,
+            self._added,
+        )
+        missing = max(min(server_used, most) - ours, proven - self.phantoms_added)
         if missing <= 0:
             self._answered(now, 0)
             return
