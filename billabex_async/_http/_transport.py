@@ -22,7 +22,7 @@ from billabex_async._http._idempotency import (
     encode_json,
     new_idempotency_key,
 )
-from billabex_async._http._lease import Lease, close_limiter, count_sends, sending
+from billabex_async._http._lease import Lease, close_limiter, count_sends
 from billabex_async._http._outcome import Done, Outcome, RetryAfter, Rules
 from billabex_async._http._retry import DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER
 from billabex_async._http._session import Sessions, SharedSession
@@ -173,10 +173,11 @@ class Transport:
         """
         self._sessions.check()  # first: a closed client takes no slot and reads no token
         call = self._prepare(method, path, json_body, params, max_retries, idempotency_key)
+        telemetry = self._telemetry
         try:
-            if self._telemetry is None:
+            if telemetry is None or telemetry.idle():  # no span to open: no frame for one
                 return await self._run(call)
-            return await self._telemetry.traced(self._run, call, self._sessions.get())
+            return await telemetry.traced(self._run, call, self._sessions.get())
         except BillabexError as exc:
             scrub_chain(exc)
             raise
@@ -248,7 +249,8 @@ class Transport:
         refresh) hands the slot back exactly once.
         """
         limiter = self._limiter  # none: no coroutine to await for a slot
-        lease = Lease.unlimited() if limiter is None else await Lease.take(limiter)
+        closed = self._is_closed
+        lease = Lease.unlimited(closed) if limiter is None else await Lease.take(limiter, closed)
         sent_at = time.monotonic()
         try:
             # The token is read once the slot is ours: a wait for a slot can
@@ -257,7 +259,7 @@ class Transport:
             token = self._auth.fixed or await self._auth.get()
             call.headers["Authorization"] = f"Bearer {token}"
             session = self._sessions.get()  # closed while waiting for the slot: raises
-            with map_aiohttp_errors(call.method, call.path), sending(lease, self._is_closed):
+            with map_aiohttp_errors(call.method, call.path), lease:
                 async with session.request(
                     call.method,
                     call.url,
