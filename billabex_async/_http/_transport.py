@@ -13,7 +13,12 @@ from yarl import URL
 
 from billabex_async._http._attempt import Call, RequestEvent, Response, emit
 from billabex_async._http._auth import TokenSource
-from billabex_async._http._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, read_answer
+from billabex_async._http._body import (
+    ACCEPT_ENCODING,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    fits_one_read,
+    read_answer,
+)
 from billabex_async._http._errors import TransportFailure, map_aiohttp_errors, scrub_chain
 from billabex_async._http._headers import count_header
 from billabex_async._http._idempotency import (
@@ -273,9 +278,11 @@ class Transport:
                     raise_for_status=False,  # even on a caller's session: statuses are ours
                 ) as resp:
                     lease.answered(resp.headers)
-                    body = await read_answer(
-                        resp, self._max_response_bytes, method=call.method, path=call.path
-                    )
+                    limit = self._max_response_bytes
+                    if fits_one_read(resp, limit):  # the common answer: no frames to read it
+                        body = await resp.read()
+                    else:
+                        body = await read_answer(resp, limit, method=call.method, path=call.path)
                     response = Response(resp.status, resp.headers, body, secrets=(token,))
         except TransportFailure as failure:
             error = str(failure.error)
