@@ -7,6 +7,11 @@ same contact; each measurement runs in a fresh client process (the package
 "before" from ``bench.baseline``, or today's) that sends the same PUT with the same
 JSON body at concurrency 16 and counts its own CPU (``time.process_time``)
 only. Before and after alternate round by round; each row keeps its best.
+
+``--callgrind`` (needs valgrind) counts the client process's instructions
+instead: per row, a burst of n and one of 3n after the same warm-up, the
+difference over 2n. It does not move with the machine's load, so it is the
+figure to compare ratios by on a busy machine (``--before`` adds the baseline).
 """
 
 from __future__ import annotations
@@ -177,10 +182,10 @@ def _instructions(url: str, root: Path | None, row: str, n: int) -> int:
     """Instructions the client process executes for a warm-up and a burst of ``n``."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
+        valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
         args = [url, str(n), str(CONCURRENCY), ACCOUNT, "1", row]
         subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable]
-            + ["-c", _CLIENT, *args],
+            [*valgrind, sys.executable, "-c", _CLIENT, *args],
             env=baseline.env(root),
             cwd=BENCH,
             capture_output=True,
