@@ -332,3 +332,22 @@ def test_check_contact_decides_as_the_field_checks_do_one_field_off(
     field, value = field_value
     model = ContactUpdate(**{**_VALID, field: value})
     assert _verdict(check_contact, model) == _verdict(_field_by_field, model)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(st.uuids(), st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()), st.text())
+)
+def test_the_cached_contacts_path_is_the_checked_one(account_id: Any) -> None:
+    from billabex_async.resources import contacts
+
+    try:
+        expected: str | None = contacts._checked_contacts_path(account_id)
+    except errors.InvalidRequestError:
+        expected = None
+    for _ in range(2):  # the second call is answered from the cache, if at all
+        if expected is None:
+            with pytest.raises(errors.InvalidRequestError):
+                contacts._contacts_path(account_id)
+        else:
+            assert contacts._contacts_path(account_id) == expected

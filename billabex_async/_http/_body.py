@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "BodyTooLarge",
     "UnsupportedEncoding",
+    "fits_one_read",
     "read_answer",
     "read_body",
 ]
@@ -39,6 +40,15 @@ class UnsupportedEncoding(Exception):
     """A Content-Encoding we did not ask for."""
 
 
+def fits_one_read(resp: aiohttp.ClientResponse, limit: int) -> bool:
+    """Not compressed, and a Content-Length within ``limit``: ``resp.read()`` is bounded.
+
+    The parser stops at Content-Length, so one read takes no more than that.
+    """
+    length = resp.content_length
+    return length is not None and length <= limit and "Content-Encoding" not in resp.headers
+
+
 async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     """The whole body, decompressed, or ``BodyTooLarge`` once it passes ``limit`` bytes.
 
@@ -46,12 +56,9 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     most ``CHUNK`` bytes per step, keeps a gzip bomb from ever taking more
     than ``limit`` of memory, whatever the aiohttp version.
     """
-    encoding = resp.headers.get("Content-Encoding")
-    length = resp.content_length
-    if encoding is None and length is not None and length <= limit:
-        # Not compressed, and the parser stops at Content-Length: one read is bounded.
+    if fits_one_read(resp, limit):
         return await resp.read()
-    encoding = "identity" if encoding is None else encoding.strip().lower()
+    encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in ("identity", "gzip", "x-gzip", "deflate", ""):
         raise UnsupportedEncoding(encoding)
     out = bytearray()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 
 import aiohttp
@@ -20,9 +20,13 @@ import aiohttp
 from billabex_async._http._headers import observe_headers
 from billabex_async._ratelimit import Limiter, Ticket
 
-__all__ = ["Lease", "close_limiter", "count_sends", "pause", "sending"]
+__all__ = ["Lease", "close_limiter", "count_sends", "pause"]
 
 logger = logging.getLogger("billabex_async")
+
+
+def _never() -> bool:
+    return False
 
 
 class Lease:
@@ -30,11 +34,21 @@ class Lease:
 
     ``waited`` is the seconds spent waiting for the slot. Without a limiter
     every method is a no-op, so the transport never asks whether there is one.
+    ``with lease:`` makes it the one the ``count_sends`` middleware counts, in
+    this task; ``closed`` says whether the sending client was closed
+    meanwhile: then a dropped connection is not resent.
     """
 
-    __slots__ = ("_held", "_limiter", "_ticket", "sends", "waited")
+    __slots__ = ("_held", "_limiter", "_ticket", "_token", "closed", "sends", "waited")
 
-    def __init__(self, limiter: Limiter | None, ticket: Ticket | None, waited: float) -> None:
+    def __init__(
+        self,
+        limiter: Limiter | None,
+        ticket: Ticket | None,
+        waited: float,
+        closed: Callable[[], bool] = _never,
+    ) -> None:
+        self.closed = closed
         self._limiter = limiter
         self._ticket = ticket  # the limiter's receipt for this slot, handed to observe()
         # True while the slot still has to be handed back: the middleware (on a
@@ -45,18 +59,25 @@ class Lease:
         self.waited = waited
 
     @classmethod
-    def unlimited(cls) -> Lease:
+    def unlimited(cls, closed: Callable[[], bool] = _never) -> Lease:
         """The lease of an attempt with no limiter: nothing to wait for, nothing to hand back."""
-        return cls(None, None, 0.0)
+        return cls(None, None, 0.0, closed)
 
     @classmethod
-    async def take(cls, limiter: Limiter | None) -> Lease:
+    async def take(cls, limiter: Limiter | None, closed: Callable[[], bool] = _never) -> Lease:
         """Wait for a slot (at once without a limiter)."""
         if limiter is None:
-            return cls(None, None, 0.0)
+            return cls(None, None, 0.0, closed)
         start = time.monotonic()
         ticket = await limiter.acquire()
-        return cls(limiter, ticket, time.monotonic() - start)
+        return cls(limiter, ticket, time.monotonic() - start, closed)
+
+    # A class of its own would cost an object and two calls more per attempt.
+    def __enter__(self) -> None:
+        self._token = _CURRENT.set(self)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _CURRENT.reset(self._token)
 
     @property
     def resent(self) -> bool:
@@ -104,61 +125,46 @@ async def close_limiter(limiter: Limiter | None) -> None:
         await aclose()
 
 
-def _never() -> bool:
-    return False
-
-
-class sending:
-    """Make ``lease`` the one the ``count_sends`` middleware counts, in this task.
-
-    ``closed`` says whether the sending client was closed meanwhile: then a
-    dropped connection is not resent. A class rather than ``@contextmanager``:
-    it wraps every attempt.
-    """
-
-    __slots__ = ("_token", "closed", "lease")
-
-    def __init__(self, lease: Lease, closed: Callable[[], bool] = _never) -> None:
-        self.lease = lease
-        self.closed = closed
-
-    def __enter__(self) -> None:
-        self._token = _CURRENT.set(self)
-
-    def __exit__(self, *exc_info: object) -> None:
-        _CURRENT.reset(self._token)
-
-
 # The attempt the current task is sending: one middleware per session reads
 # it, instead of a new closure per request (aiohttp runs the middleware in the
 # task that called ``session.request``). On a session shared by many clients
 # it is also how the middleware knows which client sent the request.
-_CURRENT: ContextVar[sending | None] = ContextVar("billabex_async_lease", default=None)
+_CURRENT: ContextVar[Lease | None] = ContextVar("billabex_async_lease", default=None)
 
 
 def count_sends(closed: Callable[[], bool] = _never) -> aiohttp.ClientMiddlewareType:
-    """A client middleware that sees every physical send of the request being ``sending``.
+    """A client middleware that sees every physical send of the current task's lease.
 
     Installed on the session the transport opens, and on a ``SharedSession``'s.
     Once ``closed()`` (the session's owner was closed) or the sending client
     is, nothing is resent.
     """
 
-    async def middleware(
+    # A plain function returning the send's awaitable: the first send (the
+    # common case) adds no coroutine frame of its own to every request.
+    def middleware(
         req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
-    ) -> aiohttp.ClientResponse:
-        current = _CURRENT.get()
-        if current is None:  # not sent by the transport: nothing to count
-            return await handler(req)
-        lease = current.lease
+    ) -> Awaitable[aiohttp.ClientResponse]:
+        lease = _CURRENT.get()
+        if lease is None:  # not sent by the transport: nothing to count
+            return handler(req)
         lease.sends += 1
         if lease.sends > 1:
-            if closed() or current.closed():
-                raise aiohttp.ClientConnectionError("the client was closed: not resent")
-            logger.debug(
-                "%s %s: aiohttp resends after a dropped connection", req.method, req.url.path
-            )
-            await lease.resend()
-        return await handler(req)
+            return _resend(req, handler, lease, closed)
+        return handler(req)
 
     return middleware
+
+
+async def _resend(
+    req: aiohttp.ClientRequest,
+    handler: aiohttp.ClientHandlerType,
+    lease: Lease,
+    closed: Callable[[], bool],
+) -> aiohttp.ClientResponse:
+    """aiohttp's second send of ``lease``'s attempt: a slot of its own, unless closed."""
+    if closed() or lease.closed():
+        raise aiohttp.ClientConnectionError("the client was closed: not resent")
+    logger.debug("%s %s: aiohttp resends after a dropped connection", req.method, req.url.path)
+    await lease.resend()
+    return await handler(req)

@@ -121,11 +121,18 @@ class Telemetry:
     def __repr__(self) -> str:
         return f"<Telemetry scope={SCOPE!r}>"
 
+    def idle(self) -> bool:
+        """True while no SDK is set: every span and measurement would be dropped.
+
+        The transport asks first, so an idle telemetry costs no ``traced`` frame.
+        """
+        return self._unset is not None and self._unset()
+
     async def traced(
         self, run: Callable[[Call], Awaitable[Response]], call: Call, session: object
     ) -> Response:
         """``run(call)`` inside the call's span: current, so child spans nest under it."""
-        if self._unset is not None and self._unset():
+        if self.idle():
             return await run(call)  # no SDK yet: not even a no-op span to make
         instrumented = self._is_instrumented(session)
         name = self._operation(call.method, call.path)

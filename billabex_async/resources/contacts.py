@@ -24,7 +24,25 @@ if TYPE_CHECKING:
 __all__ = ["ContactsResource", "write_body"]
 
 
+# account id (as given) -> its contacts path: checking and canonicalising the
+# id costs about a microsecond, and a process writes to few accounts. Only
+# ids that passed the check are kept; emptied when it grows large.
+_PATHS: dict[object, str] = {}
+_MAX_PATHS = 4096
+
+
 def _contacts_path(account_id: str | UUID) -> str:
+    if type(account_id) is str or type(account_id) is UUID:  # hashable, equal means same id
+        path = _PATHS.get(account_id)
+        if path is None:
+            if len(_PATHS) >= _MAX_PATHS:
+                _PATHS.clear()
+            path = _PATHS[account_id] = _checked_contacts_path(account_id)
+        return path
+    return _checked_contacts_path(account_id)
+
+
+def _checked_contacts_path(account_id: str | UUID) -> str:
     return f"/accounts/{check_id(account_id, 'account_id')}/contacts"
 
 

@@ -7,16 +7,23 @@ same contact; each measurement runs in a fresh client process (the package
 "before" from ``bench.baseline``, or today's) that sends the same PUT with the same
 JSON body at concurrency 16 and counts its own CPU (``time.process_time``)
 only. Before and after alternate round by round; each row keeps its best.
+
+``--callgrind`` (needs valgrind) counts the client process's instructions
+instead: per row, a burst of n and one of 3n after the same warm-up, the
+difference over 2n. It does not move with the machine's load, so it is the
+figure to compare ratios by on a busy machine (``--before`` adds the baseline).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-from bench import baseline
+from bench import BENCH, baseline
 
 __all__ = ["section"]
 
@@ -65,6 +72,7 @@ from billabex_async import BillabexClient, ContactUpsert
 
 URL, ACCOUNT = sys.argv[1], sys.argv[4]
 N, CONCURRENCY, REPEATS = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[5])
+ONLY = sys.argv[6] if len(sys.argv) > 6 else None  # one row, one burst: for callgrind
 TOKEN = "bench-token-0123456789"
 rng = random.Random(1)
 word = lambda k: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(k))
@@ -109,6 +117,10 @@ async def main(n, repeats):
             "upsert": lambda count: workers(upsert, count),
             "bulk": bulk_run,
         }
+        if ONLY is not None:
+            await runs[ONLY](64)  # warm up as below, then one fixed burst
+            await runs[ONLY](n)
+            return {}
         for run in runs.values():  # warm the pools and caches
             await run(min(n, 64))
         out = {}
@@ -166,6 +178,52 @@ def measure(n: int, rounds: int, bursts: int) -> dict[str, dict[str, float]]:
         server.wait()
 
 
+def _instructions(url: str, root: Path | None, row: str, n: int) -> int:
+    """Instructions the client process executes for a warm-up and a burst of ``n``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+        args = [url, str(n), str(CONCURRENCY), ACCOUNT, "1", row]
+        subprocess.run(
+            [*valgrind, sys.executable, "-c", _CLIENT, *args],
+            env=baseline.env(root),
+            cwd=BENCH,
+            capture_output=True,
+            check=True,
+        )
+        for line in out.read_text().splitlines():
+            if line.startswith("summary:"):
+                return int(line.split()[1])
+    raise RuntimeError("callgrind wrote no summary")
+
+
+def count(n: int = 200, sides: tuple[str, ...] = ("after",)) -> dict[str, dict[str, float]]:
+    """Client instructions per request, by side and row, under callgrind.
+
+    Two bursts per row (``n`` and ``3 n`` requests after the same warm-up);
+    their difference over ``2 n`` leaves out start-up, imports and warm-up,
+    and does not move with the machine's load.
+    """
+    roots: dict[str, Path | None] = {"after": None}
+    if "before" in sides:
+        roots["before"] = baseline.checkout()
+    server = subprocess.Popen([sys.executable, "-c", _SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        url = f"http://127.0.0.1:{int(server.stdout.readline())}"
+        result: dict[str, dict[str, float]] = {}
+        for side in sides:
+            rows = result[side] = {}
+            for row, _ in _ROWS:
+                small = _instructions(url, roots[side], row, n)
+                large = _instructions(url, roots[side], row, 3 * n)
+                rows[row] = (large - small) / (2 * n)
+        return result
+    finally:
+        server.kill()
+        server.wait()
+
+
 def section(quick: bool = False) -> str:
     """The Markdown section: µs of client CPU per request and the ratio to raw aiohttp."""
     n, rounds, bursts = (200, 2, 3) if quick else (500, 4, 10)
@@ -205,5 +263,24 @@ def section(quick: bool = False) -> str:
     return "\n".join(lines)
 
 
+def main() -> None:
+    """``--callgrind`` prints instructions per request instead (needs valgrind)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter bursts")
+    parser.add_argument(
+        "--callgrind", action="store_true", help="count instructions under valgrind instead"
+    )
+    parser.add_argument("--before", action="store_true", help="with --callgrind: the baseline too")
+    args = parser.parse_args()
+    if not args.callgrind:
+        print(section(quick=args.quick))
+        return
+    sides = ("before", "after") if args.before else ("after",)
+    for side, rows in count(100 if args.quick else 200, sides).items():
+        raw = rows["raw"]
+        shown = ", ".join(f"{row} {value:,.0f} ({value / raw:.2f}x)" for row, value in rows.items())
+        print(f"{side}: instructions per request: {shown}")
+
+
 if __name__ == "__main__":
-    print(section())
+    main()
