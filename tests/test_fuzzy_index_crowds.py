@@ -101,7 +101,7 @@ def _longest_run(index: DeletionIndex) -> int:
     longest = 0
     for table in filter(None, [index._table, index._old]):
         run = 0
-        for cell in table.cells:
+        for cell in table.fps:
             run = run + 1 if cell else 0
             longest = max(longest, run)
     return longest

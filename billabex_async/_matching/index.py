@@ -26,7 +26,7 @@ from rapidfuzz.distance import Levenshtein
 
 from billabex_async._matching.keys import LONG, index_keys, most_keys, short_keys, tail_keys
 from billabex_async._matching.rules import threshold
-from billabex_async._matching.table import NARROW, Table
+from billabex_async._matching.table import Table
 
 __all__ = ["MOVE_EVERY_ADD", "DeletionIndex"]
 
@@ -70,7 +70,6 @@ class DeletionIndex:
         "_sized",
         "_skip",
         "_table",
-        "_wide",
     )
 
     def __init__(self, *, deferred: bool = False) -> None:
@@ -86,8 +85,7 @@ class DeletionIndex:
         self._settled = 0  # how many of them are keyed
         self._sized = False  # whether the table was sized for them
         self._last: tuple[str, set[int]] = ("", set())  # the last lookup's keys, for its add
-        self._wide = False
-        self._table = Table(_MIN_CAPACITY, wide=False, tails=False)
+        self._table = Table(_MIN_CAPACITY, tails=False)
         # A growth under way: the previous table, the slots it covers, how many moved.
         self._old: Table | None = None
         self._old_end = 0
@@ -100,7 +98,7 @@ class DeletionIndex:
     def __repr__(self) -> str:
         return (
             f"<DeletionIndex names={len(self)} keys={self._live} "
-            f"cells={len(self._table.cells)} bytes={self.nbytes}>"
+            f"cells={len(self._table.fps)} bytes={self.nbytes}>"
         )
 
     @property
@@ -125,7 +123,9 @@ class DeletionIndex:
         if self._deferred:
             self._pending.append(slot)
         else:
-            self._key(slot, name)
+            # The simulator looks a new name up, then adds it: its keys are at hand.
+            last_name, last_keys = self._last
+            self._key(slot, name, last_keys if name == last_name else None)
             self._move(MOVE_EVERY_ADD)
         return slot
 
@@ -180,11 +180,7 @@ class DeletionIndex:
         """
         table = self._table
         most = most_keys(len(name), tails=table.tails)
-        if (
-            table.used + most > table.limit
-            or slot + 1 >= 1 << table.slot_bits
-            or (table.over and not table.tails)
-        ):
+        if table.used + most > table.limit or (table.over and not table.tails):
             self._grow()
             table = self._table
         keys = index_keys(name) if keys is None else keys
@@ -201,11 +197,10 @@ class DeletionIndex:
         capacity = _MIN_CAPACITY
         while keys > capacity * _HEADROOM:
             capacity *= 2
-        self._wide = self._wide or len(self._names) + 1 >= 1 << NARROW[1]
         # Tail keys once any key is crowded: names with a long shared start are
         # there to stay, and random names never pay for the second kind.
         tails = self._table.tails or bool(self._table.over)
-        return Table(capacity, wide=self._wide, tails=tails)
+        return Table(capacity, tails=tails)
 
     def _grow(self) -> None:
         """Start handing the names over to a larger table (or one rid of removed names' keys)."""
@@ -220,7 +215,7 @@ class DeletionIndex:
         old = self._old
         gains = old.over and not old.tails
         reserve = 2 * self._live if gains else self._live
-        self._table = self._new_table(int(2 * len(old.cells) * _HEADROOM) if gains else reserve)
+        self._table = self._new_table(int(2 * len(old.fps) * _HEADROOM) if gains else reserve)
         self._table.used = reserve
 
     def _move(self, count: int) -> None:

@@ -1,10 +1,13 @@
 """Base layer: one open-addressing table of name-key hashes, for ``DeletionIndex``.
 
-Keys are stored as hashes in one flat ``array`` with open addressing (4 bytes
-a key, no Python object per key): a dict of strings would cost ~100 bytes a
-key, ~5 KB a contact. A key many names share (thousands of "Christopher ..."
-share every head key) keeps only its first ``CROWD`` entries in the table and
-the rest in a plain array beside it, so an add never walks a long probe run.
+Keys are stored as a one-byte fingerprint and a slot per cell, in two flat
+arrays (5 bytes a cell, no Python object per key): a dict of strings would
+cost ~100 bytes a key, ~5 KB a contact. Probing uses ``bytearray.find`` and
+``count`` over the fingerprints: a key's probe run is walked in C, and only
+the cells whose fingerprint matches come back to Python. A key many names
+share (thousands of "Christopher ..." share every head key) keeps only its
+first ``CROWD`` entries in the table and the rest in a plain array beside it,
+so an add never walks a long probe run.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import sys
 from array import array
 
-__all__ = ["CROWD", "LOAD", "NARROW", "Table"]
+__all__ = ["CROWD", "LOAD", "Table"]
 
 CROWD = 16
 """Entries one key keeps in the table; more go to the key's overflow array.
@@ -23,32 +26,21 @@ uncrowded key. Random names almost never reach it.
 
 LOAD = 0.6
 """A table grows when this full: linear probing slows down past it."""
-# Entry layouts: (array typecode, slot bits, fingerprint shift, fingerprint mask).
-# An entry is ``fingerprint << slot_bits | slot + 1`` (0 is an empty cell); the
-# fingerprint, taken from hash bits the position does not use, rules out
-# almost every foreign key in a probe run before any string is compared.
-NARROW = ("I", 24, 56, 0xFF)
-WIDE = ("Q", 32, 32, 0xFFFFFFFF)
+# A cell's fingerprint is hash bits the position does not use (the top byte),
+# 0 meaning an empty cell: it rules out almost every foreign key in a probe run
+# before any string is compared. Runs never wrap around: one that reaches the
+# last cell goes on in cells appended past it (rare, and a handful at most).
+_FP_SHIFT = 56
 
 
 class Table:
     """One open-addressing table of key entries, its crowded keys' overflow, and how full it is."""
 
-    __slots__ = (
-        "cells",
-        "fp_mask",
-        "fp_shift",
-        "limit",
-        "mask",
-        "over",
-        "slot_bits",
-        "tails",
-        "used",
-    )
+    __slots__ = ("fps", "limit", "mask", "over", "slots", "tails", "used")
 
-    def __init__(self, capacity: int, *, wide: bool, tails: bool) -> None:
-        code, self.slot_bits, self.fp_shift, self.fp_mask = WIDE if wide else NARROW
-        self.cells = array(code, [0]) * capacity  # zeroed: every cell empty
+    def __init__(self, capacity: int, *, tails: bool) -> None:
+        self.fps = bytearray(capacity)  # zeroed: every cell empty
+        self.slots = array("I", bytes(4 * capacity))
         self.mask = capacity - 1
         self.limit = int(capacity * LOAD)
         self.used = 0  # keys in the table or reserved for it, removed names' included
@@ -60,31 +52,30 @@ class Table:
         self.tails = tails  # whether its long names carry tail keys too
 
     def insert(self, slot: int, keys: set[int]) -> None:
-        cells, mask, slot_bits = self.cells, self.mask, self.slot_bits
-        fp_shift, fp_mask = self.fp_shift, self.fp_mask
-        over = self.over
-        tail = slot + 1
+        fps, slots, mask, over = self.fps, self.slots, self.mask, self.over
+        crowd = CROWD  # read here: tests lower it
         for key in keys:
             if over:  # a crowded key's run need not be walked again
-                crowd = over.get(key)
-                if crowd is not None:
-                    crowd.append(slot)
+                crowded = over.get(key)
+                if crowded is not None:
+                    crowded.append(slot)
                     continue
-            fingerprint = (key >> fp_shift) & fp_mask
+            fingerprint = (key >> _FP_SHIFT & 0xFF) or 1
             cell = key & mask
-            entry = cells[cell]
-            seen = 0
-            while entry:
-                if entry >> slot_bits == fingerprint:
-                    seen += 1
-                    if seen == CROWD:
-                        break
-                cell = (cell + 1) & mask
-                entry = cells[cell]
-            if entry:  # the key's CROWD-th entry: it is crowded from now on
-                over[key] = array("I", [slot])
-            else:
-                cells[cell] = fingerprint << slot_bits | tail
+            if fps[cell]:
+                end = fps.find(0, cell)
+                if end < 0:  # the run reaches the last cell: it goes on past it
+                    end = len(fps)
+                    fps.append(0)
+                    slots.append(0)
+                if fps.count(fingerprint, cell, end) >= crowd:
+                    # The key's CROWD-th entry (or a foreign key's sharing its
+                    # fingerprint): it is crowded from now on.
+                    over[key] = array("I", [slot])
+                    continue
+                cell = end
+            fps[cell] = fingerprint
+            slots[cell] = slot
 
     def crowd(self, keys: set[int]) -> int:
         """How many entries these keys hold past their first ``CROWD`` each."""
@@ -95,24 +86,24 @@ class Table:
 
     def collect(self, keys: set[int], found: set[int]) -> None:
         """Add to ``found`` the slot of every entry whose key may be one of ``keys``."""
-        cells, mask, slot_bits = self.cells, self.mask, self.slot_bits
-        fp_shift, fp_mask = self.fp_shift, self.fp_mask
-        slot_mask = (1 << slot_bits) - 1
-        over = self.over
+        fps, slots, mask, over = self.fps, self.slots, self.mask, self.over
         for key in keys:
-            fingerprint = (key >> fp_shift) & fp_mask
             cell = key & mask
-            entry = cells[cell]
-            while entry:
-                if entry >> slot_bits == fingerprint:
-                    found.add((entry & slot_mask) - 1)
-                cell = (cell + 1) & mask
-                entry = cells[cell]
+            if fps[cell]:
+                fingerprint = (key >> _FP_SHIFT & 0xFF) or 1
+                end = fps.find(0, cell)
+                if end < 0:
+                    end = len(fps)
+                at = fps.find(fingerprint, cell, end)
+                while at >= 0:
+                    found.add(slots[at])
+                    at = fps.find(fingerprint, at + 1, end)
             if over:
-                crowd = over.get(key)
-                if crowd is not None:
-                    found.update(crowd)
+                crowded = over.get(key)
+                if crowded is not None:
+                    found.update(crowded)
 
     def nbytes(self) -> int:
         crowds = sum(sys.getsizeof(crowd) for crowd in self.over.values())
-        return len(self.cells) * self.cells.itemsize + crowds + sys.getsizeof(self.over)
+        cells = len(self.fps) * (1 + self.slots.itemsize)
+        return cells + crowds + sys.getsizeof(self.over)
