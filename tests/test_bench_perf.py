@@ -263,3 +263,14 @@ def test_bench_reaches_no_test_module_and_names_private_modules_in_one_place() -
         assert '"tests"' not in text, path  # nor reaches into it by path
         if path.name != "_private.py":
             assert not re.search(r"billabex_async(\.\w+)*\._(?!_)", text), path
+
+
+def test_engine_lags_add_up_to_the_span_past_an_ideal_probed_client() -> None:
+    from bench.sections.perf.engine import lags
+
+    # 1 probe at 0, its burst 0.25..0.30, then windows of 4 each ending later than ideal.
+    ok = [0.0, 0.25, 0.28, 0.30, 2.45, 2.48, 2.55, 2.56, 4.70, 4.80, 4.81]
+    stages = lags(ok, 4, 2.0, 0.2)
+    assert stages == pytest.approx([0.10, 0.06, 0.05])
+    assert sum(stages) == pytest.approx(ok[-1] - ok[0] - (0.2 + 2 * 2.2))
+    assert lags([1.0], 4, 2.0, 0.2) == []
