@@ -14,6 +14,7 @@ from yarl import URL
 
 from billabex_async._http import RequestEvent, TokenProvider, TokenSource, Transport
 from billabex_async._http._body import DEFAULT_MAX_RESPONSE_BYTES
+from billabex_async._http._proxy import env_proxy
 from billabex_async._http._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BUDGET, MAX_RETRY_AFTER
 from billabex_async._http._session import SharedSession, timeouts
 from billabex_async._otel import load as load_telemetry
@@ -86,7 +87,8 @@ class BillabexClient:
     ``max_connections`` sockets: by default as many as the rate limit lets be
     in flight (300), or 100 without a limit. Requests to an https
     ``base_url`` go through ``proxy`` when given, else through the proxy the
-    environment names (``HTTPS_PROXY``, honouring ``NO_PROXY``). A response
+    environment names (``HTTPS_PROXY``, honouring ``NO_PROXY``), read when
+    the client is built; ``~/.netrc`` is never read. A response
     body larger than ``max_response_bytes`` (decompressed; 8 MiB by default)
     raises ``ResponseTooLargeError``. A closed client raises ``ClientClosedError``;
     a client belongs to the event loop that first used it.
@@ -202,6 +204,10 @@ class BillabexClient:
         raw_url = base_url or os.environ.get("BILLABEX_BASE_URL") or DEFAULT_BASE_URL
         api_url = _api_url(raw_url)
         proxy_url = _proxy_url(proxy, api_url)
+        if proxy_url is None and api_url.scheme == "https":
+            # Read once here rather than by aiohttp on every request (which
+            # would also apply ~/.netrc credentials over our bearer header).
+            proxy_url = env_proxy(api_url)
         self._base_url = raw_url.strip().rstrip("/")
         self._rate_limit = rate_limit
         self._max_retries = max_retries
@@ -255,7 +261,6 @@ class BillabexClient:
             # would read the bearer token: only https goes through one (as a
             # CONNECT tunnel, which carries no Authorization header).
             proxy=proxy_url,
-            trust_env=api_url.scheme == "https",
             retry_budget=retry_budget,
             max_retry_after=max_retry_after,
             max_response_bytes=max_response_bytes,

@@ -22,7 +22,7 @@ import types
 import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, get_args
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 import attrs
 
@@ -58,14 +58,47 @@ def _is_generated(cls: Any) -> bool:
     return attrs.has(cls) and any("wire" in f.metadata for f in attrs.fields(cls))
 
 
-def _optional_model(tp: Any) -> bool:
+def _optional(tp: Any) -> bool:
+    """``X | None`` for one ``X``: a contact's email, role, notes, flags."""
     args = get_args(tp)
     return (
         typing.get_origin(tp) in (typing.Union, types.UnionType)
         and len(args) == 2
         and type(None) in args
-        and all(a is type(None) or _is_generated(a) for a in args)
     )
+
+
+# Read once: an enum member lookup costs as much as building the UUID.
+_UNKNOWN_SAFETY = SafeUUID.unknown
+
+# Types cattrs structures by calling them (``str(value)``): called directly.
+_CALLED = frozenset({str, bool, int, float})
+
+
+def _structure_uuid(value: Any, _: object) -> UUID:
+    """``UUID(value)``, with the canonical 36-character form built from its integer.
+
+    ``UUID.__init__`` is pure Python and checks every way a UUID can be given.
+    A str whose hex digits, once its dashes are dropped, are 32 and parse is
+    exactly what ``UUID(value)`` would build (its other rewrites, of ``urn:``,
+    ``uuid:`` and braces, concern strings that fail to parse here). Anything
+    else goes through ``UUID`` itself: accepted or refused with the same
+    ``ValueError`` as before.
+    """
+    if type(value) is str:
+        digits = value.replace("-", "")
+        if len(digits) == 32:
+            try:
+                number = int(digits, 16)
+            except ValueError:
+                pass
+            else:
+                # What UUID(hex=...) ends with: the two slots, set on a frozen instance.
+                uuid = object.__new__(UUID)
+                object.__setattr__(uuid, "int", number)
+                object.__setattr__(uuid, "is_safe", _UNKNOWN_SAFETY)
+                return uuid
+    return UUID(value) if type(value) is str else UUID(str(value))
 
 
 def _structure_enum(value: Any, tp: type[OpenStrEnum]) -> OpenStrEnum:
@@ -79,21 +112,23 @@ def configure_converter(conv: cattrs.Converter) -> None:
     """Install the Billabex wire rules (see the module docstring) on ``conv``."""
     from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-    conv.register_structure_hook(UUID, lambda value, _: UUID(str(value)))
+    conv.register_structure_hook(UUID, _structure_uuid)
     conv.register_unstructure_hook(UUID, str)
     # Registered by class, not predicate: cattrs' str hook (singledispatch) would
     # otherwise win for these str subclasses.
     conv.register_structure_hook(OpenStrEnum, _structure_enum)
     conv.register_unstructure_hook(OpenStrEnum, lambda value: str(value.value))
 
-    # `Model | None` (a contact's email): the inner hook looked up once, not
-    # dispatched again for every value as cattrs' generic optional hook does.
-    def structure_optional_model(tp: Any) -> Any:
+    # `X | None` (a contact's email, role, notes...): the inner hook looked up
+    # once, not dispatched again for every value as cattrs' optional hook does.
+    def structure_optional(tp: Any) -> Any:
         inner = next(a for a in get_args(tp) if a is not type(None))
+        if inner in _CALLED:
+            return lambda value, _: None if value is None else inner(value)
         handler = conv.get_structure_hook(inner)
         return lambda value, _: None if value is None else handler(value, inner)
 
-    conv.register_structure_hook_factory(_optional_model, structure_optional_model)
+    conv.register_structure_hook_factory(_optional, structure_optional)
 
     def structure_factory(cls: type) -> Any:
         attrs.resolve_types(cls)  # the generated module uses postponed annotations

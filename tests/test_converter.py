@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from billabex_async import UNSET, ContactCreate, ContactUpdate, ContactUpsert, EmailStatus
-from billabex_async._converter import structure, unstructure
+from billabex_async._converter import _structure_uuid, structure, unstructure
 from billabex_async.models import Contact, ContactPage, EmailInfo
 
 
@@ -71,3 +71,54 @@ def test_a_page_round_trips() -> None:
     again = unstructure(page)
     assert again["pageInfo"] == {"endCursor": "abc"}
     assert again["nodes"][0]["fullName"] == "A"
+
+
+CANONICAL = "3f1f7e2a-6c10-4c1b-9d1a-0b9f6a5e8f43"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        CANONICAL,
+        CANONICAL.upper(),
+        CANONICAL.replace("-", ""),
+        "3f1f7e2a6c10-4c1b-9d1a0b9f6a5e8f43--",  # dashes anywhere: UUID() accepts them
+        "{" + CANONICAL + "}",
+        "urn:uuid:" + CANONICAL,
+        uuid.UUID(CANONICAL),
+        " " + CANONICAL.replace("-", "")[1:],  # int() tolerates the space, so does UUID()
+    ],
+)
+def test_the_uuid_hook_builds_what_uuid_builds(value: object) -> None:
+    expected = uuid.UUID(str(value))
+    got = _structure_uuid(value, uuid.UUID)
+    assert (type(got), got, got.int, got.is_safe) == (
+        uuid.UUID,
+        expected,
+        expected.int,
+        expected.is_safe,
+    )
+    assert hash(got) == hash(expected)
+    assert str(got) == str(expected)
+
+
+@pytest.mark.parametrize(
+    "value", ["", CANONICAL[:-1], CANONICAL[:-1] + "g", "urn:" + CANONICAL + "0", 5, None, 1.5]
+)
+def test_the_uuid_hook_refuses_what_uuid_refuses_with_the_same_error(value: object) -> None:
+    with pytest.raises(
+        ValueError, match=r"badly formed hexadecimal UUID|invalid literal for int"
+    ) as old:
+        uuid.UUID(str(value))
+    with pytest.raises(
+        ValueError, match=r"badly formed hexadecimal UUID|invalid literal for int"
+    ) as new:
+        _structure_uuid(value, uuid.UUID)
+    assert (type(new.value), str(new.value)) == (type(old.value), str(old.value))
+
+
+def test_optional_scalars_structure_as_before() -> None:
+    body = {"id": CANONICAL, "fullName": "A", "language": "en", "role": 5, "notes": None}
+    contact = structure(body | {"isPrimary": 1}, Contact)
+    assert (contact.role, contact.notes, contact.is_primary) == ("5", None, True)
+    assert structure(body | {"isPrimary": None}, Contact).is_primary is None

@@ -8,6 +8,7 @@ trusts the test CA through ``SSL_CERT_FILE``, exactly as a user's would.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import ssl
@@ -166,6 +167,58 @@ async def test_an_explicit_proxy_is_used_without_any_environment(setup: Setup) -
     assert (code, out.strip()) == (0, "0"), err
     assert len(setup.proxy.heads) == 1
     assert setup.proxy.heads[0].startswith(b"CONNECT localhost:")
+
+
+def write_netrc(tmp_path: Path) -> dict[str, str]:
+    """A netrc whose ``default`` entry matches every host, as HOME and NETRC see it."""
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("default login netrc-user password netrc-secret\n")
+    netrc.chmod(0o600)
+    return {"HOME": str(tmp_path), "NETRC": str(netrc)}
+
+
+async def test_a_netrc_default_entry_neither_breaks_a_request_nor_adds_credentials(
+    setup: Setup, tmp_path: Path
+) -> None:
+    code, out, err = await run_client(setup, **write_netrc(tmp_path))
+    assert (code, out.strip()) == (0, "0"), err
+    assert setup.seen_auth == [f"Bearer {TOKEN}"]
+
+
+async def test_a_netrc_default_entry_gives_the_proxy_no_credentials(
+    setup: Setup, tmp_path: Path
+) -> None:
+    env = write_netrc(tmp_path) | {"HTTPS_PROXY": f"http://127.0.0.1:{setup.proxy.port}"}
+    code, out, err = await run_client(setup, **env)
+    assert (code, out.strip()) == (0, "0"), err
+    assert len(setup.proxy.heads) == 1
+    assert b"proxy-authorization" not in setup.proxy.heads[0].lower()
+    assert setup.seen_auth == [f"Bearer {TOKEN}"]
+
+
+async def test_credentials_in_the_environment_proxy_url_go_to_the_proxy_only(
+    setup: Setup,
+) -> None:
+    proxy = f"http://proxy-user:proxy-pass@127.0.0.1:{setup.proxy.port}"
+    code, out, err = await run_client(setup, https_proxy=proxy)
+    assert (code, out.strip()) == (0, "0"), err
+    basic = base64.b64encode(b"proxy-user:proxy-pass")
+    assert len(setup.proxy.heads) == 1
+    assert b"Proxy-Authorization: Basic " + basic in setup.proxy.heads[0]
+    assert setup.seen_auth == [f"Bearer {TOKEN}"]
+
+
+async def test_an_explicit_proxy_wins_over_the_environment(setup: Setup) -> None:
+    dead = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    dead_port = dead.sockets[0].getsockname()[1]
+    dead.close()
+    code, out, err = await run_client(
+        setup,
+        HTTPS_PROXY=f"http://127.0.0.1:{dead_port}",
+        TEST_EXPLICIT_PROXY=f"http://127.0.0.1:{setup.proxy.port}",
+    )
+    assert (code, out.strip()) == (0, "0"), err
+    assert len(setup.proxy.heads) == 1
 
 
 async def test_plain_http_to_loopback_never_goes_through_a_proxy(

@@ -23,18 +23,17 @@ def new_session(
     max_connections: int,
     *,
     proxy: str | None = None,
-    trust_env: bool = True,
     middlewares: Sequence[aiohttp.ClientMiddlewareType] = (),
 ) -> aiohttp.ClientSession:
-    """A pooled session; call inside the running loop (aiohttp requires it).
+    """A pooled session through ``proxy`` (or none); call inside the running loop.
 
-    ``trust_env`` reads ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (and the
-    rest of what aiohttp reads from the environment); ``proxy`` names one
-    explicitly and wins over the environment.
+    Never ``trust_env``: the client resolves the environment's proxy once
+    (``_proxy.env_proxy``), and aiohttp would otherwise read ``~/.netrc`` for
+    every request and turn an entry into credentials that clash with the bearer.
     """
     connector = aiohttp.TCPConnector(limit=max_connections)
     return aiohttp.ClientSession(
-        connector=connector, trust_env=trust_env, proxy=proxy, middlewares=middlewares
+        connector=connector, trust_env=False, proxy=proxy, middlewares=middlewares
     )
 
 
@@ -78,7 +77,6 @@ class Sessions:
         "_proxy",
         "_session",
         "_shared",
-        "_trust_env",
         "_watcher",
     )
 
@@ -88,7 +86,6 @@ class Sessions:
         max_connections: int,
         *,
         proxy: str | None = None,
-        trust_env: bool = True,
         middlewares: Sequence[aiohttp.ClientMiddlewareType] = (),
         shared: SharedSession | None = None,
     ) -> None:
@@ -97,7 +94,6 @@ class Sessions:
         self._owned = session is None and shared is None
         self._max_connections = max_connections
         self._proxy = proxy
-        self._trust_env = trust_env
         self._middlewares = tuple(middlewares)
         self._closed: str | None = None  # why it is closed, once it is
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -132,12 +128,11 @@ class Sessions:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         if self._session is None and self._shared is not None:
-            self._session = self._shared.session(proxy=self._proxy, trust_env=self._trust_env)
+            self._session = self._shared.session(proxy=self._proxy)
         elif self._session is None:
             self._session = new_session(
                 self._max_connections,
                 proxy=self._proxy,
-                trust_env=self._trust_env,
                 middlewares=self._middlewares,
             )
             self._watcher = self._loop.create_task(
@@ -198,8 +193,8 @@ class SharedSession:
             raise InvalidRequestError("max_connections must be >= 1", field="max_connections")
         self._max_connections = max_connections
         self._connector: aiohttp.TCPConnector | None = None
-        # (proxy, trust_env) -> the session of clients with those settings.
-        self._sessions: dict[tuple[str | None, bool], aiohttp.ClientSession] = {}
+        # proxy URL (or None) -> the session of the clients that use it.
+        self._sessions: dict[str | None, aiohttp.ClientSession] = {}
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -236,16 +231,14 @@ class SharedSession:
                 "asyncio.run"
             )
 
-    def session(self, *, proxy: str | None, trust_env: bool) -> aiohttp.ClientSession:
-        """The session for clients with these proxy settings, opened on first use.
+    def session(self, *, proxy: str | None) -> aiohttp.ClientSession:
+        """The session for clients that use this proxy, opened on first use.
 
         Args:
-            proxy: The client's proxy URL, or None.
-            trust_env: Whether the session follows ``HTTPS_PROXY``/``NO_PROXY``.
+            proxy: The client's proxy URL (explicit or from the environment), or None.
         """
         self.check()
-        key = (proxy, trust_env)
-        session = self._sessions.get(key)
+        session = self._sessions.get(proxy)
         if session is not None:
             return session
         if self._connector is None:
@@ -254,10 +247,10 @@ class SharedSession:
             self._watcher = self._loop.create_task(
                 _close_with_loop(self._shutdown), name="billabex-async shared session watcher"
             )
-        session = self._sessions[key] = aiohttp.ClientSession(
+        session = self._sessions[proxy] = aiohttp.ClientSession(
             connector=self._connector,
             connector_owner=False,  # closed here, once, after every session on it
-            trust_env=trust_env,
+            trust_env=False,  # as in new_session: no netrc, the proxy is resolved once
             proxy=proxy,
             middlewares=(count_sends(),),
         )

@@ -92,7 +92,6 @@ class Transport:
         shared_session: SharedSession | None = None,
         max_connections: int = 100,
         proxy: str | None = None,
-        trust_env: bool = True,
         retry_budget: float = DEFAULT_RETRY_BUDGET,
         max_retry_after: float = MAX_RETRY_AFTER,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
@@ -110,7 +109,6 @@ class Transport:
             session,
             max_connections,
             proxy=proxy,
-            trust_env=trust_env,
             middlewares=(count_sends(),),
             shared=shared_session,
         )
