@@ -22,7 +22,7 @@ import types
 import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, get_args
-from uuid import UUID, SafeUUID
+from uuid import UUID
 
 import attrs
 
@@ -68,36 +68,12 @@ def _optional(tp: Any) -> bool:
     )
 
 
-# Read once: an enum member lookup costs as much as building the UUID.
-_UNKNOWN_SAFETY = SafeUUID.unknown
-
 # Types cattrs structures by calling them (``str(value)``): called directly.
 _CALLED = frozenset({str, bool, int, float})
 
 
 def _structure_uuid(value: Any, _: object) -> UUID:
-    """``UUID(value)``, with the canonical 36-character form built from its integer.
-
-    ``UUID.__init__`` is pure Python and checks every way a UUID can be given.
-    A str whose hex digits, once its dashes are dropped, are 32 and parse is
-    exactly what ``UUID(value)`` would build (its other rewrites, of ``urn:``,
-    ``uuid:`` and braces, concern strings that fail to parse here). Anything
-    else goes through ``UUID`` itself: accepted or refused with the same
-    ``ValueError`` as before.
-    """
-    if type(value) is str:
-        digits = value.replace("-", "")
-        if len(digits) == 32:
-            try:
-                number = int(digits, 16)
-            except ValueError:
-                pass
-            else:
-                # What UUID(hex=...) ends with: the two slots, set on a frozen instance.
-                uuid = object.__new__(UUID)
-                object.__setattr__(uuid, "int", number)
-                object.__setattr__(uuid, "is_safe", _UNKNOWN_SAFETY)
-                return uuid
+    # No str() round trip for the str every response carries.
     return UUID(value) if type(value) is str else UUID(str(value))
 
 
