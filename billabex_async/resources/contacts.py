@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -24,26 +25,19 @@ if TYPE_CHECKING:
 __all__ = ["ContactsResource", "write_body"]
 
 
-# account id (as given) -> its contacts path: checking and canonicalising the
-# id costs about a microsecond, and a process writes to few accounts. Only
-# ids that passed the check are kept; emptied when it grows large.
-_PATHS: dict[object, str] = {}
-_MAX_PATHS = 4096
-
-
 def _contacts_path(account_id: str | UUID) -> str:
     if type(account_id) is str or type(account_id) is UUID:  # hashable, equal means same id
-        path = _PATHS.get(account_id)
-        if path is None:
-            if len(_PATHS) >= _MAX_PATHS:
-                _PATHS.clear()
-            path = _PATHS[account_id] = _checked_contacts_path(account_id)
-        return path
+        return _cached_contacts_path(account_id)
     return _checked_contacts_path(account_id)
 
 
 def _checked_contacts_path(account_id: str | UUID) -> str:
     return f"/accounts/{check_id(account_id, 'account_id')}/contacts"
+
+
+# Checking and canonicalising an id costs about a microsecond, and a process
+# writes to few accounts. A bad id raises, so it is never cached.
+_cached_contacts_path = functools.lru_cache(maxsize=4096)(_checked_contacts_path)
 
 
 def _contact_path(account_id: str | UUID, contact_id: str | UUID) -> str:
