@@ -131,9 +131,10 @@ class Telemetry:
     async def traced(
         self, run: Callable[[Call], Awaitable[Response]], call: Call, session: object
     ) -> Response:
-        """``run(call)`` inside the call's span: current, so child spans nest under it."""
-        if self.idle():
-            return await run(call)  # no SDK yet: not even a no-op span to make
+        """``run(call)`` inside the call's span: current, so child spans nest under it.
+
+        Only called when not ``idle()``: the transport runs an idle call bare.
+        """
         instrumented = self._is_instrumented(session)
         name = self._operation(call.method, call.path)
         kind = SpanKind.INTERNAL if instrumented else SpanKind.CLIENT
