@@ -188,6 +188,37 @@ def test_no_add_keys_more_than_a_few_names(monkeypatch: pytest.MonkeyPatch) -> N
         assert index.matches(name) == []  # the moved names still answer, the others do not
 
 
+def test_a_growth_after_many_removals_still_spreads_its_moves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Removed names leave the new table little room: the pace rises, so no add moves them all."""
+    keyed = count_keying(monkeypatch)
+    rng = random.Random(8)
+    index = DeletionIndex()
+    slots: list[int] = []
+    removed = False
+    most = paced = 0
+    for _ in range(12_000):
+        table = index._table
+        if (
+            not removed
+            and index._old is None
+            and len(slots) > 2000
+            and table.used + 28 > table.limit
+        ):
+            for slot in rng.sample(slots, len(slots) // 3):  # a third removed before a growth
+                index.remove(slot)
+                slots.remove(slot)
+            removed = True
+        keyed.clear()
+        slots.append(index.add("".join(rng.choices(string.ascii_lowercase, k=12))))
+        paced = max(paced, index._pace)
+        most = max(most, len(keyed))
+    assert removed
+    assert paced > MOVE_EVERY_ADD  # the growth after the removals moved faster ...
+    assert most <= 1 + paced  # ... and no add finished a growth in one go
+
+
 def test_a_deferred_matcher_keys_no_name_when_every_lookup_is_exact(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

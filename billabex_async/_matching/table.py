@@ -68,7 +68,8 @@ class Table:
                     end = len(fps)
                     fps.append(0)
                     slots.append(0)
-                if fps.count(fingerprint, cell, end) >= crowd:
+                # A run shorter than CROWD cannot hold CROWD entries: no count.
+                if end - cell >= crowd and fps.count(fingerprint, cell, end) >= crowd:
                     # The key's CROWD-th entry (or a foreign key's sharing its
                     # fingerprint): it is crowded from now on.
                     over[key] = array("I", [slot])
