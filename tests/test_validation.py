@@ -26,6 +26,7 @@ from billabex_async._validation import (
     check_notes,
     check_role,
 )
+from billabex_async._validation import contact as contact_rules
 from billabex_async.testing import FakeBillabex
 
 from ._scripted import ACCOUNT, CONTACT, client_for, contact_json, reply
@@ -287,3 +288,36 @@ def test_a_whole_body_is_accepted_only_if_it_serialises(**fields: Any) -> None:
         json.dumps(unstructure(model), ensure_ascii=False).encode("utf-8")
         assert isinstance(model.full_name, str)
         assert model.is_primary in (None, True, False, UNSET)
+
+
+# Clean values and near misses: a control character, a lone surrogate, one past a limit.
+_NEAR_MISSES = [
+    *("Buyer", "a\tb\n", "a\x00b", "b\x85", "\ud800", "x" * 256, "x" * 10_001),
+    *("jo@acme.io", " jo@acme.io", "jo@acme", 1, "yes", True, [], None, UNSET),
+]
+_CHECKS = {
+    "email": check_email,
+    "role": check_role,
+    "notes": check_notes,
+    "is_primary": contact_rules.check_is_primary,
+}
+
+
+def _fast_path_accepts(email: object, role: object, notes: object, is_primary: object) -> bool:
+    return contact_rules._plain_contact("Jo Smith", "en", email, role, notes, is_primary)
+
+
+@pytest.mark.parametrize("value", _NEAR_MISSES)
+@pytest.mark.parametrize("field", list(_CHECKS))
+def test_the_one_regex_path_refuses_each_near_miss(field: str, value: object) -> None:
+    """The fast path for common bodies lets through no value its field check refuses."""
+    fields: dict[str, object] = dict.fromkeys(_CHECKS) | {field: value}
+    if _fast_path_accepts(**fields):
+        _CHECKS[field](value)
+
+
+@given(**dict.fromkeys(_CHECKS, st.one_of(st.sampled_from(_NEAR_MISSES), _ANYTHING)))
+def test_the_one_regex_path_accepts_only_what_the_field_checks_accept(**fields: object) -> None:
+    if _fast_path_accepts(**fields):
+        for field, value in fields.items():
+            _CHECKS[field](value)

@@ -146,7 +146,7 @@ def check_is_primary(value: object, field: str = "is_primary") -> None:
 
 
 # The common body (a name with a visible ASCII character, a language, an
-# all-ASCII address or none, nothing else) passes in one regex per field; the
+# all-ASCII address or none, clean role and notes) passes in one regex per field; the
 # checks each field has accept every such value. Anything else takes the
 # field checks, which name the problem (or accept it too).
 _BAD_TEXT = "\x00-\x1f\x7f-\x9f\ud800-\udfff"
@@ -174,9 +174,21 @@ def _plain_contact(
                 and _PLAIN_EMAIL.fullmatch(email) is not None
             )
         )
-        and (role is UNSET or role is None)
-        and (notes is UNSET or notes is None)
-        and (is_primary is UNSET or is_primary is None)
+        and (
+            role is UNSET
+            or role is None
+            or (type(role) is str and len(role) <= MAX_ROLE_LENGTH and not _ANY_BAD.search(role))
+        )
+        and (
+            notes is UNSET
+            or notes is None
+            or (
+                type(notes) is str
+                and len(notes) <= MAX_NOTES_LENGTH
+                and not _ANY_BAD_LINES.search(notes)
+            )
+        )
+        and (is_primary is UNSET or is_primary is None or type(is_primary) is bool)
     )
 
 
