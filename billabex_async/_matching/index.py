@@ -222,7 +222,7 @@ class DeletionIndex:
         old = self._old
         gains = old.over and not old.tails
         reserve = 2 * self._live if gains else self._live
-        table = self._new_table(int(2 * len(old.fps) * _HEADROOM) if gains else reserve)
+        table = self._new_table(int(2 * (old.mask + 1) * _HEADROOM) if gains else reserve)
         table.used = reserve
         self._table = table
         # Keys to move against the room the adds meanwhile may take: done at half of it.
