@@ -291,7 +291,7 @@ def test_a_whole_body_is_accepted_only_if_it_serialises(**fields: Any) -> None:
 
 
 # Clean values and near misses: a control character, a lone surrogate, one past a limit.
-_NEAR_MISSES = [
+_NEAR_MISSES: list[object] = [
     *("Buyer", "a\tb\n", "a\x00b", "b\x85", "\ud800", "x" * 256, "x" * 10_001),
     *("jo@acme.io", " jo@acme.io", "jo@acme", 1, "yes", True, [], None, UNSET),
 ]
