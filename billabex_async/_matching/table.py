@@ -57,6 +57,7 @@ class Table:
     def insert(self, slot: int, keys: set[int]) -> None:
         fps, slots, mask, over = self.fps, self.slots, self.mask, self.over
         crowd = CROWD  # read here: tests lower it
+        last = len(fps) - 1
         for key in keys:
             if over:  # a crowded key's run need not be walked again
                 crowded = over.get(key)
@@ -75,9 +76,10 @@ class Table:
                     # fingerprint): it is crowded from now on.
                     over[key] = array("I", [slot])
                     continue
-                if end == len(fps) - 1:  # the last cell: keep an empty one past it
+                if end == last:  # the last cell: keep an empty one past it
                     fps.append(0)
                     slots.append(0)
+                    last += 1
                 cell = end
             fps[cell] = fingerprint
             slots[cell] = slot
