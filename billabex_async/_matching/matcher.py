@@ -45,7 +45,7 @@ class Matcher(Generic[K]):
     by default each ``add`` takes bounded time (the simulator serving requests).
     """
 
-    __slots__ = ("_by_email", "_by_name", "_entries", "_index", "_key_at", "_seq")
+    __slots__ = ("_by_email", "_by_name", "_entries", "_index", "_key_at", "_last", "_seq")
 
     def __init__(self, *, deferred: bool = False) -> None:
         # normalised email -> keys holding it, oldest first (the real API may
@@ -60,6 +60,9 @@ class Matcher(Generic[K]):
         # fuzzy-index slot -> the key whose name is there.
         self._key_at: list[K | None] = []
         self._seq = 0
+        # The last name normalised, and its form: a planner asks about one
+        # item's name up to three times (exact, fuzzy, add) with the same string.
+        self._last = ("", "")
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -70,7 +73,7 @@ class Matcher(Generic[K]):
 
     def add(self, key: K, full_name: str, email: str | None) -> None:
         """Index a contact, or re-index it after its name or email changed."""
-        name = normalize_name(full_name)
+        name = self._normal(full_name)
         address = normalize_email(email) if email else None
         entry = self._entries.get(key)
         if entry is None:
@@ -108,7 +111,7 @@ class Matcher(Generic[K]):
             keys = self._by_email.get(normalize_email(email))
             if keys:
                 return keys[0]
-        exact = self._by_name.get(normalize_name(full_name))
+        exact = self._by_name.get(self._normal(full_name))
         return min(exact, key=self._seq_of) if exact else None
 
     def settle(self, most: int | None = None) -> bool:
@@ -121,7 +124,7 @@ class Matcher(Generic[K]):
 
     def find_by_name(self, full_name: str) -> K | None:
         """The closest contact by the fuzzy-name rule alone, or None."""
-        wanted = normalize_name(full_name)
+        wanted = self._normal(full_name)
         exact = self._by_name.get(wanted)
         if exact:
             return min(exact, key=self._seq_of)
@@ -139,6 +142,14 @@ class Matcher(Generic[K]):
     def index_bytes(self) -> int:
         """Memory of the fuzzy-name index (its table and slot list), for benchmarks."""
         return self._index.nbytes
+
+    def _normal(self, full_name: str) -> str:
+        raw, name = self._last
+        if full_name is raw:  # the very same string object: strings are immutable
+            return name
+        name = normalize_name(full_name)
+        self._last = (full_name, name)
+        return name
 
     def _seq_of(self, key: K) -> int:
         return self._entries[key].seq
