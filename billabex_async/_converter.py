@@ -30,13 +30,14 @@ from uuid import UUID
 
 import attrs
 
+from billabex_async._request_bodies import compile_writer
 from billabex_async._response_hooks import compile_hook
 from billabex_async._types import UNSET, OpenStrEnum
 
 if TYPE_CHECKING:
     import cattrs
 
-__all__ = ["configure_converter", "converter", "structure", "unstructure"]
+__all__ = ["body_text", "configure_converter", "converter", "structure", "unstructure"]
 
 T = TypeVar("T")
 
@@ -48,6 +49,8 @@ _fast: cattrs.Converter | None = None
 # The response models' own functions for their usual bodies, by class
 # (``_response_hooks``); None: cattrs only. Compiled on first use.
 _compiled: dict[type, Callable[[Any], Any] | None] = {}
+# The request models' JSON writers (``_request_bodies``), by class; None: none.
+_writers: dict[type, Callable[[Any], str | None] | None] = {}
 # Hooks by class, looked up in one dict probe instead of cattrs' dispatch.
 _structure_hooks: dict[type, Callable[[Any, Any], Any]] = {}
 _unstructure_hooks: dict[type, Callable[[Any], Any]] = {}
@@ -199,3 +202,21 @@ def unstructure(model: object) -> dict[str, Any]:
     data = hook(model)
     assert isinstance(data, dict)
     return data
+
+
+def body_text(model: object) -> str | None:
+    """The JSON text ``unstructure(model)`` encodes to, written directly; None when it cannot tell.
+
+    None for a model that is not a request model, or holds a value other than
+    a ``str``, ``None``, ``True`` or ``False`` (or ``UNSET`` at its default):
+    the caller then encodes ``unstructure(model)``.
+    """
+    cls = model.__class__
+    writer = _writers.get(cls, _no_writer)
+    if writer is _no_writer:
+        writer = _writers[cls] = compile_writer(cls)
+    return None if writer is None else writer(model)
+
+
+def _no_writer(model: object) -> str | None:  # pragma: no cover - a marker, never called
+    raise AssertionError("not compiled yet")

@@ -3,8 +3,9 @@
 One key per logical write: generated here unless the caller gives one, sent
 on every attempt of the call (retries, aiohttp's own resend, the replay after
 a token refresh), so a server that honours keys applies the write once. The
-body is encoded once per call by ``encode_json``; resources and bulk reports
-use the same function, so "the body sent" is always these exact bytes.
+body is encoded once per call, by the resources' ``write_body`` (this
+``encode_json``'s text, or the same text written directly); bulk reports use
+the same function, so "the body sent" is always these exact bytes.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ from billabex_async._http._headers import count_header
 from billabex_async._http._idempotency import (
     IDEMPOTENCY_HEADER,
     WRITE_METHODS,
-    encode_json,
     new_idempotency_key,
 )
 from billabex_async._http._lease import Lease, close_limiter, count_sends
@@ -157,15 +156,16 @@ class Transport:
         method: str,
         path: str,
         *,
-        json_body: object = None,
+        body: str | None = None,
         params: Mapping[str, str] | None = None,
         max_retries: int | None = None,
         idempotency_key: str | None = None,
     ) -> Awaitable[Response]:
         """Send ``method path`` until it succeeds or the retry policy gives up.
 
-        A write carries ``idempotency_key`` (one is generated when None) on
-        every attempt. Returns the 2xx response; raises an ``APIStatusError``
+        ``body`` is the JSON text to send (``write_body``'s), as is. A write
+        carries ``idempotency_key`` (one is generated when None) on every
+        attempt. Returns the 2xx response; raises an ``APIStatusError``
         subclass for an error status (``UnexpectedRedirectError`` for a 3xx),
         ``APIConnectionError``/``APITimeoutError`` when no answer came,
         ``OutcomeUnknownError`` when a create may have been applied,
@@ -178,7 +178,7 @@ class Transport:
         awaits at once: one coroutine frame fewer per request.
         """
         self._sessions.check()  # first: a closed client takes no slot and reads no token
-        call = self._prepare(method, path, json_body, params, max_retries, idempotency_key)
+        call = self._prepare(method, path, body, params, max_retries, idempotency_key)
         telemetry = self._telemetry
         if telemetry is None or telemetry.idle():  # no span to open: no frame for one
             return self._run(call)
@@ -221,13 +221,12 @@ class Transport:
         self,
         method: str,
         path: str,
-        json_body: object,
+        data: str | None,
         params: Mapping[str, str] | None,
         max_retries: int | None,
         idempotency_key: str | None = None,
     ) -> Call:
-        # Encoded once: every attempt sends these exact bytes with its key.
-        data = None if json_body is None else encode_json(json_body)
+        # Encoded once, by the caller: every attempt sends these exact bytes with its key.
         headers = dict(self._headers if data is None else self._json_headers)
         key = None
         if method in WRITE_METHODS:

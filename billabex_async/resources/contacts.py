@@ -7,7 +7,6 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterab
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from billabex_async._converter import unstructure
 from billabex_async._http import Transport
 from billabex_async._ratelimit import Limiter
 from billabex_async._types import DEFAULT_PAGE_SIZE, UNSET, ProgressCallback, Unset
@@ -304,7 +303,7 @@ class ContactsResource:
         response = await self._transport.request(
             method,
             path,
-            json_body=unstructure(model),
+            body=write_body(model),
             max_retries=max_retries,
             idempotency_key=idempotency_key,
         )
