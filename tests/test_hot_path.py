@@ -351,3 +351,16 @@ def test_the_cached_contacts_path_is_the_checked_one(account_id: Any) -> None:
                 contacts._contacts_path(account_id)
         else:
             assert contacts._contacts_path(account_id) == expected
+
+
+def test_check_contact_reads_a_missing_field_as_unset() -> None:
+    # Objects without every write field (not a model) are checked on the fields they have.
+    from types import SimpleNamespace
+
+    check_contact(SimpleNamespace(full_name="Ada", language="en"))
+    with pytest.raises(errors.InvalidRequestError) as caught:
+        check_contact(SimpleNamespace(full_name="Ada", language="EN"))
+    assert caught.value.field == "language"
+    with pytest.raises(errors.InvalidRequestError) as caught:
+        check_contact(SimpleNamespace(language="en", email=" a@b.co"))
+    assert caught.value.field == "email"
