@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from multidict import CIMultiDict
 from yarl import URL
 
 from billabex_async import (
@@ -178,8 +179,8 @@ def test_joined_urls_stay_right_past_the_cache_size() -> None:
     transport = _transport.Transport.__new__(_transport.Transport)
     transport._api_url = api
     transport._urls = {}
-    transport._headers = {}
-    transport._json_headers = {}
+    transport._headers = CIMultiDict()
+    transport._json_headers = CIMultiDict()
     transport._max_retries = 0
     transport._clock = lambda: 0.0
     transport._idempotent_creates = True
