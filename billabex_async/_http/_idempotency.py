@@ -49,5 +49,9 @@ def new_idempotency_key() -> str:
     ``UUID`` object on the way to the string).
     """
     h = os.urandom(16).hex()
-    variant = "89ab"[int(h[16], 16) & 3]
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+# A hex digit -> the RFC 4122 variant digit keeping its two low bits (one
+# dict probe instead of int(digit, 16) and an index).
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
