@@ -350,8 +350,11 @@ def test_the_cached_contacts_path_is_the_checked_one(account_id: Any) -> None:
         if expected is None:
             with pytest.raises(errors.InvalidRequestError):
                 contacts._contacts_path(account_id)
+            with pytest.raises(errors.InvalidRequestError):
+                contacts._upsert_path(account_id)
         else:
             assert contacts._contacts_path(account_id) == expected
+            assert contacts._upsert_path(account_id) == f"{expected}/upsert"
 
 
 def test_check_contact_reads_a_missing_field_as_unset() -> None:
