@@ -14,6 +14,10 @@ modules, so the rules live in one place:
   either (create/upsert ``email=None`` means "no email", never "clear it");
   any other None is sent as JSON null (PATCH ``email=None`` clears it).
   Request models are only ever unstructured: nothing reads them from JSON.
+
+``structure`` first tries the function ``_response_hooks`` compiles for the
+response model, which takes only the bodies cattrs would read unchanged; any
+other body goes through the cattrs hooks these rules configure.
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from uuid import UUID
 
 import attrs
 
+from billabex_async._request_bodies import compile_writer
+from billabex_async._response_hooks import compile_hook
 from billabex_async._types import UNSET, OpenStrEnum
 
 if TYPE_CHECKING:
     import cattrs
 
-__all__ = ["configure_converter", "converter", "structure", "unstructure"]
+__all__ = ["body_text", "configure_converter", "converter", "structure", "unstructure"]
 
 T = TypeVar("T")
 
@@ -40,6 +46,11 @@ T = TypeVar("T")
 # imports the SDK and sends nothing never pays for them.
 converter: cattrs.Converter  # the detailed one, built on first read (see __getattr__)
 _fast: cattrs.Converter | None = None
+# The response models' own functions for their usual bodies, by class
+# (``_response_hooks``); None: cattrs only. Compiled on first use.
+_compiled: dict[type, Callable[[Any], Any] | None] = {}
+# The request models' JSON writers (``_request_bodies``), by class; None: none.
+_writers: dict[type, Callable[[Any], str | None] | None] = {}
 # Hooks by class, looked up in one dict probe instead of cattrs' dispatch.
 _structure_hooks: dict[type, Callable[[Any, Any], Any]] = {}
 _unstructure_hooks: dict[type, Callable[[Any], Any]] = {}
@@ -165,6 +176,14 @@ def __getattr__(name: str) -> object:
 
 def structure(data: object, cls: type[T]) -> T:
     """JSON-decoded data -> model. Raises cattrs' ClassValidationError on a mismatch."""
+    if cls not in _compiled:
+        compile_hook(cls, _compiled)
+    compiled = _compiled[cls]
+    if compiled is not None:
+        try:
+            return compiled(data)  # type: ignore[no-any-return]
+        except Exception:  # noqa: BLE001, S110 - a body of another shape: cattrs' rules decide
+            pass
     hook = _structure_hooks.get(cls)
     if hook is None:
         hook = _structure_hooks[cls] = _fast_converter().get_structure_hook(cls)
@@ -183,3 +202,21 @@ def unstructure(model: object) -> dict[str, Any]:
     data = hook(model)
     assert isinstance(data, dict)
     return data
+
+
+def body_text(model: object) -> str | None:
+    """The JSON text ``unstructure(model)`` encodes to, written directly; None when it cannot tell.
+
+    None for a model that is not a request model, or holds a value other than
+    a ``str``, ``None``, ``True`` or ``False`` (or ``UNSET`` at its default):
+    the caller then encodes ``unstructure(model)``.
+    """
+    cls = model.__class__
+    writer = _writers.get(cls, _no_writer)
+    if writer is _no_writer:
+        writer = _writers[cls] = compile_writer(cls)
+    return None if writer is None else writer(model)
+
+
+def _no_writer(model: object) -> str | None:  # pragma: no cover - a marker, never called
+    raise AssertionError("not compiled yet")

@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from multidict import CIMultiDict
 from yarl import URL
 
 from billabex_async import (
@@ -178,8 +179,8 @@ def test_joined_urls_stay_right_past_the_cache_size() -> None:
     transport = _transport.Transport.__new__(_transport.Transport)
     transport._api_url = api
     transport._urls = {}
-    transport._headers = {}
-    transport._json_headers = {}
+    transport._headers = CIMultiDict()
+    transport._json_headers = CIMultiDict()
     transport._max_retries = 0
     transport._clock = lambda: 0.0
     transport._idempotent_creates = True
@@ -349,5 +350,21 @@ def test_the_cached_contacts_path_is_the_checked_one(account_id: Any) -> None:
         if expected is None:
             with pytest.raises(errors.InvalidRequestError):
                 contacts._contacts_path(account_id)
+            with pytest.raises(errors.InvalidRequestError):
+                contacts._upsert_path(account_id)
         else:
             assert contacts._contacts_path(account_id) == expected
+            assert contacts._upsert_path(account_id) == f"{expected}/upsert"
+
+
+def test_check_contact_reads_a_missing_field_as_unset() -> None:
+    # Objects without every write field (not a model) are checked on the fields they have.
+    from types import SimpleNamespace
+
+    check_contact(SimpleNamespace(full_name="Ada", language="en"))
+    with pytest.raises(errors.InvalidRequestError) as caught:
+        check_contact(SimpleNamespace(full_name="Ada", language="EN"))
+    assert caught.value.field == "language"
+    with pytest.raises(errors.InvalidRequestError) as caught:
+        check_contact(SimpleNamespace(language="en", email=" a@b.co"))
+    assert caught.value.field == "email"

@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     # errors is at the bottom: any layer may raise (RateLimit validates itself).
     {"_generated", "_types", "_matching", "_lazy", "_redact"}
     | {"_retry_after", "_version", "errors"},
-    {"_converter", "models"},
+    {"_converter", "_request_bodies", "_response_hooks", "models"},
     {"_ratelimit"},
     # _otel: the transport's OpenTelemetry hooks (opentelemetry is imported on use only).
     {"_http", "_validation", "auth", "_otel"},

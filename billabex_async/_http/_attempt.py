@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from billabex_async._redact import redact
@@ -117,7 +117,7 @@ class Call:
     url: URL
     # Never in a repr: the headers hold the bearer token, the body contact data.
     data: str | None = attrs.field(repr=False)
-    headers: dict[str, str] = attrs.field(repr=False)
+    headers: CIMultiDict[str] = attrs.field(repr=False)
     max_retries: int
     started: float
     attempt: int = 0

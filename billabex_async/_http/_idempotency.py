@@ -3,8 +3,9 @@
 One key per logical write: generated here unless the caller gives one, sent
 on every attempt of the call (retries, aiohttp's own resend, the replay after
 a token refresh), so a server that honours keys applies the write once. The
-body is encoded once per call by ``encode_json``; resources and bulk reports
-use the same function, so "the body sent" is always these exact bytes.
+body is encoded once per call, by the resources' ``write_body`` (this
+``encode_json``'s text, or the same text written directly); bulk reports use
+the same function, so "the body sent" is always these exact bytes.
 """
 
 from __future__ import annotations
@@ -48,5 +49,9 @@ def new_idempotency_key() -> str:
     ``UUID`` object on the way to the string).
     """
     h = os.urandom(16).hex()
-    variant = "89ab"[int(h[16], 16) & 3]
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+# A hex digit -> the RFC 4122 variant digit keeping its two low bits (one
+# dict probe instead of int(digit, 16) and an index).
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}

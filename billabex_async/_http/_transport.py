@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 import aiohttp
+from multidict import CIMultiDict
 from yarl import URL
 
 from billabex_async._http._attempt import Call, RequestEvent, Response, emit
@@ -24,7 +25,6 @@ from billabex_async._http._headers import count_header
 from billabex_async._http._idempotency import (
     IDEMPOTENCY_HEADER,
     WRITE_METHODS,
-    encode_json,
     new_idempotency_key,
 )
 from billabex_async._http._lease import Lease, close_limiter, count_sends
@@ -117,8 +117,10 @@ class Transport:
         self._api_url = api_url
         self._auth = auth
         self._limiter = limiter
-        self._headers = {**headers, "Accept-Encoding": ACCEPT_ENCODING}
-        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        # CIMultiDicts, copied per call: aiohttp turns a plain dict into one
+        # on every request, in Python (about 8k instructions for six headers).
+        self._headers = CIMultiDict({**headers, "Accept-Encoding": ACCEPT_ENCODING})
+        self._json_headers = CIMultiDict({**self._headers, "Content-Type": "application/json"})
         self._max_response_bytes = max_response_bytes
         self._clock = clock  # injectable, with sleep: the retry budget on virtual time
         self._timeout = timeout
@@ -157,15 +159,16 @@ class Transport:
         method: str,
         path: str,
         *,
-        json_body: object = None,
+        body: str | None = None,
         params: Mapping[str, str] | None = None,
         max_retries: int | None = None,
         idempotency_key: str | None = None,
     ) -> Awaitable[Response]:
         """Send ``method path`` until it succeeds or the retry policy gives up.
 
-        A write carries ``idempotency_key`` (one is generated when None) on
-        every attempt. Returns the 2xx response; raises an ``APIStatusError``
+        ``body`` is the JSON text to send (``write_body``'s), as is. A write
+        carries ``idempotency_key`` (one is generated when None) on every
+        attempt. Returns the 2xx response; raises an ``APIStatusError``
         subclass for an error status (``UnexpectedRedirectError`` for a 3xx),
         ``APIConnectionError``/``APITimeoutError`` when no answer came,
         ``OutcomeUnknownError`` when a create may have been applied,
@@ -178,7 +181,7 @@ class Transport:
         awaits at once: one coroutine frame fewer per request.
         """
         self._sessions.check()  # first: a closed client takes no slot and reads no token
-        call = self._prepare(method, path, json_body, params, max_retries, idempotency_key)
+        call = self._prepare(method, path, body, params, max_retries, idempotency_key)
         telemetry = self._telemetry
         if telemetry is None or telemetry.idle():  # no span to open: no frame for one
             return self._run(call)
@@ -221,14 +224,13 @@ class Transport:
         self,
         method: str,
         path: str,
-        json_body: object,
+        data: str | None,
         params: Mapping[str, str] | None,
         max_retries: int | None,
         idempotency_key: str | None = None,
     ) -> Call:
-        # Encoded once: every attempt sends these exact bytes with its key.
-        data = None if json_body is None else encode_json(json_body)
-        headers = dict(self._headers if data is None else self._json_headers)
+        # Encoded once, by the caller: every attempt sends these exact bytes with its key.
+        headers = (self._headers if data is None else self._json_headers).copy()
         key = None
         if method in WRITE_METHODS:
             # Every attempt reuses these headers (aiohttp's own resend and the

@@ -5,7 +5,7 @@ from __future__ import annotations
 from operator import is_
 from typing import TypeVar
 
-from billabex_async._converter import structure, unstructure
+from billabex_async._converter import body_text, structure, unstructure
 from billabex_async._http import Response
 from billabex_async._http._idempotency import encode_json
 from billabex_async._types import UNSET
@@ -48,7 +48,8 @@ def parse(response: Response, cls: type[T]) -> T:
 
 def write_body(model: ContactCreate | ContactUpsert | ContactUpdate) -> str:
     """The exact JSON text a write of ``model`` sends (the same bytes on every attempt)."""
-    return encode_json(unstructure(model))
+    text = body_text(model)  # the usual values, written directly: the text below, cheaper
+    return encode_json(unstructure(model)) if text is None else text
 
 
 def check_write(model: ContactCreate | ContactUpsert | ContactUpdate) -> None:
