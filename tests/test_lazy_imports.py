@@ -38,7 +38,7 @@ def test_the_client_and_models_load_nothing_heavy_either() -> None:
 
 def test_the_client_defers_cattrs_and_the_contact_patterns_to_their_first_use() -> None:
     # What a web backend pays before its first request: no cattrs, no
-    # converter built, no contact pattern compiled. The first write loads them.
+    # converter built, no contact pattern compiled. The first write compiles what it needs.
     code = """
 import json, re, sys
 from billabex_async import BillabexClient, ContactUpsert
@@ -62,8 +62,9 @@ print(json.dumps([before, state(), "opentelemetry" in sys.modules, json.loads(bo
     assert isinstance(result, list)
     before, after, otel, body = result
     assert before == [False, 0]
-    assert after[0] is True
-    assert after[1] >= 3  # the plain name, language and email patterns of the upsert
+    # A plain write needs neither cattrs (its body function is compiled) nor the
+    # name and language patterns (str methods decide); the email's compiles now.
+    assert after[1] >= 1
     assert otel is False  # telemetry=False imports nothing from opentelemetry
     assert body == {"fullName": "Ada Lovelace", "language": "en", "email": "ada@example.com"}
 
